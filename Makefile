@@ -1,0 +1,65 @@
+# dtaas-services — developer entry points. `make run` and `make test` are the two set-up
+# commands of the README; .ci/run calls `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+PLATFORM_DIR ?= $(CURDIR)/platform
+BIN := target/release/dtaas-services
+
+.PHONY: run build release test lint fmt fmt-check clippy nextest e2e bench images test-images snapshots clean-platform
+
+## Build and bring up a local development platform in ./platform with the embedded defaults.
+run: release
+	@bash scripts/run-local.sh "$(PLATFORM_DIR)" "$(CURDIR)/$(BIN)"
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release -p dtaas-services
+
+## Everything CI checks: formatting, clippy with warnings denied, the whole test suite.
+test: fmt-check clippy nextest
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+nextest:
+	$(CARGO) nextest run --workspace --no-fail-fast
+
+## End-to-end suite on the real engine: the whole platform with the local PostgreSQL and
+## RabbitMQ images and the stand-ins, plus fault injection (projects/dtaas-services/tests/e2e).
+## Also part of `make test` (nextest runs the whole workspace). Needs root, Docker, the
+## compose v2 plugin, psql, curl and libnss-myhostname (HOSTNAME is <name>.localhost).
+e2e:
+	$(CARGO) build -p dtaas-services -p dtaas-jobs
+	bash images/build.sh >/dev/null
+	$(CARGO) nextest run -p dtaas-services --test e2e --no-fail-fast
+
+## Benchmarks: writes docs/benchmarks.md (see scripts/bench.py).
+bench: release
+	@python3 scripts/bench.py
+
+## Local test images (Debian minbase + PostgreSQL, RabbitMQ, stand-ins); cached by recipe hash.
+test-images:
+	bash images/build.sh
+
+## Container images of both binaries, from host-built release binaries on an empty base
+## (no registry needed): dtaas/dtaas-services:$(IMAGE_TAG), dtaas/dtaas-jobs:$(IMAGE_TAG).
+IMAGE_TAG ?= dev
+images:
+	$(CARGO) build --release -p dtaas-services -p dtaas-jobs
+	bash scripts/build-image.sh target/release/dtaas-services projects/dtaas-services/Dockerfile dtaas/dtaas-services:$(IMAGE_TAG)
+	bash scripts/build-image.sh target/release/dtaas-jobs projects/dtaas-jobs/Dockerfile dtaas/dtaas-jobs:$(IMAGE_TAG)
+
+## Review changed insta snapshots (needs cargo-insta).
+snapshots:
+	$(CARGO) insta review
+
+clean-platform:
+	rm -rf "$(PLATFORM_DIR)"

@@ -1,0 +1,182 @@
+//! `certs check|self-signed|refresh`: thin handlers over the certs component.
+
+use crate::args::SelfSignedArgs;
+use crate::commands::host::certs_options;
+use crate::context::Ctx;
+use crate::exit::{CliError, Exit};
+
+/// Configuration errors of the certs component exit with 2, the others with 1.
+pub(crate) fn certs_error(e: certs::CertsError) -> anyhow::Error {
+    if e.is_usage() {
+        CliError::Usage(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
+
+/// The steps of a setup report, one by one.
+pub(crate) fn print_setup(ctx: &Ctx, report: &certs::SetupReport) {
+    for step in &report.steps {
+        if step.changed() {
+            ctx.out.success(format!("{}:", step.step.label()));
+            for file in step
+                .files
+                .iter()
+                .filter(|f| f.action != certs::Action::Unchanged)
+            {
+                ctx.out
+                    .line(format!("    {}", file.describe(report.dry_run)));
+            }
+        } else {
+            ctx.out.success(format!("{}: unchanged", step.step.label()));
+        }
+        for note in &step.notes {
+            ctx.out.warn(note);
+        }
+    }
+    if !report.needs_root.is_empty() {
+        let paths: Vec<String> = report
+            .needs_root
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        ctx.out.warn(format!(
+            "a real run needs root (or --skip-chown) to change the owner of: {}",
+            paths.join(", ")
+        ));
+    }
+}
+
+/// `certs check [--json]`: exit 1 when a finding is an error.
+pub(crate) async fn check(ctx: &Ctx) -> anyhow::Result<Exit> {
+    let settings = ctx.settings()?;
+    let report = certs::check(&certs::CheckOptions::new(
+        settings.project_dir().to_owned(),
+        Some(settings.certs_src()),
+        settings.hostname().to_owned(),
+    ));
+    if ctx.out.is_json() {
+        ctx.out.json(&report)?;
+    } else {
+        if let Some(c) = &report.certificate {
+            ctx.out.heading(format!("Certificate {}", c.subject));
+            ctx.out.line(format!("  issuer:    {}", c.issuer));
+            ctx.out.line(format!("  names:     {}", c.names.join(", ")));
+            ctx.out.line(format!(
+                "  not after: {} ({} days left)",
+                c.not_after, c.days_left
+            ));
+        }
+        for f in &report.findings {
+            match f.level {
+                certs::Level::Ok => ctx.out.success(&f.message),
+                certs::Level::Warning => ctx.out.warn(&f.message),
+                certs::Level::Error => ctx.out.failure(&f.message),
+            }
+            if f.level != certs::Level::Ok
+                && let Some(h) = &f.hint
+            {
+                ctx.out.hint(h);
+            }
+        }
+    }
+    Ok(if report.has_errors() {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+/// `certs self-signed [--hostname NAME]`: writes into CERTS_SRC.
+pub(crate) async fn self_signed(ctx: &Ctx, args: &SelfSignedArgs) -> anyhow::Result<Exit> {
+    let settings = ctx.settings()?;
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(|| settings.hostname().to_owned());
+    let opts = certs::SelfSignedOptions::new(settings.certs_src(), hostname);
+    let report = certs::self_signed(&opts).map_err(certs_error)?;
+    if ctx.out.is_json() {
+        ctx.out.json(&report)?;
+        return Ok(Exit::Success);
+    }
+    if report.generated {
+        ctx.out.success(format!(
+            "Self-signed certificates for {} written to {}",
+            report.names.join(", "),
+            report.dir.display()
+        ));
+    } else {
+        ctx.out.success(format!(
+            "Valid self-signed certificates for {} already in {}: unchanged",
+            report.names.join(", "),
+            report.dir.display()
+        ));
+    }
+    ctx.out.hint(format!(
+        "run `dtaas-services host setup` to install them; clients can trust {}",
+        report.dir.join("ca.pem").display()
+    ));
+    Ok(Exit::Success)
+}
+
+/// `certs refresh`: re-copy and re-derive; names the services whose files changed.
+pub(crate) async fn refresh(ctx: &Ctx) -> anyhow::Result<Exit> {
+    let settings = ctx.settings()?;
+    let report = certs::refresh(&certs_options(&settings, false, false)).map_err(certs_error)?;
+    if ctx.out.is_json() {
+        ctx.out.json(&report)?;
+        return Ok(Exit::Success);
+    }
+    print_setup(ctx, &report.setup);
+    if report.services.is_empty() {
+        ctx.out
+            .success("No service reads a changed file: nothing to restart.");
+        return Ok(Exit::Success);
+    }
+    let list: Vec<&str> = report.services.iter().copied().collect();
+    ctx.out.line(format!(
+        "Services reading changed files: {}",
+        list.join(", ")
+    ));
+    let restart_hint = format!(
+        "restart them to load the new files: dtaas-services service restart -s {}",
+        list.join(",")
+    );
+    if !ctx.global.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        ctx.out.hint(restart_hint);
+        return Ok(Exit::Success);
+    }
+    if let Err(e) = ctx.confirm(&format!("Restart {} now?", list.join(", "))) {
+        if matches!(e.downcast_ref(), Some(crate::exit::CliError::Aborted)) {
+            ctx.out.hint(restart_hint);
+            return Ok(Exit::Success);
+        }
+        return Err(e);
+    }
+    let services: Vec<catalog::Service> = list
+        .iter()
+        .filter_map(|s| catalog::Service::from_compose_name(s))
+        .collect();
+    let (engine, files, vars) = crate::commands::service::prepare_with(&settings).await?;
+    let l = lifecycle::Lifecycle::new(&engine, &files, &vars)?;
+    // Only running containers need a restart; the others read the new files when started.
+    let status = l.status(&lifecycle::Selection::Only(services)).await?;
+    let (running, idle): (Vec<_>, Vec<_>) = status
+        .services
+        .iter()
+        .partition(|s| matches!(s.state.as_str(), "running" | "restarting"));
+    if !running.is_empty() {
+        let sel = lifecycle::Selection::Only(running.iter().map(|s| s.service).collect());
+        for c in l.restart(&sel, None).await?.restarted {
+            ctx.out.success(format!("restarted {c}"));
+        }
+    }
+    for s in idle {
+        ctx.out.line(format!(
+            "  {} is not running; it reads the new files when started",
+            s.display_name
+        ));
+    }
+    Ok(Exit::Success)
+}

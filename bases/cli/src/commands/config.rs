@@ -1,0 +1,182 @@
+//! `config show|get|set|unset|restore-defaults|validate`.
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+
+use crate::args::{GetArgs, KeyArg, RestoreArgs, SetArgs, ShowArgs};
+use crate::context::Ctx;
+use crate::exit::Exit;
+
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    key: &'a str,
+    value: String,
+    secret: bool,
+    source: &'a config::Source,
+}
+
+/// `config show [--show-secrets]`.
+pub(crate) fn show(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<Exit> {
+    let settings = ctx.settings()?;
+    let entries = settings.entries(args.show_secrets);
+    if ctx.out.is_json() {
+        let rows: Vec<Row<'_>> = entries
+            .iter()
+            .map(|(spec, value, source)| Row {
+                key: spec.name,
+                value: value.clone(),
+                secret: spec.is_secret(),
+                source,
+            })
+            .collect();
+        ctx.out.json(&rows)?;
+    } else {
+        let rows = entries
+            .into_iter()
+            .map(|(spec, value, source)| vec![spec.name.to_owned(), value, source.to_string()])
+            .collect();
+        ctx.out.table(&["Key", "Value", "Source"], rows);
+    }
+    Ok(Exit::Success)
+}
+
+fn known_key(key: &str) -> anyhow::Result<&'static config::KeySpec> {
+    config::key_spec(key).ok_or_else(|| {
+        config::ConfigError::UnknownKey {
+            key: key.to_owned(),
+            suggestion: config::suggest(key).map(str::to_owned),
+        }
+        .into()
+    })
+}
+
+/// `config get KEY [--show-secrets]`.
+pub(crate) fn get(ctx: &Ctx, args: &GetArgs) -> anyhow::Result<Exit> {
+    let spec = known_key(&args.key)?;
+    let settings = ctx.settings()?;
+    let value = if spec.is_secret() {
+        if !args.show_secrets {
+            return Err(crate::exit::CliError::Usage(format!(
+                "{} is a secret; pass --show-secrets to print it",
+                spec.name
+            ))
+            .into());
+        }
+        settings
+            .secret(spec.name)
+            .map(|s| s.expose_secret().to_owned())
+    } else {
+        settings.get(spec.name).map(str::to_owned)
+    };
+    match value {
+        Some(v) => {
+            ctx.out.value(v);
+            Ok(Exit::Success)
+        }
+        None => {
+            ctx.out.error(format!("{} is not set", spec.name));
+            Ok(Exit::Failed)
+        }
+    }
+}
+
+fn edit(
+    ctx: &Ctx,
+    change: impl FnOnce(&mut config::EnvFile) -> anyhow::Result<String>,
+) -> anyhow::Result<Exit> {
+    let dir = ctx.project_dir()?;
+    let path = config::env_file_path(&dir);
+    let mut doc = config::EnvFile::read(&path)?;
+    let message = change(&mut doc)?;
+    // Validate the edited document as a whole before anything is written.
+    let env: Vec<(String, String)> = Vec::new();
+    config::resolve(&dir, &doc, &env, &[])?;
+    doc.write_atomic()?;
+    ctx.out.success(message);
+    Ok(Exit::Success)
+}
+
+/// `config set KEY VALUE`.
+pub(crate) fn set(ctx: &Ctx, args: &SetArgs) -> anyhow::Result<Exit> {
+    let spec = known_key(&args.key)?;
+    config::validate(spec, &args.value).map_err(|message| config::ConfigError::Invalid {
+        origin: "config set".into(),
+        key: spec.name.to_owned(),
+        message,
+    })?;
+    edit(ctx, |doc| {
+        doc.set(spec.name, &args.value);
+        Ok(format!("{} set in {}", spec.name, doc.path().display()))
+    })
+}
+
+/// `config unset KEY`.
+pub(crate) fn unset(ctx: &Ctx, args: &KeyArg) -> anyhow::Result<Exit> {
+    let spec = known_key(&args.key)?;
+    edit(ctx, |doc| {
+        if doc.unset(spec.name) {
+            Ok(format!("{} removed; its default applies", spec.name))
+        } else {
+            Ok(format!("{} was not set", spec.name))
+        }
+    })
+}
+
+/// `config restore-defaults KEY | --all`.
+pub(crate) fn restore_defaults(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<Exit> {
+    if args.all {
+        let dir = ctx.project_dir()?;
+        let path = config::env_file_path(&dir);
+        ctx.confirm(&format!(
+            "This replaces {} with the template (a copy is kept as services.env.bak).",
+            path.display()
+        ))?;
+        let template = project::template("config/services.env.template")
+            .context("the services.env template is missing from this build")?;
+        let fresh = config::EnvFile::parse(&path, template)?;
+        if let Ok(old) = config::EnvFile::read(&path) {
+            config::EnvFile::parse(&path.with_extension("env.bak"), &old.render())?
+                .write_atomic()?;
+        }
+        fresh.write_atomic()?;
+        ctx.out
+            .success(format!("{} restored from the template", path.display()));
+        return Ok(Exit::Success);
+    }
+    let key = args.key.as_deref().unwrap_or_default();
+    let spec = known_key(key)?;
+    let template = project::template("config/services.env.template").unwrap_or_default();
+    let template_value = config::EnvFile::parse(std::path::Path::new("template"), template)?
+        .get(spec.name)
+        .map(str::to_owned);
+    edit(ctx, |doc| match template_value {
+        Some(v) => {
+            doc.set(spec.name, &v);
+            Ok(format!("{} restored to its template default", spec.name))
+        }
+        None => {
+            doc.unset(spec.name);
+            Ok(format!(
+                "{} removed; its built-in default applies",
+                spec.name
+            ))
+        }
+    })
+}
+
+/// `config validate`.
+pub(crate) fn validate(ctx: &Ctx) -> anyhow::Result<Exit> {
+    let settings = ctx.settings()?;
+    let weak = settings.default_secrets();
+    if !weak.is_empty() {
+        ctx.out.warn(format!(
+            "these secrets still have the public template value: {}",
+            weak.join(", ")
+        ));
+    }
+    ctx.out.success(format!(
+        "{} is valid",
+        config::env_file_path(settings.project_dir()).display()
+    ));
+    Ok(Exit::Success)
+}

@@ -1,0 +1,394 @@
+//! `service start|stop|restart|status|remove|clean|install`: thin handlers over the lifecycle component.
+
+use std::collections::BTreeMap;
+
+use compose::ProjectFiles;
+use docker::BollardEngine;
+use lifecycle::{Lifecycle, Selection, StartOptions};
+
+use crate::args::{
+    CleanArgs, InstallArgs, LogsArgs, RemoveArgs, RestartArgs, StartArgs, StatusArgs, StopArgs,
+};
+use crate::context::Ctx;
+use crate::exit::{CliError, Exit};
+
+/// The project's compose files, interpolation variables and a connected engine.
+pub(crate) async fn prepare(
+    ctx: &Ctx,
+) -> anyhow::Result<(BollardEngine, ProjectFiles, BTreeMap<String, String>)> {
+    let settings = ctx.settings()?;
+    prepare_with(&settings).await
+}
+
+/// [`prepare`] for settings the handler already resolved (so they load, and warn, once).
+pub(crate) async fn prepare_with(
+    settings: &config::Settings,
+) -> anyhow::Result<(BollardEngine, ProjectFiles, BTreeMap<String, String>)> {
+    let dir = settings.project_dir().to_owned();
+    let files = compose::default_compose_files(&dir);
+    if files.is_empty() {
+        return Err(CliError::Usage(format!(
+            "Docker Compose file not found: {}",
+            dir.join("compose.services.yml").display()
+        ))
+        .into());
+    }
+    let project = ProjectFiles {
+        name: settings.project_name(),
+        working_dir: dir,
+        files,
+    };
+    let host = std::env::var("DOCKER_HOST").ok();
+    let engine = BollardEngine::connect(host.as_deref()).await?;
+    Ok((engine, project, settings.interpolation_vars()))
+}
+
+fn selection_text(raw: Option<&str>, sel: &Selection) -> String {
+    match (raw, sel) {
+        (_, Selection::All) | (None, _) => "all services".to_owned(),
+        (_, Selection::Only(list)) => list
+            .iter()
+            .map(|s| s.compose_name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// `service install`: the ThingsBoard and GitLab install flows, in the caller's order.
+pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exit> {
+    use catalog::Service;
+
+    /// Reference §2.3: a comma list of `thingsboard|thingsboard-ce|gitlab`, case-insensitive,
+    /// caller order de-duplicated; default ThingsBoard then GitLab; all unsupported names
+    /// listed in one error.
+    fn targets(raw: Option<&str>) -> Result<Vec<Service>, CliError> {
+        let Some(raw) = raw else {
+            return Ok(vec![Service::ThingsBoard, Service::GitLab]);
+        };
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let s = match item.to_ascii_lowercase().as_str() {
+                "thingsboard" | "thingsboard-ce" => Service::ThingsBoard,
+                "gitlab" => Service::GitLab,
+                _ => {
+                    bad.push(item.to_owned());
+                    continue;
+                }
+            };
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        if !bad.is_empty() {
+            return Err(CliError::Usage(format!(
+                "Installation is supported for ThingsBoard and GitLab. Got: {}",
+                bad.join(", ")
+            )));
+        }
+        if out.is_empty() {
+            return Err(CliError::Usage(
+                "No service named in the selector. Name at least one service, or omit the flag entirely.".into(),
+            ));
+        }
+        Ok(out)
+    }
+
+    let raw = match (args.selector.services.as_deref(), args.service.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Usage(
+                "Pass only --services; --service is a deprecated spelling of it.".into(),
+            )
+            .into());
+        }
+        (None, Some(old)) => {
+            ctx.out.warn("'--service' is deprecated; use '--services'.");
+            Some(old)
+        }
+        (new, None) => new,
+    };
+    let services = targets(raw)?;
+    let settings = ctx.settings()?;
+    let (engine, files, vars) = prepare_with(&settings).await?;
+    let lc = Lifecycle::new(&engine, &files, &vars)?;
+    let secrets = crate::commands::db::password_store_for(ctx, &settings).await?;
+    let out = ctx.out;
+    let progress = move |m: &str| out.line(m);
+    for s in services {
+        match s {
+            Service::ThingsBoard => {
+                let tb =
+                    services_thingsboard::ThingsBoard::from_settings(&settings, secrets.clone())
+                        .map_err(|e| CliError::Usage(e.to_string()))?;
+                let db = settings.get("POSTGRES_DB").unwrap_or("thingsboard");
+                let pg = services_postgres::target_from_settings(&settings)
+                    .map_err(|e| CliError::Usage(e.to_string()))?
+                    .database(db);
+                if args.force {
+                    ctx.confirm(
+                        "--force re-runs the ThingsBoard installer on an installed database.",
+                    )?;
+                }
+                let opts = services_thingsboard::InstallOptions {
+                    force: args.force,
+                    postgres_timeout: std::time::Duration::from_secs(120),
+                    install_timeout: settings.seconds("THINGSBOARD_INSTALL_TIMEOUT"),
+                    api_timeout: args.timeout,
+                };
+                ctx.out.heading("Installing ThingsBoard...");
+                let r = match services_thingsboard::install(&lc, &pg, &tb, &opts, &progress).await {
+                    Ok(r) => r,
+                    Err(e) if e.is_not_ready() => {
+                        return Err(CliError::NotReady(format!("Installation failed: {e}")).into());
+                    }
+                    Err(services_thingsboard::ThingsBoardError::Config(m)) => {
+                        return Err(CliError::Usage(m).into());
+                    }
+                    Err(e) => return Err(anyhow::Error::new(e).context("Installation failed")),
+                };
+                if ctx.out.is_json() {
+                    ctx.out.json(&r)?;
+                } else {
+                    ctx.out.success(format!(
+                        "ThingsBoard installation completed (schema: {}, tenant: {}, tenant admin: {}); passwords saved in the password store",
+                        serde_json::to_value(r.schema)?.as_str().unwrap_or(""),
+                        r.tenant.as_str(),
+                        r.tenant_admin.as_str()
+                    ));
+                }
+            }
+            Service::GitLab => {
+                let gl = services_gitlab::GitLab::from_settings(&settings, secrets.clone())
+                    .map_err(|e| CliError::Usage(e.to_string()))?;
+                let opts = services_gitlab::InstallOptions {
+                    wait: args.wait.then_some(args.timeout),
+                    poll: std::time::Duration::from_secs(10),
+                };
+                ctx.out.heading("Installing GitLab...");
+                let r = match services_gitlab::install(&lc, &gl, &opts, &progress).await {
+                    Ok(r) => r,
+                    Err(e) if e.is_not_ready() => {
+                        return Err(CliError::NotReady(e.to_string()).into());
+                    }
+                    Err(
+                        e @ (services_gitlab::GitLabError::Config(_)
+                        | services_gitlab::GitLabError::OAuthFile { .. }),
+                    ) => {
+                        return Err(CliError::Usage(e.to_string()).into());
+                    }
+                    Err(e) => return Err(anyhow::Error::new(e).context("Installation failed")),
+                };
+                if ctx.out.is_json() {
+                    ctx.out.json(&r)?;
+                } else {
+                    ctx.out.success(format!(
+                        "GitLab setup completed (admin token: {}, server app: {}, client app: {}); root password set, secrets in the password store",
+                        serde_json::to_value(r.token)?.as_str().unwrap_or(""),
+                        serde_json::to_value(r.server_app)?.as_str().unwrap_or(""),
+                        serde_json::to_value(r.client_app)?.as_str().unwrap_or("")
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// `service start`.
+pub(crate) async fn start(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<Exit> {
+    let raw = args.selector.services.as_deref();
+    let sel = Selection::parse(raw)?;
+    let (engine, files, vars) = prepare(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?;
+    ctx.out
+        .line(format!("Starting {}...", selection_text(raw, &sel)));
+    let progress = ctx.out.progress();
+    let opts = StartOptions {
+        wait: args.wait,
+        timeout: Some(args.timeout),
+        progress: progress.sink(),
+    };
+    let r = l.start(&sel, &opts).await;
+    progress.finish();
+    let r = r?;
+    if ctx.out.is_json() {
+        ctx.out.json(&r)?;
+        return Ok(Exit::Success);
+    }
+    if !r.skipped_running.is_empty() {
+        let names: Vec<_> = r.skipped_running.iter().map(|s| s.compose_name()).collect();
+        ctx.out.line(format!(
+            "Skipped {} already running service(s): {}",
+            names.len(),
+            names.join(", ")
+        ));
+    }
+    for (s, container) in &r.restarting {
+        ctx.out.warn(format!("{} is restarting", s.display_name()));
+        ctx.out
+            .hint(format!("see its logs with: docker logs {container}"));
+    }
+    for s in &r.started {
+        ctx.out.success(format!(
+            "{} ({}): {}",
+            s.service.display_name(),
+            s.container,
+            serde_json::to_value(s.action)?.as_str().unwrap_or("")
+        ));
+    }
+    if r.started.is_empty() && r.restarting.is_empty() {
+        ctx.out.success("All services are already running");
+    }
+    if r.waited {
+        ctx.out.success("All selected services are ready");
+    }
+    Ok(Exit::Success)
+}
+
+/// `service stop`.
+pub(crate) async fn stop(ctx: &Ctx, args: &StopArgs) -> anyhow::Result<Exit> {
+    let raw = args.selector.services.as_deref();
+    let sel = Selection::parse(raw)?;
+    let (engine, files, vars) = prepare(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?;
+    ctx.out
+        .line(format!("Stopping {}...", selection_text(raw, &sel)));
+    let r = l.stop(&sel, Some(args.timeout)).await?;
+    if ctx.out.is_json() {
+        ctx.out.json(&r)?;
+        return Ok(Exit::Success);
+    }
+    for c in &r.stopped {
+        ctx.out.success(format!("stopped {c}"));
+    }
+    if r.stopped.is_empty() {
+        ctx.out.success("Nothing was running");
+    } else {
+        ctx.out.success("Services stopped successfully");
+    }
+    Ok(Exit::Success)
+}
+
+/// `service restart`.
+pub(crate) async fn restart(ctx: &Ctx, args: &RestartArgs) -> anyhow::Result<Exit> {
+    let raw = args.selector.services.as_deref();
+    let sel = Selection::parse(raw)?;
+    let (engine, files, vars) = prepare(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?;
+    ctx.out
+        .line(format!("Restarting {}...", selection_text(raw, &sel)));
+    let r = l.restart(&sel, Some(args.timeout)).await?;
+    if ctx.out.is_json() {
+        ctx.out.json(&r)?;
+        return Ok(Exit::Success);
+    }
+    for s in &r.missing {
+        ctx.out.warn(format!(
+            "{} has no container; start it with: dtaas-services service start -s {}",
+            s.display_name(),
+            s.compose_name()
+        ));
+    }
+    for c in &r.restarted {
+        ctx.out.success(format!("restarted {c}"));
+    }
+    if r.missing.is_empty() {
+        ctx.out.success("Services restarted successfully");
+        Ok(Exit::Success)
+    } else {
+        Ok(Exit::Failed)
+    }
+}
+
+/// `service status`: the rich view (see commands/status.rs).
+pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit> {
+    crate::commands::status::status(ctx, args).await
+}
+
+/// `service logs`.
+pub(crate) async fn logs(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<Exit> {
+    crate::commands::status::logs(ctx, args).await
+}
+
+/// `service remove`.
+pub(crate) async fn remove(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Exit> {
+    let raw = args.selector.services.as_deref();
+    let sel = Selection::parse(raw)?;
+    let (engine, files, vars) = prepare(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?;
+    if args.volumes {
+        ctx.confirm(&format!(
+            "This will remove the containers of {} and DELETE their data and log directories.",
+            selection_text(raw, &sel)
+        ))?;
+    }
+    ctx.out
+        .line(format!("Removing {}...", selection_text(raw, &sel)));
+    let r = l.remove(&sel, args.volumes, None).await?;
+    if ctx.out.is_json() {
+        ctx.out.json(&r)?;
+        return Ok(Exit::Success);
+    }
+    for c in &r.removed {
+        ctx.out.success(format!("removed {c}"));
+    }
+    for d in &r.wiped {
+        ctx.out.success(format!("emptied {d}"));
+    }
+    ctx.out.success(if args.volumes {
+        "Services and volumes removed successfully"
+    } else {
+        "Services removed successfully"
+    });
+    Ok(Exit::Success)
+}
+
+/// `service clean`.
+pub(crate) async fn clean(ctx: &Ctx, args: &CleanArgs) -> anyhow::Result<Exit> {
+    let raw = args.selector.services.as_deref();
+    let sel = Selection::parse(raw)?;
+    let (engine, files, vars) = prepare(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?;
+    // Every service reads certs/: --certs needs all of them stopped, whatever the selection.
+    if args.certs {
+        let running: Vec<&str> = l
+            .status(&Selection::All)
+            .await?
+            .services
+            .iter()
+            .filter(|s| matches!(s.state.as_str(), "running" | "restarting"))
+            .map(|s| s.service.compose_name())
+            .collect();
+        if !running.is_empty() {
+            return Err(CliError::Usage(format!(
+                "--certs deletes the TLS files every service reads, and these run: {}; stop them first",
+                running.join(", ")
+            ))
+            .into());
+        }
+    }
+    ctx.confirm(if args.certs {
+        "This will delete ALL data and log files for the selected services. It will ALSO delete copied TLS cert files under certs/."
+    } else {
+        "This will delete ALL data and log files for the selected services."
+    })?;
+    let mut r = l.clean(&sel).await?;
+    if args.certs && l.clean_certs()? {
+        r.cleaned.push("certs".to_owned());
+    }
+    if ctx.out.is_json() {
+        ctx.out.json(&r)?;
+        return Ok(Exit::Success);
+    }
+    if r.cleaned.is_empty() {
+        ctx.out.success("No data directories found");
+    } else {
+        for d in &r.cleaned {
+            ctx.out.success(format!("emptied {d}"));
+        }
+        ctx.out
+            .success(format!("Cleaned data for {}", selection_text(raw, &sel)));
+    }
+    Ok(Exit::Success)
+}

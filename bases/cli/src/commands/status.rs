@@ -1,0 +1,231 @@
+//! `service status` (containers, health, our readiness probes, image, ports and URLs,
+//! uptime, restarts; `--json`, `--watch`) and `service logs`.
+
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt as _;
+use lifecycle::{Lifecycle, Selection};
+use service_probes::{ProbeSettings, ProbeState, ServiceView, StatusView, status_view};
+
+use crate::args::{LogsArgs, StatusArgs};
+use crate::commands::service::{prepare, prepare_with};
+use crate::context::Ctx;
+use crate::exit::{CliError, Exit};
+
+/// How often `--watch` refreshes.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+fn status_label(state: &str) -> String {
+    match state {
+        "running" => "✅ running".to_owned(),
+        "restarting" => "🔃 restarting".to_owned(),
+        "exited" => "🔴 stopped".to_owned(),
+        "removed" => "🗑️ removed".to_owned(),
+        "starting" => "⏳ starting".to_owned(),
+        "unhealthy" => "⚠️ not ready".to_owned(),
+        other => format!("❓ {other}"),
+    }
+}
+
+/// `3d 4h`, `2h 5m`, `4m 10s`, `12s`.
+fn human_secs(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+fn ready_label(v: &ServiceView) -> String {
+    match &v.probe {
+        None => "-".to_owned(),
+        Some(p) => {
+            let mark = match p.state {
+                ProbeState::Ready => "✓",
+                ProbeState::NotReady | ProbeState::Unreachable => "✗",
+                ProbeState::Skipped => "-",
+            };
+            let mut detail = p.detail.clone();
+            if detail.chars().count() > 48 {
+                detail = detail.chars().take(47).collect::<String>() + "…";
+            }
+            format!("{mark} {detail}")
+        }
+    }
+}
+
+fn print_view(ctx: &Ctx, view: &StatusView) -> anyhow::Result<()> {
+    if ctx.out.is_json() {
+        return ctx.out.json(view);
+    }
+    if !view.matched() {
+        return Ok(());
+    }
+    let rows = view
+        .services
+        .iter()
+        .map(|v| {
+            let restarts = if v.restart_count > 0 {
+                v.restart_count.to_string()
+            } else {
+                "0".to_owned()
+            };
+            vec![
+                v.display_name.to_owned(),
+                v.container.clone(),
+                status_label(&v.effective),
+                ready_label(v),
+                v.image.clone(),
+                v.url.clone().unwrap_or_else(|| "-".to_owned()),
+                v.uptime_secs.map_or_else(|| "-".to_owned(), human_secs),
+                restarts,
+            ]
+        })
+        .collect();
+    ctx.out.table(
+        &[
+            "Service",
+            "Container Name",
+            "Status",
+            "Ready",
+            "Image",
+            "URL",
+            "Uptime",
+            "Restarts",
+        ],
+        rows,
+    );
+    Ok(())
+}
+
+/// `service status [--json] [--watch]`.
+pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit> {
+    let raw = args.selector.services.as_deref();
+    let sel = Selection::parse(raw)?;
+    let settings = ctx.settings()?;
+    let (engine, files, vars) = prepare_with(&settings).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?;
+    let probes = ProbeSettings {
+        enabled: !args.no_probes,
+        ..ProbeSettings::from_settings(&settings)
+    };
+    let project = files.name.clone();
+    loop {
+        let r = l.status(&sel).await?;
+        let view = status_view(&project, &r, &probes).await;
+        if args.watch {
+            ctx.out.clear_screen();
+        }
+        print_view(ctx, &view)?;
+        for s in &view.not_defined {
+            ctx.out.warn(format!(
+                "{} is not defined in the compose files",
+                s.compose_name()
+            ));
+        }
+        if !view.matched() {
+            ctx.out.failure("No services found");
+            return Ok(Exit::Failed);
+        }
+        if !args.watch {
+            return Ok(Exit::Success);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_EVERY) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(Exit::Success),
+        }
+    }
+}
+
+/// `--since`: a duration ago (`10m`) or an RFC 3339 time, as Unix seconds.
+fn since_secs(raw: &str) -> Result<i64, CliError> {
+    let t = match humantime::parse_duration(raw.trim()) {
+        Ok(d) => SystemTime::now()
+            .checked_sub(d)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+        Err(_) => humantime::parse_rfc3339_weak(raw.trim().trim_end_matches('Z')).map_err(|_| {
+            CliError::Usage(format!(
+                "invalid --since {raw:?}: expected a duration such as 10m or 2h, or a time such as 2025-01-31T12:00:00Z"
+            ))
+        })?,
+    };
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// `service logs -s X [-f] [--tail N] [--since WHEN]`.
+pub(crate) async fn logs(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<Exit> {
+    let services = catalog::parse_selector(Some(&args.service))?;
+    let [service] = services.as_slice() else {
+        return Err(CliError::Usage(format!(
+            "service logs takes exactly one service, got {}: {}",
+            services.len(),
+            services
+                .iter()
+                .map(|s| s.compose_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    };
+    let since = args.since.as_deref().map(since_secs).transpose()?;
+    let (engine, files, vars) = prepare(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?;
+    let opts = docker::LogsOptions {
+        follow: args.follow,
+        tail: args.tail,
+        since,
+        timestamps: args.timestamps,
+    };
+    let mut stream = l.logs(*service, &opts).await?;
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(chunk) = next else {
+            break;
+        };
+        let chunk = chunk?;
+        if let Err(e) = ctx
+            .out
+            .raw(chunk.stream == docker::LogStream::Stderr, &chunk.bytes)
+        {
+            // A closed pipe (`| head`) ends the command quietly.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                break;
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptime_is_short_and_human() {
+        assert_eq!(human_secs(12), "12s");
+        assert_eq!(human_secs(250), "4m 10s");
+        assert_eq!(human_secs(7500), "2h 5m");
+        assert_eq!(human_secs(3 * 86_400 + 4 * 3600 + 5), "3d 4h");
+    }
+
+    #[test]
+    fn since_takes_durations_and_times() {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ten_min = since_secs("10m").unwrap();
+        assert!((i64::try_from(now).unwrap() - 600 - ten_min).abs() <= 2);
+        assert_eq!(since_secs("2025-01-31T12:00:00Z").unwrap(), 1_738_324_800);
+        assert!(since_secs("yesterday-ish").is_err());
+    }
+}

@@ -1,0 +1,219 @@
+//! `daemon`: the jobs on the scheduler component, on their schedules from the settings,
+//! until SIGTERM or SIGINT (then a graceful stop).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use scheduler::{
+    CronSchedule, RunContext, Scheduler, SchedulerConfig, TaskError, TaskSpec, Trigger,
+};
+
+use crate::env::{ConfigProblem, Env};
+use crate::exec::{execute, failure_text};
+use crate::job::{JobName, Status};
+
+/// How long a stop waits for running jobs before cancelling them.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// A job's schedule from the settings.
+#[derive(Debug, Clone)]
+pub(crate) enum Schedule {
+    /// Empty `JOBS_<JOB>_SCHEDULE`.
+    Disabled,
+    Cron(Box<CronSchedule>),
+    /// `@every <duration>`.
+    Every {
+        expr: String,
+        every: Duration,
+        tz: String,
+    },
+}
+
+/// The schedule of `job`: `JOBS_<JOB>_SCHEDULE` in `JOBS_TIMEZONE`.
+///
+/// # Errors
+/// An invalid expression or time zone ([`ConfigProblem`]).
+pub(crate) fn schedule_of(settings: &config::Settings, job: JobName) -> anyhow::Result<Schedule> {
+    let key = job.schedule_key();
+    let tz = settings.get("JOBS_TIMEZONE").unwrap_or("UTC").trim();
+    let tz = if tz.is_empty() { "UTC" } else { tz };
+    let bad = |e: scheduler::SchedulerError, what: &str| {
+        anyhow::Error::from(ConfigProblem(format!("{what}: {e}")))
+    };
+    // The zone is checked even for `@every` schedules.
+    CronSchedule::parse("* * * * *", tz).map_err(|e| bad(e, "JOBS_TIMEZONE"))?;
+    let expr = settings.get(key).unwrap_or("").trim();
+    if expr.is_empty() {
+        return Ok(Schedule::Disabled);
+    }
+    if let Some(rest) = expr.strip_prefix("@every") {
+        let every = humantime::parse_duration(rest.trim())
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                ConfigProblem(format!(
+                    "{key}={expr:?}: `@every` needs a duration above zero, e.g. `@every 5m`"
+                ))
+            })?;
+        return Ok(Schedule::Every {
+            expr: expr.to_owned(),
+            every,
+            tz: tz.to_owned(),
+        });
+    }
+    CronSchedule::parse(expr, tz)
+        .map(|c| Schedule::Cron(Box::new(c)))
+        .map_err(|e| bad(e, key))
+}
+
+/// The scheduler task of `job`.
+fn task(env: &Arc<Env>, job: JobName, schedule: Schedule) -> Option<TaskSpec> {
+    let trigger = match schedule {
+        Schedule::Disabled => return None,
+        Schedule::Cron(c) => Trigger::from_schedule(*c),
+        Schedule::Every { every, .. } => Trigger::interval(every),
+    }
+    // Keep the persisted state when the schedule is edited.
+    .named("schedule");
+    let env = Arc::clone(env);
+    let spec = TaskSpec::new(job.as_str(), move |_ctx: RunContext| {
+        let env = Arc::clone(&env);
+        async move {
+            // The job runs on a blocking thread of its own: the compose and lifecycle
+            // futures are not provably `Send` (borrows in higher-ranked closures), which a
+            // scheduler task must be. A forced stop drops the wait, not the job.
+            let handle = tokio::runtime::Handle::current();
+            let report = tokio::task::spawn_blocking(move || {
+                handle.block_on(async move { execute(&env, job, false).await })
+            })
+            .await
+            .map_err(|e| TaskError::permanent(format!("the job thread failed: {e}")))?;
+            match report.status {
+                Status::Failed => Err(TaskError::permanent(
+                    failure_text(&report.output).unwrap_or(report.output.summary),
+                )),
+                _ => Ok(()),
+            }
+        }
+    })
+    .description(job.description())
+    .priority(job.priority())
+    .trigger(trigger);
+    Some(spec)
+}
+
+/// Build the scheduler with every enabled job.
+///
+/// # Errors
+/// An invalid schedule or time zone.
+pub(crate) async fn build(env: &Arc<Env>) -> anyhow::Result<Scheduler> {
+    let config = SchedulerConfig {
+        history_limit: env.options.history_keep,
+        ..SchedulerConfig::new(2)
+    };
+    let sched = Scheduler::builder(config)
+        .store(Arc::new(env.store.clone()))
+        .build()?;
+    for job in JobName::ALL {
+        let schedule = schedule_of(&env.settings, job)?;
+        match task(env, job, schedule) {
+            Some(spec) => {
+                sched
+                    .add_task(spec)
+                    .await
+                    .map_err(|e| ConfigProblem(format!("{}: {e}", job.schedule_key())))?;
+            }
+            None => tracing::info!(job = %job, "disabled (empty {})", job.schedule_key()),
+        }
+    }
+    Ok(sched)
+}
+
+async fn shutdown_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the daemon");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+/// `daemon`.
+pub(crate) async fn run(env: Env) -> anyhow::Result<ExitCode> {
+    let env = Arc::new(env);
+    let sched = build(&env).await?;
+    sched.start()?;
+    for t in sched.tasks() {
+        tracing::info!(
+            job = %t.name,
+            next_run = %t.next_run.map(|n| humantime::format_rfc3339_seconds(n).to_string()).unwrap_or_default(),
+            "scheduled"
+        );
+    }
+    tracing::info!(holder = %env.holder, project = %env.settings.project_dir().display(), "dtaas-jobs daemon started");
+    let signal = shutdown_signal().await;
+    tracing::info!(signal, grace_secs = STOP_GRACE.as_secs(), "stopping");
+    let report = sched.stop(STOP_GRACE).await;
+    tracing::info!(report = ?report, "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(extra: &[(&str, &str)]) -> (tempfile::TempDir, config::Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        let mut text = "HOSTNAME=jobs.example.org\n".to_owned();
+        for (k, v) in extra {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        std::fs::write(dir.path().join("config/services.env"), text).unwrap();
+        let s = crate::env::load_settings(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn schedules_come_from_the_settings_and_bad_ones_are_config_errors() {
+        let (_d, s) = settings(&[
+            ("JOBS_TIMEZONE", "Europe/Zurich"),
+            ("JOBS_USERS_SYNC_SCHEDULE", ""),
+            ("JOBS_CERTS_EXPIRY_SCHEDULE", "@every 90s"),
+        ]);
+        match schedule_of(&s, JobName::ServiceHealth).unwrap() {
+            Schedule::Cron(c) => {
+                assert_eq!(c.expr(), "*/5 * * * *");
+                assert_eq!(c.time_zone(), "Europe/Zurich");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            schedule_of(&s, JobName::UsersSync).unwrap(),
+            Schedule::Disabled
+        ));
+        assert!(matches!(
+            schedule_of(&s, JobName::CertsExpiry).unwrap(),
+            Schedule::Every { every, .. } if every == Duration::from_secs(90)
+        ));
+
+        let (_d, s) = settings(&[("JOBS_PRUNE_HISTORY_SCHEDULE", "61 * * * *")]);
+        let e = schedule_of(&s, JobName::PruneHistory).unwrap_err();
+        assert!(e.downcast_ref::<ConfigProblem>().is_some());
+        assert!(
+            e.to_string().starts_with("JOBS_PRUNE_HISTORY_SCHEDULE:"),
+            "{e}"
+        );
+
+        let (_d, s) = settings(&[("JOBS_TIMEZONE", "Mars/Olympus")]);
+        let e = schedule_of(&s, JobName::ServiceHealth).unwrap_err();
+        assert!(e.to_string().contains("JOBS_TIMEZONE"), "{e}");
+    }
+}

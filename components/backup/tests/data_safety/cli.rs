@@ -1,0 +1,125 @@
+//! The grammar and the checks that come before any engine call, through the real binary
+//! (the engine is pointed at a socket that does not exist).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use e2e_kit::workspace_bin;
+
+fn run(project: &Path, args: &[&str]) -> Output {
+    let bin = workspace_bin("dtaas-services")
+        .expect("dtaas-services binary (cargo build -p dtaas-services)");
+    Command::new(bin)
+        .arg("--project-dir")
+        .arg(project)
+        .args(args)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("NO_COLOR", "1")
+        .env_remove("DTAAS_PROJECT_DIR")
+        .output()
+        .expect("run dtaas-services")
+}
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    project::generate(dir.path(), false).unwrap();
+    dir
+}
+
+#[test]
+fn upgrade_takes_exactly_one_service() {
+    let p = project();
+    let out = run(p.path(), &["service", "upgrade", "-s", "postgres,rabbitmq"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("service upgrade takes exactly one service, got: postgres,rabbitmq"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_corrupted_backup_is_refused_before_the_engine_is_contacted() {
+    let p = project();
+    let bk = p.path().join("bk");
+    std::fs::create_dir_all(&bk).unwrap();
+    std::fs::write(bk.join("grafana.tar.gz"), b"not the archive").unwrap();
+    let m = backup::Manifest {
+        format: backup::FORMAT,
+        created: "2025-01-01T00:00:00Z".into(),
+        project: "x".into(),
+        tool_version: "0.1.0".into(),
+        services: vec![backup::ServiceBackup {
+            service: "grafana".into(),
+            kind: backup::BackupKind::Archive,
+            image: "grafana/grafana:12.3.1-ubuntu".into(),
+            paths: vec!["data/grafana".into()],
+            file: "grafana.tar.gz".into(),
+            size: 15,
+            sha256: "0".repeat(64),
+        }],
+    };
+    m.write(&bk).unwrap();
+    let out = run(
+        p.path(),
+        &[
+            "service",
+            "restore",
+            "--from",
+            bk.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("grafana.tar.gz is corrupted: the sha256 is"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Docker engine"),
+        "the engine was contacted: {err}"
+    );
+
+    let out = run(
+        p.path(),
+        &[
+            "service",
+            "restore",
+            "--from",
+            bk.to_str().unwrap(),
+            "-s",
+            "postgres",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("holds no postgres; it holds: grafana"),
+        "{err}"
+    );
+}
+
+#[test]
+fn restore_refuses_without_yes_and_without_a_terminal() {
+    let p = project();
+    let bk = p.path().join("bk");
+    std::fs::create_dir_all(&bk).unwrap();
+    backup::Manifest {
+        format: backup::FORMAT,
+        created: "2025-01-01T00:00:00Z".into(),
+        project: "x".into(),
+        tool_version: "0.1.0".into(),
+        services: Vec::new(),
+    }
+    .write(&bk)
+    .unwrap();
+    let out = run(
+        p.path(),
+        &["service", "restore", "--from", bk.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("pass --yes to confirm"), "{err}");
+}

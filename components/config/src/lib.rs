@@ -1,0 +1,21 @@
+//! config: the settings of a DTaaS services project, layered with figment —
+//! built-in defaults < `config/services.env` < `DTAAS_<KEY>` env vars < flags — resolved once
+//! into validated [`Settings`]; plus the comment-preserving, atomic `services.env` editor.
+//!
+//! It never reads the process environment itself (the caller passes it in), never prints,
+//! and never puts a secret value into Debug output or an error message.
+
+mod envfile;
+mod error;
+mod fresh;
+mod keys;
+mod settings;
+
+pub use envfile::EnvFile;
+pub use error::ConfigError;
+pub use fresh::replace_default_secrets;
+pub use keys::{KEYS, KeySpec, Kind, key_spec, suggest};
+pub use settings::{
+    ENV_PREFIX, LoadOptions, Settings, Source, Warning, env_file_path, load,
+    project_name_from_hostname, resolve, validate,
+};

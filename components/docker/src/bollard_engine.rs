@@ -1,0 +1,761 @@
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicyNameEnum,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters as q;
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::io::AsyncWriteExt;
+
+use crate::engine::label_filters;
+use crate::error::parse_port_clash;
+use crate::{
+    BoxStream, ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, DockerError, Engine,
+    EngineVersion, ExecOutput, ExecSpec, Health, ImageInfo, LogChunk, LogStream, LogsOptions,
+    NetworkInfo, NetworkSpec, PortSpec, Protocol, PullProgress, RestartPolicy, VolumeInfo,
+    VolumeSpec, split_image_ref,
+};
+
+/// The default engine address when no `DOCKER_HOST` is given.
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// Per-request limit; long enough for a slow `stop` with a large timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How long the first contact (version negotiation) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The real Docker engine, through bollard.
+#[derive(Clone)]
+pub struct BollardEngine {
+    docker: Docker,
+    host: String,
+}
+
+impl fmt::Debug for BollardEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BollardEngine")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BollardEngine {
+    /// Connect to `host` (a `DOCKER_HOST` value: `unix://`, `tcp://`, `https://`, `ssh://`;
+    /// the local socket when `None`) and negotiate the API version.
+    ///
+    /// # Errors
+    /// [`DockerError::EngineUnreachable`] when the engine does not answer.
+    pub async fn connect(host: Option<&str>) -> Result<BollardEngine, DockerError> {
+        let host = host
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or(DEFAULT_HOST)
+            .to_owned();
+        let unreachable = |reason: String| DockerError::EngineUnreachable {
+            host: host.clone(),
+            reason,
+        };
+        let docker = Docker::connect_with_host(&host)
+            .map_err(|e| unreachable(e.to_string()))?
+            .with_timeout(REQUEST_TIMEOUT);
+        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        Ok(BollardEngine { docker, host })
+    }
+
+    fn map(&self, what: &str, e: BollardError) -> DockerError {
+        map_error(&self.host, what, e)
+    }
+
+    /// The name of a running container that publishes host `port`, if any.
+    async fn port_holder(&self, port: u16) -> Option<String> {
+        let mut filters = HashMap::new();
+        filters.insert("publish".to_owned(), vec![port.to_string()]);
+        let list = self
+            .docker
+            .list_containers(Some(q::ListContainersOptions {
+                all: false,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .ok()?;
+        list.into_iter()
+            .find_map(|c| c.names?.into_iter().next())
+            .map(|n| n.trim_start_matches('/').to_owned())
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let s_text = s.to_string();
+        if !out.contains(&s_text) {
+            out.push_str(": ");
+            out.push_str(&s_text);
+        }
+        src = s.source();
+    }
+    out
+}
+
+fn map_error(host: &str, what: &str, e: BollardError) -> DockerError {
+    match e {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => match status_code {
+            404 => DockerError::NotFound {
+                what: what.to_owned(),
+                message,
+            },
+            409 => DockerError::Conflict { message },
+            _ => match parse_port_clash(&message) {
+                Some(port) => DockerError::PortAllocated { port, holder: None },
+                None => DockerError::Other { message },
+            },
+        },
+        e @ (BollardError::IOError { .. }
+        | BollardError::HyperLegacyError { .. }
+        | BollardError::HttpClientError { .. }
+        | BollardError::SocketNotFoundError(_)
+        | BollardError::RequestTimeoutError) => DockerError::EngineUnreachable {
+            host: host.to_owned(),
+            reason: error_chain(&e),
+        },
+        e => DockerError::Other {
+            message: error_chain(&e),
+        },
+    }
+}
+
+fn to_map(labels: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
+    labels.unwrap_or_default().into_iter().collect()
+}
+
+fn nanos(d: Option<Duration>) -> Option<i64> {
+    d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn secs(d: Option<Duration>) -> Option<i32> {
+    d.map(|d| i32::try_from(d.as_secs()).unwrap_or(i32::MAX))
+}
+
+fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    let mut exposed = Vec::new();
+    for p in &spec.ports {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        port_bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: p.host_ip.clone(),
+                host_port: p.host_port.map(|p| p.to_string()),
+            });
+    }
+    let restart = match spec.restart {
+        RestartPolicy::No => (RestartPolicyNameEnum::NO, None),
+        RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
+        RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+        RestartPolicy::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, n),
+    };
+    let host_config = HostConfig {
+        binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
+        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+        restart_policy: Some(bollard::models::RestartPolicy {
+            name: Some(restart.0),
+            maximum_retry_count: restart.1,
+        }),
+        shm_size: spec.shm_size,
+        log_config: spec
+            .log_config
+            .as_ref()
+            .map(|(driver, opts)| HostConfigLogConfig {
+                typ: Some(driver.clone()),
+                config: Some(opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            }),
+        network_mode: spec.network.as_ref().map(|(n, _)| n.clone()),
+        ..Default::default()
+    };
+    let networking_config = spec.network.as_ref().map(|(n, aliases)| NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(
+            n.clone(),
+            EndpointSettings {
+                aliases: (!aliases.is_empty()).then(|| aliases.clone()),
+                ..Default::default()
+            },
+        )])),
+    });
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.cmd.clone(),
+        entrypoint: spec.entrypoint.clone(),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+        labels: Some(
+            spec.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        user: spec.user.clone(),
+        hostname: spec.hostname.clone(),
+        working_dir: spec.working_dir.clone(),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        healthcheck: spec.healthcheck.as_ref().map(|h| HealthConfig {
+            test: Some(h.test.clone()),
+            interval: nanos(h.interval),
+            timeout: nanos(h.timeout),
+            retries: h.retries,
+            start_period: nanos(h.start_period),
+            start_interval: None,
+        }),
+        tty: Some(spec.tty),
+        stop_timeout: spec.stop_timeout,
+        host_config: Some(host_config),
+        networking_config,
+        ..Default::default()
+    }
+}
+
+impl Engine for BollardEngine {
+    fn host(&self) -> String {
+        self.host.clone()
+    }
+
+    async fn version(&self) -> Result<EngineVersion, DockerError> {
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| self.map("engine", e))?;
+        Ok(EngineVersion {
+            version: v.version.unwrap_or_default(),
+            api_version: v.api_version.unwrap_or_default(),
+            os: v.os.unwrap_or_default(),
+            arch: v.arch.unwrap_or_default(),
+        })
+    }
+
+    async fn list_containers(
+        &self,
+        labels: &[(&str, Option<&str>)],
+    ) -> Result<Vec<ContainerInfo>, DockerError> {
+        let mut filters = HashMap::new();
+        if !labels.is_empty() {
+            filters.insert("label".to_owned(), label_filters(labels));
+        }
+        let list = self
+            .docker
+            .list_containers(Some(q::ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| self.map("container", e))?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let status = c.status.unwrap_or_default();
+                ContainerInfo {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_owned(),
+                    image: c.image.unwrap_or_default(),
+                    image_id: c.image_id.unwrap_or_default(),
+                    state: ContainerState::parse(
+                        &c.state.map(|s| s.to_string()).unwrap_or_default(),
+                    ),
+                    health: Health::from_status_text(&status),
+                    exit_code: None,
+                    labels: to_map(c.labels),
+                    details: None,
+                }
+            })
+            .collect())
+    }
+
+    async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, DockerError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<q::InspectContainerOptions>)
+            .await
+            .map_err(|e| self.map("container", e))?;
+        let state = c.state.unwrap_or_default();
+        let config = c.config.unwrap_or_default();
+        let host_config = c.host_config.unwrap_or_default();
+        let ports = port_specs(host_config.port_bindings.unwrap_or_default());
+        let network_settings = c.network_settings.unwrap_or_default();
+        let published = port_specs(network_settings.ports.clone().unwrap_or_default());
+        let details = ContainerDetails {
+            env: config.env.unwrap_or_default(),
+            cmd: config.cmd.unwrap_or_default(),
+            entrypoint: config.entrypoint.unwrap_or_default(),
+            user: config.user.unwrap_or_default(),
+            // From the mounts, not HostConfig.Binds: compose creates binds as mounts.
+            binds: c
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| {
+                    let source = if m.typ.as_deref() == Some("volume") {
+                        m.name?
+                    } else {
+                        m.source?
+                    };
+                    let ro = if m.rw == Some(false) { ":ro" } else { "" };
+                    Some(format!("{source}:{}{ro}", m.destination?))
+                })
+                .collect(),
+            ports,
+            networks: network_settings
+                .networks
+                .map(|n| n.into_keys().collect())
+                .unwrap_or_default(),
+            started_at: state
+                .started_at
+                .clone()
+                .filter(|t| !t.is_empty() && !t.starts_with("0001-")),
+            restart_count: c.restart_count.unwrap_or(0),
+            published,
+        };
+        Ok(ContainerInfo {
+            id: c.id.unwrap_or_default(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            image: config.image.unwrap_or_default(),
+            image_id: c.image.unwrap_or_default(),
+            state: ContainerState::parse(&state.status.map(|s| s.to_string()).unwrap_or_default()),
+            health: state
+                .health
+                .and_then(|h| h.status)
+                .and_then(|s| Health::parse(s.as_ref())),
+            exit_code: state.exit_code,
+            labels: to_map(config.labels),
+            details: Some(details),
+        })
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
+        let options = q::CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        match self
+            .docker
+            .create_container(Some(options), create_body(spec))
+            .await
+        {
+            Ok(r) => Ok(r.id),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404,
+                message,
+            }) if message.contains("image") => Err(DockerError::ImageMissing {
+                image: spec.image.clone(),
+                reason: message,
+            }),
+            Err(e) => Err(self.map("container", e)),
+        }
+    }
+
+    async fn start_container(&self, id: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .start_container(id, None::<q::StartContainerOptions>)
+            .await
+            .map_err(|e| self.map("container", e))
+        {
+            Err(DockerError::PortAllocated { port, .. }) => Err(DockerError::PortAllocated {
+                port,
+                holder: self.port_holder(port).await,
+            }),
+            other => other,
+        }
+    }
+
+    async fn stop_container(&self, id: &str, timeout: Option<Duration>) -> Result<(), DockerError> {
+        self.docker
+            .stop_container(
+                id,
+                Some(q::StopContainerOptions {
+                    t: secs(timeout),
+                    signal: None,
+                }),
+            )
+            .await
+            .map_err(|e| self.map("container", e))
+    }
+
+    async fn restart_container(
+        &self,
+        id: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), DockerError> {
+        self.docker
+            .restart_container(
+                id,
+                Some(q::RestartContainerOptions {
+                    t: secs(timeout),
+                    signal: None,
+                }),
+            )
+            .await
+            .map_err(|e| self.map("container", e))
+    }
+
+    async fn kill_container(&self, id: &str, signal: Option<&str>) -> Result<(), DockerError> {
+        self.docker
+            .kill_container(
+                id,
+                Some(q::KillContainerOptions {
+                    signal: signal.unwrap_or("SIGKILL").to_owned(),
+                }),
+            )
+            .await
+            .map_err(|e| self.map("container", e))
+    }
+
+    async fn remove_container(
+        &self,
+        id: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), DockerError> {
+        self.docker
+            .remove_container(
+                id,
+                Some(q::RemoveContainerOptions {
+                    v: volumes,
+                    force,
+                    link: false,
+                }),
+            )
+            .await
+            .map_err(|e| self.map("container", e))
+    }
+
+    async fn wait_container(&self, id: &str) -> Result<i64, DockerError> {
+        let mut stream = self
+            .docker
+            .wait_container(id, None::<q::WaitContainerOptions>);
+        match stream.next().await {
+            Some(Ok(r)) => Ok(r.status_code),
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(self.map("container", e)),
+            None => self
+                .inspect_container(id)
+                .await
+                .map(|c| c.exit_code.unwrap_or(0)),
+        }
+    }
+
+    fn logs(&self, id: &str, options: &LogsOptions) -> BoxStream<Result<LogChunk, DockerError>> {
+        let host = self.host.clone();
+        let stream = self
+            .docker
+            .logs(
+                id,
+                Some(q::LogsOptions {
+                    follow: options.follow,
+                    stdout: true,
+                    stderr: true,
+                    tail: options
+                        .tail
+                        .map_or_else(|| "all".to_owned(), |n| n.to_string()),
+                    since: options
+                        .since
+                        .map_or(0, |s| i32::try_from(s).unwrap_or(i32::MAX)),
+                    timestamps: options.timestamps,
+                    ..Default::default()
+                }),
+            )
+            .map(move |r| match r {
+                Ok(out) => Ok(log_chunk(out)),
+                Err(e) => Err(map_error(&host, "container", e)),
+            });
+        Box::pin(stream)
+    }
+
+    async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecOutput, DockerError> {
+        let created = self
+            .docker
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    attach_stdin: Some(spec.stdin.is_some()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(false),
+                    env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+                    cmd: Some(spec.cmd.clone()),
+                    user: spec.user.clone(),
+                    working_dir: spec.working_dir.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| self.map("container", e))?;
+        let started = self
+            .docker
+            .start_exec(
+                &created.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: false,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| self.map("exec", e))?;
+        let mut out = ExecOutput::default();
+        if let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = started
+        {
+            if let Some(bytes) = &spec.stdin {
+                // A command that exits without reading stdin closes the pipe: not an error.
+                let _ = input.write_all(bytes).await;
+                let _ = input.shutdown().await;
+            }
+            drop(input);
+            while let Some(chunk) = output.try_next().await.map_err(|e| self.map("exec", e))? {
+                let c = log_chunk(chunk);
+                match c.stream {
+                    LogStream::Stdout => out.stdout.extend(c.bytes),
+                    LogStream::Stderr => out.stderr.extend(c.bytes),
+                }
+            }
+        }
+        let inspected = self
+            .docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| self.map("exec", e))?;
+        out.exit_code = inspected.exit_code.unwrap_or(-1);
+        Ok(out)
+    }
+
+    async fn inspect_network(&self, name: &str) -> Result<NetworkInfo, DockerError> {
+        let n = self
+            .docker
+            .inspect_network(name, None::<q::InspectNetworkOptions>)
+            .await
+            .map_err(|e| self.map("network", e))?;
+        Ok(NetworkInfo {
+            id: n.id.unwrap_or_default(),
+            name: n.name.unwrap_or_default(),
+            labels: to_map(n.labels),
+        })
+    }
+
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<String, DockerError> {
+        let r = self
+            .docker
+            .create_network(NetworkCreateRequest {
+                name: spec.name.clone(),
+                driver: Some(spec.driver.clone().unwrap_or_else(|| "bridge".to_owned())),
+                labels: Some(
+                    spec.labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| self.map("network", e))?;
+        Ok(r.id)
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
+        self.docker
+            .remove_network(name)
+            .await
+            .map_err(|e| self.map("network", e))
+    }
+
+    async fn inspect_volume(&self, name: &str) -> Result<VolumeInfo, DockerError> {
+        let v = self
+            .docker
+            .inspect_volume(name)
+            .await
+            .map_err(|e| self.map("volume", e))?;
+        Ok(VolumeInfo {
+            name: v.name,
+            labels: v.labels.into_iter().collect(),
+        })
+    }
+
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeInfo, DockerError> {
+        let v = self
+            .docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(spec.name.clone()),
+                labels: Some(
+                    spec.labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| self.map("volume", e))?;
+        Ok(VolumeInfo {
+            name: v.name,
+            labels: v.labels.into_iter().collect(),
+        })
+    }
+
+    async fn remove_volume(&self, name: &str, force: bool) -> Result<(), DockerError> {
+        self.docker
+            .remove_volume(name, Some(q::RemoveVolumeOptions { force }))
+            .await
+            .map_err(|e| self.map("volume", e))
+    }
+
+    async fn list_volumes(
+        &self,
+        labels: &[(&str, Option<&str>)],
+    ) -> Result<Vec<VolumeInfo>, DockerError> {
+        let mut filters = HashMap::new();
+        if !labels.is_empty() {
+            filters.insert("label".to_owned(), label_filters(labels));
+        }
+        let r = self
+            .docker
+            .list_volumes(Some(q::ListVolumesOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(|e| self.map("volume", e))?;
+        Ok(r.volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| VolumeInfo {
+                name: v.name,
+                labels: v.labels.into_iter().collect(),
+            })
+            .collect())
+    }
+
+    async fn inspect_image(&self, image: &str) -> Result<ImageInfo, DockerError> {
+        let i = self
+            .docker
+            .inspect_image(image)
+            .await
+            .map_err(|e| self.map("image", e))?;
+        Ok(ImageInfo {
+            id: i.id.unwrap_or_default(),
+        })
+    }
+
+    fn pull_image(&self, image: &str) -> BoxStream<Result<PullProgress, DockerError>> {
+        let (repo, tag) = split_image_ref(image);
+        let image = image.to_owned();
+        let host = self.host.clone();
+        let stream = self
+            .docker
+            .create_image(
+                Some(q::CreateImageOptions {
+                    from_image: Some(repo),
+                    tag: (!tag.is_empty()).then_some(tag),
+                    ..Default::default()
+                }),
+                None,
+                None,
+            )
+            .map(move |r| match r {
+                Ok(info) => {
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        return Err(DockerError::ImageMissing {
+                            image: image.clone(),
+                            reason: err,
+                        });
+                    }
+                    let detail = info.progress_detail.unwrap_or_default();
+                    Ok(PullProgress {
+                        id: info.id,
+                        status: info.status.unwrap_or_default(),
+                        current: detail.current,
+                        total: detail.total,
+                    })
+                }
+                Err(e) => match map_error(&host, "image", e) {
+                    e @ DockerError::EngineUnreachable { .. } => Err(e),
+                    e => Err(DockerError::ImageMissing {
+                        image: image.clone(),
+                        reason: match e {
+                            DockerError::NotFound { message, .. }
+                            | DockerError::Other { message }
+                            | DockerError::Conflict { message } => message,
+                            other => other.to_string(),
+                        },
+                    }),
+                },
+            });
+        Box::pin(stream)
+    }
+}
+
+/// Port bindings (`"5432/tcp" -> [{HostIp, HostPort}]`) as sorted [`PortSpec`]s.
+fn port_specs(map: HashMap<String, Option<Vec<PortBinding>>>) -> Vec<PortSpec> {
+    let mut ports = Vec::new();
+    for (key, bindings) in map {
+        let (port, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
+        let Ok(container_port) = port.parse::<u16>() else {
+            continue;
+        };
+        let protocol = match proto {
+            "udp" => Protocol::Udp,
+            "sctp" => Protocol::Sctp,
+            _ => Protocol::Tcp,
+        };
+        for b in bindings.unwrap_or_default() {
+            ports.push(PortSpec {
+                container_port,
+                protocol,
+                host_ip: b.host_ip.filter(|h| !h.is_empty()),
+                host_port: b.host_port.and_then(|p| p.parse().ok()),
+            });
+        }
+    }
+    ports.sort();
+    ports.dedup();
+    ports
+}
+
+fn log_chunk(out: bollard::container::LogOutput) -> LogChunk {
+    use bollard::container::LogOutput as L;
+    match out {
+        L::StdErr { message } => LogChunk {
+            stream: LogStream::Stderr,
+            bytes: message.to_vec(),
+        },
+        L::StdOut { message } | L::Console { message } | L::StdIn { message } => LogChunk {
+            stream: LogStream::Stdout,
+            bytes: message.to_vec(),
+        },
+    }
+}

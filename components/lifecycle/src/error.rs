@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+use catalog::CatalogError;
+use compose::ComposeError;
+use docker::DockerError;
+
+/// Why a service command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Selector(#[from] CatalogError),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    #[error("{service} is not defined in the compose files ({files})")]
+    NotDefined { service: String, files: String },
+    #[error(
+        "Cannot {action} PostgreSQL while ThingsBoard is running. Stop or remove ThingsBoard first with: dtaas-services service stop -s thingsboard (or {action} both together)"
+    )]
+    PostgresGuard { action: &'static str },
+    #[error("cannot clean running services: {}; stop them first with: dtaas-services service stop -s {}", services.join(", "), services.join(","))]
+    Running { services: Vec<String> },
+    #[error("{service} has no container; start it with: dtaas-services service start -s {service}")]
+    NoContainer { service: String },
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("cannot empty {}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+}
+
+impl LifecycleError {
+    /// The engine error at the root, if any.
+    #[must_use]
+    pub fn docker(&self) -> Option<&DockerError> {
+        match self {
+            LifecycleError::Compose(c) => c.docker(),
+            LifecycleError::Docker(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The process exit status for this error: 4 engine unreachable, 2 usage or
+    /// configuration (selector, compose files), 1 anything else.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            _ if self.docker().is_some_and(DockerError::is_unreachable) => 4,
+            LifecycleError::Selector(_) | LifecycleError::NotDefined { .. } => 2,
+            LifecycleError::Compose(c) if c.is_config_error() => 2,
+            _ => 1,
+        }
+    }
+}

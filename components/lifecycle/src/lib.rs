@@ -1,0 +1,23 @@
+//! lifecycle: the service commands `start`, `stop`, `restart`, `status`, `remove` and
+//! `clean` on top of the compose engine, with the DTaaS rules: one selector
+//! normalisation (catalog), the PostgreSQL guard while ThingsBoard runs, skipping running
+//! services, waiting on healthchecks, wiping the right data and log directories.
+//!
+//! It returns reports (data) and typed errors; it never prints, prompts or reads the
+//! environment: confirmations and output are the cli's job.
+
+mod dirs;
+mod error;
+mod ops;
+mod report;
+
+pub use compose::{Progress, ProgressSink};
+pub use error::LifecycleError;
+pub use ops::{Lifecycle, Selection, StartOptions};
+pub use report::{
+    CleanReport, PublishedPort, RemoveReport, RestartReport, ServiceStatus, StartReport,
+    StartedService, StatusReport, StopReport,
+};
+
+#[cfg(test)]
+mod tests;

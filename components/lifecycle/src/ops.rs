@@ -1,0 +1,507 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use catalog::{CatalogError, Service};
+use compose::{Compose, ProgressSink, ProjectFiles, ServiceContainer, UpOptions, load_project};
+use std::time::SystemTime;
+
+use docker::{
+    BoxStream, ContainerInfo, ContainerState, DockerError, Engine, LogChunk, LogsOptions, PortSpec,
+    split_image_ref,
+};
+use futures_util::future::join_all;
+
+use crate::dirs::empty_dir;
+use crate::{
+    CleanReport, LifecycleError, PublishedPort, RemoveReport, RestartReport, ServiceStatus,
+    StartReport, StartedService, StatusReport, StopReport,
+};
+
+/// Which services a command acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// No `-s`: every service the compose files define.
+    All,
+    /// `-s a,b`: exactly these (each must be defined).
+    Only(Vec<Service>),
+}
+
+impl Selection {
+    /// Parse a `-s/--services` value with the catalog's one selector parser.
+    ///
+    /// # Errors
+    /// An empty or unknown selector.
+    pub fn parse(raw: Option<&str>) -> Result<Selection, CatalogError> {
+        match raw {
+            None => Ok(Selection::All),
+            Some(r) => catalog::parse_selector(Some(r)).map(Selection::Only),
+        }
+    }
+
+    fn contains(&self, s: Service) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(v) => v.contains(&s),
+        }
+    }
+}
+
+/// Options of `start`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// Wait until the selected services are healthy (or running, without a healthcheck).
+    pub wait: bool,
+    /// Limit for the wait.
+    pub timeout: Option<Duration>,
+    /// Where image pull and wait progress goes.
+    pub progress: ProgressSink,
+}
+
+/// How long `start --wait` waits when no timeout is given.
+const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+
+/// The service commands of one project on one engine.
+#[derive(Debug)]
+pub struct Lifecycle<'e, E: Engine> {
+    compose: Compose<'e, E>,
+}
+
+impl<'e, E: Engine> Lifecycle<'e, E> {
+    /// Load the project's compose files (interpolated from `vars`).
+    ///
+    /// # Errors
+    /// A compose file that cannot be read, parsed or interpolated.
+    pub fn new(
+        engine: &'e E,
+        files: &ProjectFiles,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Lifecycle<'e, E>, LifecycleError> {
+        let project = load_project(files, vars)?;
+        Ok(Lifecycle {
+            compose: Compose::new(engine, project),
+        })
+    }
+
+    /// The compose engine underneath.
+    #[must_use]
+    pub fn compose(&self) -> &Compose<'e, E> {
+        &self.compose
+    }
+
+    fn project_dir(&self) -> &Path {
+        &self.compose.project().working_dir
+    }
+
+    /// The selected services the compose files define, in catalog order.
+    fn targets(&self, sel: &Selection) -> Result<Vec<Service>, LifecycleError> {
+        let project = self.compose.project();
+        match sel {
+            Selection::All => Ok(Service::ALL
+                .into_iter()
+                .filter(|s| project.services.contains_key(s.compose_name()))
+                .collect()),
+            Selection::Only(list) => {
+                for s in list {
+                    if !project.services.contains_key(s.compose_name()) {
+                        return Err(LifecycleError::NotDefined {
+                            service: s.compose_name().to_owned(),
+                            files: project
+                                .config_files
+                                .iter()
+                                .map(|f| f.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        });
+                    }
+                }
+                Ok(list.clone())
+            }
+        }
+    }
+
+    fn names(services: &[Service]) -> Vec<String> {
+        services
+            .iter()
+            .map(|s| s.compose_name().to_owned())
+            .collect()
+    }
+
+    fn container_of(ps: &[ServiceContainer], s: Service) -> Option<&ServiceContainer> {
+        ps.iter().find(|c| c.service == s.compose_name())
+    }
+
+    /// The PostgreSQL guard: refuse to stop/remove PostgreSQL alone while ThingsBoard runs.
+    async fn postgres_guard(
+        &self,
+        sel: &Selection,
+        action: &'static str,
+    ) -> Result<(), LifecycleError> {
+        if !sel.contains(Service::Postgres) || sel.contains(Service::ThingsBoard) {
+            return Ok(());
+        }
+        let ps = self.compose.ps().await?;
+        let tb_running = Self::container_of(&ps, Service::ThingsBoard)
+            .is_some_and(|c| c.container.state == ContainerState::Running);
+        if tb_running {
+            return Err(LifecycleError::PostgresGuard { action });
+        }
+        Ok(())
+    }
+
+    /// Start the selection: running services are skipped and reported, the rest (and what
+    /// they depend on) are created or started in dependency order.
+    ///
+    /// # Errors
+    /// Selection, compose and engine errors; with `wait`, a service that is not ready.
+    pub async fn start(
+        &self,
+        sel: &Selection,
+        opts: &StartOptions,
+    ) -> Result<StartReport, LifecycleError> {
+        let targets = self.targets(sel)?;
+        let ps = self.compose.ps().await?;
+        let mut report = StartReport::default();
+        let mut todo = Vec::new();
+        for s in &targets {
+            match Self::container_of(&ps, *s).map(|c| &c.container) {
+                Some(c) if c.state == ContainerState::Running => report.skipped_running.push(*s),
+                Some(c) if c.state == ContainerState::Restarting => {
+                    report.restarting.push((*s, c.name.clone()));
+                }
+                _ => todo.push(*s),
+            }
+        }
+        let timeout = opts.timeout.unwrap_or(DEFAULT_WAIT);
+        if !todo.is_empty() {
+            // initdb needs an empty data dir; a fresh project's only holds .gitkeep.
+            let pg = self.project_dir().join(Service::Postgres.data_dir());
+            crate::dirs::drop_lone_gitkeep(&pg).map_err(|e| io_err(&pg, &e))?;
+            let up = self
+                .compose
+                .up(
+                    &Self::names(&todo),
+                    &UpOptions {
+                        wait: false,
+                        timeout: Some(timeout),
+                        force_recreate: false,
+                        progress: opts.progress.clone(),
+                    },
+                )
+                .await?;
+            report.pulled = up.pulled;
+            for o in up.services {
+                if o.action == compose::Action::Unchanged {
+                    continue;
+                }
+                if let Some(service) = Service::from_compose_name(&o.service) {
+                    report.started.push(StartedService {
+                        service,
+                        container: o.container,
+                        action: o.action,
+                    });
+                }
+            }
+        }
+        if opts.wait {
+            let waited: Vec<Service> = targets
+                .iter()
+                .copied()
+                .filter(|s| !report.restarting.iter().any(|(r, _)| r == s))
+                .collect();
+            self.compose
+                .wait_with(&Self::names(&waited), timeout, &opts.progress)
+                .await?;
+            report.waited = true;
+        }
+        Ok(report)
+    }
+
+    /// Stop the selection (dependents first). PostgreSQL alone is refused while
+    /// ThingsBoard runs; stopping both together is fine.
+    ///
+    /// # Errors
+    /// The guard, selection, compose and engine errors.
+    pub async fn stop(
+        &self,
+        sel: &Selection,
+        timeout: Option<Duration>,
+    ) -> Result<StopReport, LifecycleError> {
+        let targets = self.targets(sel)?;
+        self.postgres_guard(sel, "stop").await?;
+        let ps = self.compose.ps().await?;
+        let missing = targets
+            .iter()
+            .copied()
+            .filter(|s| Self::container_of(&ps, *s).is_none())
+            .collect();
+        let stopped = self.compose.stop(&Self::names(&targets), timeout).await?;
+        Ok(StopReport { stopped, missing })
+    }
+
+    /// Restart the selection's containers in dependency order.
+    ///
+    /// # Errors
+    /// Selection, compose and engine errors.
+    pub async fn restart(
+        &self,
+        sel: &Selection,
+        timeout: Option<Duration>,
+    ) -> Result<RestartReport, LifecycleError> {
+        let targets = self.targets(sel)?;
+        let ps = self.compose.ps().await?;
+        let missing = targets
+            .iter()
+            .copied()
+            .filter(|s| Self::container_of(&ps, *s).is_none())
+            .collect();
+        let restarted = self
+            .compose
+            .restart(&Self::names(&targets), timeout)
+            .await?;
+        Ok(RestartReport { restarted, missing })
+    }
+
+    /// State, health, image, ports, uptime and restarts of each selected service
+    /// (`removed` without a container). The containers are inspected in parallel.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub async fn status(&self, sel: &Selection) -> Result<StatusReport, LifecycleError> {
+        let project = self.compose.project();
+        let ps = self.compose.ps().await?;
+        let mut report = StatusReport::default();
+        let wanted: Vec<Service> = match sel {
+            Selection::All => Service::ALL.to_vec(),
+            Selection::Only(v) => v.clone(),
+        };
+        let mut rows = Vec::new();
+        for s in wanted {
+            match project.services.get(s.compose_name()) {
+                Some(def) => rows.push((s, def, Self::container_of(&ps, s))),
+                None if matches!(sel, Selection::Only(_)) => report.not_defined.push(s),
+                None => {}
+            }
+        }
+        let engine = self.compose.engine();
+        let now = SystemTime::now();
+        let inspected = join_all(rows.iter().map(|(_, _, c)| async move {
+            match c {
+                // A container removed between the list and the inspect shows as listed.
+                Some(c) => engine.inspect_container(&c.container.id).await.ok(),
+                None => None,
+            }
+        }))
+        .await;
+        for ((s, def, listed), inspected) in rows.into_iter().zip(inspected) {
+            let status = match (listed, inspected) {
+                (Some(c), inspected) => {
+                    let info = inspected.unwrap_or_else(|| c.container.clone());
+                    container_status(s, &info, now)
+                }
+                (None, _) => {
+                    let (_, tag) = split_image_ref(&def.image);
+                    ServiceStatus {
+                        service: s,
+                        display_name: s.display_name(),
+                        container: project.container_name(s.compose_name()),
+                        state: "removed".to_owned(),
+                        health: None,
+                        image: def.image.clone(),
+                        tag,
+                        ports: published(&def.ports),
+                        started_at: None,
+                        uptime_secs: None,
+                        restart_count: 0,
+                        exit_code: None,
+                    }
+                }
+            };
+            report.services.push(status);
+        }
+        Ok(report)
+    }
+
+    /// The output of one service's container, as a stream of chunks (follow it with
+    /// `opts.follow`).
+    ///
+    /// # Errors
+    /// A service the compose files do not define, one without a container, engine errors.
+    pub async fn logs(
+        &self,
+        service: Service,
+        opts: &LogsOptions,
+    ) -> Result<BoxStream<Result<LogChunk, DockerError>>, LifecycleError> {
+        self.targets(&Selection::Only(vec![service]))?;
+        let ps = self.compose.ps().await?;
+        let c = Self::container_of(&ps, service).ok_or_else(|| LifecycleError::NoContainer {
+            service: service.compose_name().to_owned(),
+        })?;
+        Ok(self.compose.engine().logs(&c.container.id, opts))
+    }
+
+    /// Stop and remove the selection's containers. With `volumes` also empty their data
+    /// and log directories (and InfluxDB's `config/influxdb/influx-configs`); the caller
+    /// has asked for confirmation.
+    ///
+    /// # Errors
+    /// The guard, selection, compose, engine and file-system errors.
+    pub async fn remove(
+        &self,
+        sel: &Selection,
+        volumes: bool,
+        timeout: Option<Duration>,
+    ) -> Result<RemoveReport, LifecycleError> {
+        let targets = self.targets(sel)?;
+        self.postgres_guard(sel, "remove").await?;
+        let removed = self
+            .compose
+            .rm(&Self::names(&targets), volumes, timeout)
+            .await?;
+        let wiped = if volumes {
+            self.empty_service_dirs(&targets)?
+        } else {
+            Vec::new()
+        };
+        Ok(RemoveReport { removed, wiped })
+    }
+
+    /// Empty the data and log directories of the selection, keeping the directories (and
+    /// their owners and modes) and `.gitkeep` files. Refuses while any selected service
+    /// runs.
+    ///
+    /// # Errors
+    /// [`LifecycleError::Running`], engine and file-system errors.
+    pub async fn clean(&self, sel: &Selection) -> Result<CleanReport, LifecycleError> {
+        let targets: Vec<Service> = match sel {
+            Selection::All => Service::ALL.to_vec(),
+            Selection::Only(v) => v.clone(),
+        };
+        let ps = self.compose.ps().await?;
+        let running: Vec<String> = targets
+            .iter()
+            .filter(|s| {
+                Self::container_of(&ps, **s).is_some_and(|c| {
+                    matches!(
+                        c.container.state,
+                        ContainerState::Running | ContainerState::Restarting
+                    )
+                })
+            })
+            .map(|s| s.compose_name().to_owned())
+            .collect();
+        if !running.is_empty() {
+            return Err(LifecycleError::Running { services: running });
+        }
+        Ok(CleanReport {
+            cleaned: self.empty_service_dirs(&targets)?,
+        })
+    }
+
+    /// Delete the copied and derived TLS files under `certs/` (`clean --certs`); the
+    /// directory and its `.gitkeep` stay. Call it after [`Lifecycle::clean`] succeeded, so
+    /// nothing is deleted while a service that reads them runs.
+    ///
+    /// # Errors
+    /// [`LifecycleError::Io`] naming the path.
+    pub fn clean_certs(&self) -> Result<bool, LifecycleError> {
+        let path = self.project_dir().join("certs");
+        empty_dir(&path).map_err(|e| io_err(&path, &e))
+    }
+
+    fn empty_service_dirs(&self, services: &[Service]) -> Result<Vec<String>, LifecycleError> {
+        let mut done = Vec::new();
+        for s in services {
+            let mut dirs: Vec<&str> = vec![s.data_dir()];
+            dirs.extend(s.log_dir());
+            if *s == Service::InfluxDb {
+                dirs.push("config/influxdb/influx-configs");
+            }
+            for rel in dirs {
+                let path: PathBuf = self.project_dir().join(rel);
+                if rel.ends_with("influx-configs") {
+                    // A file InfluxDB writes at setup; a stale one breaks the next setup.
+                    match std::fs::metadata(&path) {
+                        Ok(m) if m.is_file() => {
+                            std::fs::remove_file(&path).map_err(|e| io_err(&path, &e))?;
+                            done.push(rel.to_owned());
+                        }
+                        Ok(_) => {
+                            std::fs::remove_dir_all(&path).map_err(|e| io_err(&path, &e))?;
+                            done.push(rel.to_owned());
+                        }
+                        Err(_) => {}
+                    }
+                    continue;
+                }
+                if empty_dir(&path).map_err(|e| io_err(&path, &e))? {
+                    done.push(rel.to_owned());
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn io_err(path: &Path, e: &std::io::Error) -> LifecycleError {
+    LifecycleError::Io {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Ports with a host port, deduplicated (the engine lists IPv4 and IPv6 bindings apart).
+fn published(ports: &[PortSpec]) -> Vec<PublishedPort> {
+    let mut out: Vec<PublishedPort> = ports
+        .iter()
+        .filter_map(|p| {
+            Some(PublishedPort {
+                host_ip: p
+                    .host_ip
+                    .clone()
+                    .filter(|ip| !matches!(ip.as_str(), "" | "0.0.0.0" | "::")),
+                host_port: p.host_port?,
+                container_port: p.container_port,
+                protocol: p.protocol.as_str(),
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The status row of a service with a container.
+fn container_status(s: Service, c: &ContainerInfo, now: SystemTime) -> ServiceStatus {
+    let details = c.details.clone().unwrap_or_default();
+    let running = c.state == ContainerState::Running;
+    let ports = if details.published.is_empty() {
+        published(&details.ports)
+    } else {
+        published(&details.published)
+    };
+    let uptime_secs = details
+        .started_at
+        .as_deref()
+        .filter(|_| running)
+        .and_then(|t| humantime::parse_rfc3339_weak(t.trim_end_matches('Z')).ok())
+        .map(|started| now.duration_since(started).map_or(0, |d| d.as_secs()));
+    let (_, tag) = split_image_ref(&c.image);
+    ServiceStatus {
+        service: s,
+        display_name: s.display_name(),
+        container: c.name.clone(),
+        state: c.state.to_string(),
+        // Docker keeps the last health of a stopped container; it says nothing then.
+        health: c.health.filter(|_| running),
+        image: c.image.clone(),
+        tag,
+        ports,
+        started_at: details.started_at,
+        uptime_secs,
+        restart_count: details.restart_count,
+        exit_code: c
+            .exit_code
+            .filter(|_| !running && c.state != ContainerState::Created),
+    }
+}

@@ -1,0 +1,122 @@
+use compose::Action;
+use docker::Health;
+
+/// One service `start` brought up.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StartedService {
+    pub service: catalog::Service,
+    pub container: String,
+    pub action: Action,
+}
+
+/// What `start` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StartReport {
+    /// Created, recreated or started (dependencies included).
+    pub started: Vec<StartedService>,
+    /// Already running: left alone.
+    pub skipped_running: Vec<catalog::Service>,
+    /// In a restart loop: left alone (see `docker logs <container>`).
+    pub restarting: Vec<(catalog::Service, String)>,
+    /// Images pulled on the way.
+    pub pulled: Vec<String>,
+    /// Whether `--wait` confirmed every selected service healthy (or running).
+    pub waited: bool,
+}
+
+/// What `stop` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StopReport {
+    /// Containers that were running and are now stopped.
+    pub stopped: Vec<String>,
+    /// Selected services without a container.
+    pub missing: Vec<catalog::Service>,
+}
+
+/// What `restart` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RestartReport {
+    pub restarted: Vec<String>,
+    /// Selected services without a container (start them instead).
+    pub missing: Vec<catalog::Service>,
+}
+
+/// What `remove` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RemoveReport {
+    pub removed: Vec<String>,
+    /// Directories emptied (with `volumes`), relative to the project directory.
+    pub wiped: Vec<String>,
+}
+
+/// What `clean` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CleanReport {
+    /// Directories emptied, relative to the project directory.
+    pub cleaned: Vec<String>,
+}
+
+/// One host port a container publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct PublishedPort {
+    /// The host address it is bound to; `None` for all interfaces.
+    pub host_ip: Option<String>,
+    pub host_port: u16,
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: &'static str,
+}
+
+/// One selected service in `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ServiceStatus {
+    pub service: catalog::Service,
+    pub display_name: &'static str,
+    pub container: String,
+    /// The container state, or `removed` when there is no container.
+    pub state: String,
+    pub health: Option<Health>,
+    /// The image reference the container was created from (the compose file's when there
+    /// is no container).
+    pub image: String,
+    /// The image's tag (`latest` when the reference has none).
+    pub tag: String,
+    /// Host ports published (the bound ones while running, else the configured ones).
+    pub ports: Vec<PublishedPort>,
+    /// When the container last started (RFC 3339).
+    pub started_at: Option<String>,
+    /// Seconds since it started, while it runs.
+    pub uptime_secs: Option<u64>,
+    /// How often the engine restarted it.
+    pub restart_count: i64,
+    /// Its exit code once it stopped.
+    pub exit_code: Option<i64>,
+}
+
+impl ServiceStatus {
+    /// The state to show: the health while running and not healthy, else the state.
+    #[must_use]
+    pub fn effective(&self) -> &str {
+        match (self.state.as_str(), self.health) {
+            ("running", Some(Health::Starting)) => "starting",
+            ("running", Some(Health::Unhealthy)) => "unhealthy",
+            (s, _) => s,
+        }
+    }
+}
+
+/// `status` of the selection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatusReport {
+    pub services: Vec<ServiceStatus>,
+    /// Selected services that no compose file defines.
+    pub not_defined: Vec<catalog::Service>,
+}
+
+impl StatusReport {
+    /// Whether anything selected exists in the project (the cli exits non-zero if not).
+    #[must_use]
+    pub fn matched(&self) -> bool {
+        !self.services.is_empty()
+    }
+}

@@ -1,0 +1,210 @@
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use crate::crypto::{KEY_LEN, Key, random_key};
+use crate::error::PasswordStoreError;
+
+/// Where the key file lives inside a project directory by default.
+pub const DEFAULT_KEY_FILE_RELATIVE_PATH: &str = ".dtaas/store.key";
+
+/// Where the 32-byte store key comes from.
+#[derive(Clone)]
+pub enum KeySource {
+    /// Key material given by the caller (the cli reads `DTAAS_STORE_KEY`): 64 hex characters
+    /// or the base64 of 32 bytes.
+    Env(SecretString),
+    /// A key file, created with 32 random bytes (as 64 hex characters, mode 0600) on first use.
+    File(PathBuf),
+}
+
+impl KeySource {
+    /// The default key file: `<project_dir>/.dtaas/store.key`.
+    pub fn default_file_for_project(project_dir: &Path) -> Self {
+        Self::File(project_dir.join(DEFAULT_KEY_FILE_RELATIVE_PATH))
+    }
+
+    /// The key of a project: `env_key` (the value of DTAAS_STORE_KEY) when given and not
+    /// blank, else [`KeySource::default_file_for_project`].
+    #[must_use]
+    pub fn for_project(project_dir: &Path, env_key: Option<SecretString>) -> Self {
+        match env_key.filter(|k| !k.expose_secret().trim().is_empty()) {
+            Some(k) => Self::Env(k),
+            None => Self::default_file_for_project(project_dir),
+        }
+    }
+
+    /// A description for messages (never the key).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Env(_) => "key given in the environment".to_owned(),
+            Self::File(path) => format!("key file {}", path.display()),
+        }
+    }
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env(_) => f.write_str("Env(<redacted>)"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+pub(crate) fn load(source: &KeySource) -> Result<Key, PasswordStoreError> {
+    match source {
+        KeySource::Env(text) => parse_key(text.expose_secret().as_bytes(), source),
+        KeySource::File(path) => {
+            let io_err = |e| PasswordStoreError::KeyFile {
+                path: path.clone(),
+                source: e,
+            };
+            match fs::read(path) {
+                Ok(bytes) => parse_key(&Zeroizing::new(bytes), source),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    create_key_file(path).map_err(io_err)
+                }
+                Err(e) => Err(io_err(e)),
+            }
+        }
+    }
+}
+
+/// 64 hex characters, base64 (standard or URL-safe, padded or not) of 32 bytes, or (files
+/// only) exactly 32 raw bytes.
+fn parse_key(raw: &[u8], source: &KeySource) -> Result<Key, PasswordStoreError> {
+    let invalid = |detail: &str| PasswordStoreError::InvalidKey {
+        source_desc: source.describe(),
+        detail: detail.to_owned(),
+    };
+    let text = std::str::from_utf8(raw).map(str::trim);
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    if let Ok(text) = text {
+        if text.len() == 2 * KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode_to_slice(text, &mut *key).map_err(|_| invalid("bad hex"))?;
+            return Ok(Key(key));
+        }
+        let engines = [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        for engine in engines {
+            if let Ok(bytes) = engine.decode(text).map(Zeroizing::new) {
+                if bytes.len() == KEY_LEN {
+                    key.copy_from_slice(&bytes);
+                    return Ok(Key(key));
+                }
+                return Err(invalid(&format!(
+                    "base64 decodes to {} bytes, expected {KEY_LEN}",
+                    bytes.len()
+                )));
+            }
+        }
+    }
+    if matches!(source, KeySource::File(_)) && raw.len() == KEY_LEN {
+        key.copy_from_slice(raw);
+        return Ok(Key(key));
+    }
+    Err(invalid(
+        "expected 64 hex characters or the base64 of 32 bytes",
+    ))
+}
+
+/// Create the key file atomically (0600, parent 0700 when created). If another process won
+/// the race, use its key.
+fn create_key_file(path: &Path) -> io::Result<Key> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.exists() {
+        fs::create_dir_all(dir)?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    let key = random_key();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".store.key.")
+        .tempfile_in(dir)?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o600))?;
+    let text = Zeroizing::new(format!("{}\n", hex::encode(*key.0)));
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(key),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+            let bytes = Zeroizing::new(fs::read(path)?);
+            parse_key(&bytes, &KeySource::File(path.to_owned()))
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+        }
+        Err(e) => Err(e.error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(s: &str) -> KeySource {
+        KeySource::Env(SecretString::from(s))
+    }
+
+    #[test]
+    fn accepts_hex_and_base64_of_32_bytes() {
+        let hex_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let from_hex = load(&env(hex_key)).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(*from_hex.0);
+        let from_b64 = load(&env(&format!("  {b64}\n"))).unwrap();
+        assert_eq!(*from_hex.0, *from_b64.0);
+        assert_eq!(from_hex.0[1], 0x11);
+    }
+
+    #[test]
+    fn rejects_other_material_without_echoing_it() {
+        for bad in ["short-secret-value", "00112233", &"ab".repeat(31)] {
+            let err = load(&env(bad)).err().expect("invalid");
+            let msg = err.to_string();
+            assert!(
+                matches!(err, PasswordStoreError::InvalidKey { .. }),
+                "{msg}"
+            );
+            assert!(!msg.contains(bad), "{msg}");
+        }
+        let b64_16 = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
+        let msg = load(&env(&b64_16)).err().unwrap().to_string();
+        assert!(msg.contains("decodes to 16 bytes"), "{msg}");
+    }
+
+    #[test]
+    fn key_file_is_created_0600_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".dtaas/store.key");
+        let first = load(&KeySource::File(path.clone())).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dir_mode, 0o700);
+        let second = load(&KeySource::File(path.clone())).unwrap();
+        assert_eq!(*first.0, *second.0);
+        assert_eq!(fs::read_to_string(&path).unwrap().trim().len(), 64);
+    }
+
+    #[test]
+    fn debug_never_shows_env_key_material() {
+        let dbg = format!("{:?}", env("super-secret-key-material"));
+        assert_eq!(dbg, "Env(<redacted>)");
+    }
+}

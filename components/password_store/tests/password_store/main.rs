@@ -1,0 +1,5 @@
+//! Password store integration tests, each against SQLite and PostgreSQL
+//! (`DTAAS_TEST_PG_URL`, see store's test support).
+
+mod legacy;
+mod secrets;

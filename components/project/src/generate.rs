@@ -1,0 +1,179 @@
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use crate::templates::{FROM_TEMPLATE, PROTECTED, TEMPLATES, Template};
+
+/// Why a project could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("failed to generate project: {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to generate project: {0} exists and is not a directory")]
+    NotADirectory(PathBuf),
+}
+
+/// What generation did to one item.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", content = "path", rename_all = "kebab-case")]
+pub enum Event {
+    /// A top-level item was created (`dir/` for directories).
+    Created(String),
+    /// A top-level item exists and was left alone.
+    Skipped(String),
+    /// A top-level item was refreshed from the templates (`--force`).
+    Overwrote(String),
+    /// A protected file was kept (`--force`).
+    Kept(String),
+    /// A config file was created from its `.template`.
+    FromTemplate(String),
+}
+
+/// The result of [`generate`].
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GenerateReport {
+    pub dir: PathBuf,
+    pub events: Vec<Event>,
+}
+
+impl GenerateReport {
+    /// Whether anything was overwritten.
+    #[must_use]
+    pub fn overwrote(&self) -> bool {
+        self.events.iter().any(|e| matches!(e, Event::Overwrote(_)))
+    }
+    /// Whether a protected file was kept.
+    #[must_use]
+    pub fn kept(&self) -> bool {
+        self.events.iter().any(|e| matches!(e, Event::Kept(_)))
+    }
+}
+
+const ITEMS: [&str; 7] = [
+    "config",
+    "data",
+    "log",
+    "certs",
+    "compose.services.yml",
+    "compose.thingsboard.yml",
+    "compose.gitlab.yml",
+];
+/// Items `--force` may refresh; data, log and certs never are.
+const FORCEABLE: [&str; 4] = [
+    "config",
+    "compose.services.yml",
+    "compose.thingsboard.yml",
+    "compose.gitlab.yml",
+];
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ProjectError + '_ {
+    move |source| ProjectError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn mkdirs(dir: &Path) -> Result<(), ProjectError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))
+}
+
+/// Write `contents` to `path` atomically (temp file + rename) with `mode`, keeping the owner
+/// of a file it replaces.
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), ProjectError> {
+    mkdirs(path.parent().unwrap_or_else(|| Path::new(".")))?;
+    atomic_file::write(path, contents, mode, atomic_file::Owner::Keep).map_err(io(path))
+}
+
+fn item_of(t: &Template) -> &str {
+    t.path.split('/').next().unwrap_or(t.path)
+}
+
+fn is_protected(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    PROTECTED.contains(&name)
+}
+
+/// Generate (or refresh with `force`) the project tree in `dir`, creating it if missing.
+///
+/// Without `force` nothing that exists is touched. With `force` config/ and the compose files
+/// are refreshed from the templates, keeping protected files and every file's mode.
+///
+/// # Errors
+/// [`ProjectError`] naming the path that failed.
+pub fn generate(dir: &Path, force: bool) -> Result<GenerateReport, ProjectError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(ProjectError::NotADirectory(dir.to_owned()));
+    }
+    mkdirs(dir)?;
+    let dir = std::fs::canonicalize(dir).map_err(io(dir))?;
+    let mut report = GenerateReport {
+        dir: dir.clone(),
+        events: Vec::new(),
+    };
+    for item in ITEMS {
+        let target = dir.join(item);
+        let is_dir = !item.contains('.');
+        let shown = if is_dir {
+            format!("{item}/")
+        } else {
+            item.to_owned()
+        };
+        let files = TEMPLATES.iter().filter(|t| item_of(t) == item);
+        if !target.exists() {
+            for t in files {
+                write_file(&dir.join(t.path), t.contents.as_bytes(), t.mode)?;
+            }
+            report.events.push(Event::Created(shown));
+        } else if force && FORCEABLE.contains(&item) {
+            let mut overwrote = false;
+            for t in files {
+                let path = dir.join(t.path);
+                if path.exists() && is_protected(t.path) {
+                    report.events.push(Event::Kept(t.path.to_owned()));
+                    continue;
+                }
+                // An overwritten file keeps its previous mode.
+                let mode = std::fs::metadata(&path)
+                    .map(|m| m.permissions().mode() & 0o7777)
+                    .unwrap_or(t.mode);
+                let same = std::fs::read(&path).is_ok_and(|old| old == t.contents.as_bytes());
+                if !same {
+                    write_file(&path, t.contents.as_bytes(), mode)?;
+                }
+                overwrote = true;
+            }
+            if overwrote {
+                report.events.push(Event::Overwrote(shown));
+            }
+        } else {
+            report.events.push(Event::Skipped(item.to_owned()));
+        }
+    }
+    for (template, target) in FROM_TEMPLATE {
+        let path = dir.join(target);
+        if path.exists() {
+            continue;
+        }
+        let contents = crate::templates::template(template).unwrap_or_default();
+        write_file(&path, contents.as_bytes(), 0o600)?;
+        report
+            .events
+            .push(Event::FromTemplate((*target).to_owned()));
+    }
+    for service in catalog::Service::ALL {
+        mkdirs(&dir.join(service.data_dir()))?;
+    }
+    Ok(report)
+}
+
+/// The nearest ancestor of `start` (itself included) holding `config/services.env`.
+#[must_use]
+pub fn find_project(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|d| d.join("config").join("services.env").is_file())
+        .map(Path::to_path_buf)
+}

@@ -1,0 +1,218 @@
+//! One dispatched run: attempts, retries, timeout, cancellation, panic isolation, records.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::scheduler::Inner;
+use crate::store::{NewExecution, Outcome};
+use crate::task::{RetryPolicy, RunContext, TaskFn, TaskId};
+
+/// A run handed from the dispatcher to its own tokio task, holding its slot.
+pub(crate) struct Dispatch {
+    pub(crate) task_id: TaskId,
+    pub(crate) task_name: Arc<str>,
+    pub(crate) trigger: Arc<str>,
+    pub(crate) scheduled_for: SystemTime,
+    pub(crate) func: TaskFn,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) permit: OwnedSemaphorePermit,
+}
+
+/// Releases the slot and the task's running mark however the run ends (also when aborted).
+struct RunGuard {
+    inner: Arc<Inner>,
+    task: TaskId,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.inner.run_ended(self.task);
+    }
+}
+
+struct AttemptResult {
+    outcome: Outcome,
+    error: Option<String>,
+    retryable: bool,
+}
+
+pub(crate) async fn execute(inner: Arc<Inner>, d: Dispatch) {
+    let Dispatch {
+        task_id,
+        task_name,
+        trigger,
+        scheduled_for,
+        func,
+        retry,
+        timeout,
+        permit,
+    } = d;
+    let _guard = RunGuard {
+        inner: Arc::clone(&inner),
+        task: task_id,
+        permit: Some(permit),
+    };
+    let span =
+        tracing::info_span!("task_run", task = %task_name, id = task_id.0, trigger = %trigger);
+    async {
+        let mut attempt = 1u32;
+        loop {
+            let started_at = inner.clock.now();
+            let rec = NewExecution {
+                task: task_name.to_string(),
+                trigger: trigger.to_string(),
+                scheduled_for,
+                started_at,
+                attempt,
+            };
+            let rec_id = match inner.store.start_execution(&rec).await {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot record the start of the run");
+                    None
+                }
+            };
+            let token = inner.force.child_token();
+            let ctx = RunContext {
+                task_id: Some(task_id),
+                task_name: Arc::clone(&task_name),
+                trigger: Arc::clone(&trigger),
+                scheduled_for,
+                attempt,
+                cancel: token.clone(),
+            };
+            tracing::debug!(attempt, "attempt started");
+            let r = attempt_once(&inner, &func, ctx, timeout, &token).await;
+            let ended_at = inner.clock.now();
+            match r.outcome {
+                Outcome::Success => tracing::info!(attempt, "run succeeded"),
+                Outcome::Panicked => {
+                    tracing::error!(
+                        attempt,
+                        error = r.error.as_deref().unwrap_or(""),
+                        "run panicked"
+                    );
+                }
+                outcome => tracing::warn!(attempt, %outcome,
+                    error = r.error.as_deref().unwrap_or(""), "run did not succeed"),
+            }
+            if let Some(id) = rec_id {
+                if let Err(e) = inner
+                    .store
+                    .finish_execution(id, ended_at, r.outcome, r.error.as_deref())
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot record the end of the run");
+                }
+                if let Err(e) = inner
+                    .store
+                    .prune_executions(&task_name, inner.config.history_limit)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot prune the execution history");
+                }
+            }
+            let again = r.outcome.is_failure()
+                && r.retryable
+                && attempt <= retry.max_retries
+                && !inner.shutdown.is_cancelled();
+            if !again {
+                break;
+            }
+            let delay = retry.delay(attempt);
+            tracing::debug!(delay = ?delay, "retrying after backoff");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = inner.shutdown.cancelled() => break,
+            }
+            attempt += 1;
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn attempt_once(
+    inner: &Inner,
+    func: &TaskFn,
+    ctx: RunContext,
+    timeout: Option<Duration>,
+    token: &CancellationToken,
+) -> AttemptResult {
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| func(ctx))) {
+        Ok(f) => f,
+        Err(p) => return panicked(&*p),
+    };
+    let guarded = AssertUnwindSafe(fut).catch_unwind();
+    let timed = async move {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, guarded).await.ok(),
+            None => Some(guarded.await),
+        }
+    };
+    tokio::pin!(timed);
+    let result = tokio::select! {
+        biased;
+        r = &mut timed => r,
+        () = inner.force.cancelled() => {
+            match tokio::time::timeout(inner.config.cancel_grace, &mut timed).await {
+                Ok(Some(Ok(Ok(())))) => Some(Ok(Ok(()))),
+                _ => return cancelled(),
+            }
+        }
+    };
+    match result {
+        None => {
+            token.cancel();
+            AttemptResult {
+                outcome: Outcome::TimedOut,
+                error: timeout
+                    .map(|t| format!("timed out after {}", humantime::format_duration(t))),
+                retryable: true,
+            }
+        }
+        Some(Err(p)) => panicked(&*p),
+        Some(Ok(Ok(()))) => AttemptResult {
+            outcome: Outcome::Success,
+            error: None,
+            retryable: false,
+        },
+        Some(Ok(Err(_))) if inner.force.is_cancelled() => cancelled(),
+        Some(Ok(Err(e))) => AttemptResult {
+            outcome: Outcome::Failed,
+            retryable: e.is_retryable(),
+            error: Some(e.message().to_owned()),
+        },
+    }
+}
+
+fn cancelled() -> AttemptResult {
+    AttemptResult {
+        outcome: Outcome::Cancelled,
+        error: Some("cancelled: the scheduler stopped".to_owned()),
+        retryable: false,
+    }
+}
+
+fn panicked(payload: &(dyn Any + Send)) -> AttemptResult {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    AttemptResult {
+        outcome: Outcome::Panicked,
+        error: Some(format!("panicked: {msg}")),
+        retryable: true,
+    }
+}

@@ -1,0 +1,18 @@
+//! services_common: what every service crate that provisions users shares — the ONE
+//! reqwest client builder (applying `SSL_VERIFY` and the project's CA), a bounded retry for
+//! network errors and 5xx answers (never 4xx), the [`Provisioner`] trait each service
+//! implements (`list_users`, `ensure_user`, `remove_user`, a readiness probe) and the shared
+//! [`ProvisionError`].
+//!
+//! It knows no particular service API, never prints and never reads environment variables;
+//! secrets stay `SecretString`s and never reach an error message.
+
+mod error;
+mod http;
+mod provision;
+
+pub use error::ProvisionError;
+pub use http::{HttpApi, HttpOptions, Retry, http_client, project_ca_file};
+pub use provision::{
+    BoxFuture, Outcome, PasswordState, Provisioner, Removal, UserSpec, refuse_admin,
+};

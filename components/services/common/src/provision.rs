@@ -1,0 +1,110 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use catalog::Service;
+use secrecy::SecretString;
+
+use crate::ProvisionError;
+
+/// A boxed, sendable future (keeps [`Provisioner`] object safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the state database knows about the user's password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PasswordState {
+    /// No fingerprint recorded: the service may hold any password, set it.
+    Unknown,
+    /// The recorded fingerprint matches the CSV password.
+    Same,
+    /// The recorded fingerprint differs: the CSV password changed.
+    Changed,
+}
+
+/// One user to provision.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub name: String,
+    pub password: SecretString,
+    pub email: Option<String>,
+    pub password_state: PasswordState,
+}
+
+/// What `ensure_user` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Outcome {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// What `remove_user` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Removal {
+    /// The user (and, unless kept, its data) was removed.
+    Removed,
+    /// There was no such user.
+    Absent,
+}
+
+/// User provisioning in one service.
+pub trait Provisioner: Send + Sync + std::fmt::Debug {
+    /// The service this provisions.
+    fn service(&self) -> Service;
+
+    /// One readiness probe: `Ok` when the service answers with the admin credentials.
+    fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>>;
+
+    /// The users this tool manages in the service (admin and system users excluded), sorted.
+    fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>>;
+
+    /// Create the user if missing, set its password when it changed (or is unknown), and
+    /// ensure its database/vhost/org/bucket and grants.
+    fn ensure_user<'a>(
+        &'a self,
+        user: &'a UserSpec,
+    ) -> BoxFuture<'a, Result<Outcome, ProvisionError>>;
+
+    /// Remove the user, and its database/vhost/org unless `keep_data`.
+    fn remove_user<'a>(
+        &'a self,
+        name: &'a str,
+        keep_data: bool,
+    ) -> BoxFuture<'a, Result<Removal, ProvisionError>>;
+}
+
+/// Refuse to manage `service`'s own admin account (set by `key` in services.env) from
+/// credentials.csv.
+///
+/// # Errors
+/// [`ProvisionError::Failed`] when `name` is `admin`.
+pub fn refuse_admin(
+    service: &str,
+    key: &str,
+    admin: &str,
+    name: &str,
+) -> Result<(), ProvisionError> {
+    if name == admin {
+        Err(ProvisionError::Failed {
+            service: service.to_owned(),
+            detail: format!(
+                "{name:?} is the {service} admin ({key}); it is not managed from credentials.csv"
+            ),
+        })
+    } else {
+        Ok(())
+    }
+}

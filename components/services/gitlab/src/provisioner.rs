@@ -1,0 +1,206 @@
+//! `user add -s gitlab` as a [`Provisioner`] (reference §8.2 with §14 item 16 fixed): users
+//! created or their password updated, their PATs merged into the password store (an
+//! existing stored token is never overwritten).
+
+use catalog::Service;
+use password_store::gitlab_user_pat;
+use services_common::{
+    BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+};
+use tokio::sync::OnceCell;
+
+use crate::admin::{GitLab, SERVICE, expires_in_a_year, to_provision};
+use crate::client::{Auth, User};
+
+/// The name of the users' tokens.
+pub const USER_TOKEN_NAME: &str = "dtaas";
+/// The scopes of the users' tokens.
+pub const USER_TOKEN_SCOPES: [&str; 3] = ["api", "read_repository", "write_repository"];
+
+/// Provisions GitLab users with the stored admin token (checked lazily on first use).
+#[derive(Debug)]
+pub struct GitLabProvisioner {
+    gl: GitLab,
+    auth: OnceCell<Auth>,
+}
+
+fn config(detail: String) -> ProvisionError {
+    ProvisionError::Config {
+        service: SERVICE.into(),
+        detail,
+    }
+}
+
+/// The reference's input rules (§8.2 step 2).
+fn validate(user: &UserSpec) -> Result<&str, ProvisionError> {
+    use secrecy::ExposeSecret as _;
+    let u = user.name.as_str();
+    let name_ok = u.len() <= 255
+        && u.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !name_ok {
+        return Err(config(format!("Invalid user input: username {u:?}")));
+    }
+    let email = user.email.as_deref().map(str::trim).unwrap_or("");
+    let email_ok = email.len() <= 50
+        && !email.contains(char::is_whitespace)
+        && email.matches('@').count() == 1
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain
+                    .split_once('.')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                && !domain.ends_with('.')
+        });
+    if !email_ok {
+        return Err(config(format!("Invalid user input: email of {u}")));
+    }
+    let pw = user.password.expose_secret();
+    if pw.is_empty() || pw.chars().count() > 55 || pw.chars().any(char::is_control) {
+        return Err(config(format!(
+            "Invalid user input: password of {u} (1-55 characters, no control characters)"
+        )));
+    }
+    Ok(email)
+}
+
+impl GitLabProvisioner {
+    #[must_use]
+    pub fn new(gl: GitLab) -> Self {
+        Self {
+            gl,
+            auth: OnceCell::new(),
+        }
+    }
+
+    async fn auth(&self) -> Result<&Auth, ProvisionError> {
+        self.auth
+            .get_or_try_init(|| async { self.gl.admin().await })
+            .await
+            .map_err(to_provision)
+    }
+
+    /// Create the user's token unless one is stored; a token of ours left by an interrupted
+    /// run (created but never stored) is revoked first.
+    async fn ensure_token(&self, auth: &Auth, user: &User) -> Result<bool, ProvisionError> {
+        let key = gitlab_user_pat(&user.username);
+        let store_err = |e: password_store::PasswordStoreError| ProvisionError::Failed {
+            service: SERVICE.into(),
+            detail: format!("password store: {e}"),
+        };
+        if self.gl.store.get(&key).await.map_err(store_err)?.is_some() {
+            return Ok(false);
+        }
+        let c = &self.gl.client;
+        for t in c.list_tokens(auth, user.id).await? {
+            if t.name == USER_TOKEN_NAME && !t.revoked {
+                c.revoke_token(auth, t.id).await?;
+            }
+        }
+        let pat = c
+            .create_token(
+                auth,
+                user.id,
+                USER_TOKEN_NAME,
+                &USER_TOKEN_SCOPES,
+                &expires_in_a_year(),
+            )
+            .await?;
+        self.gl.store.set(&key, &pat).await.map_err(store_err)?;
+        Ok(true)
+    }
+
+    async fn ensure(&self, spec: &UserSpec) -> Result<Outcome, ProvisionError> {
+        let email = validate(spec)?;
+        let auth = self.auth().await?;
+        let c = &self.gl.client;
+        let (user, mut outcome) = match c.find_user(auth, &spec.name).await? {
+            Some(u) => (u, Outcome::Unchanged),
+            None => match c
+                .create_user(auth, &spec.name, email, &spec.password)
+                .await?
+            {
+                Some(u) => (u, Outcome::Created),
+                None => {
+                    let u = c.find_user(auth, &spec.name).await?.ok_or_else(|| {
+                        ProvisionError::Failed {
+                            service: SERVICE.into(),
+                            detail: format!(
+                                "user {}: GitLab says the username or email is taken",
+                                spec.name
+                            ),
+                        }
+                    })?;
+                    (u, Outcome::Unchanged)
+                }
+            },
+        };
+        if outcome == Outcome::Unchanged && spec.password_state != PasswordState::Same {
+            c.set_password(auth, user.id, &spec.password).await?;
+            outcome = Outcome::Updated;
+        }
+        if self.ensure_token(auth, &user).await? && outcome == Outcome::Unchanged {
+            outcome = Outcome::Updated;
+        }
+        Ok(outcome)
+    }
+
+    async fn remove(&self, name: &str, _keep_data: bool) -> Result<Removal, ProvisionError> {
+        let auth = self.auth().await?;
+        let Some(user) = self.gl.client.find_user(auth, name).await? else {
+            return Ok(Removal::Absent);
+        };
+        self.gl.client.delete_user(auth, user.id).await?;
+        self.gl
+            .store
+            .remove(&gitlab_user_pat(&user.username))
+            .await
+            .map_err(|e| ProvisionError::Failed {
+                service: SERVICE.into(),
+                detail: format!("password store: {e}"),
+            })?;
+        Ok(Removal::Removed)
+    }
+}
+
+impl Provisioner for GitLabProvisioner {
+    fn service(&self) -> Service {
+        Service::GitLab
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>> {
+        Box::pin(async move { self.auth().await.map(drop) })
+    }
+
+    fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>> {
+        Box::pin(async move {
+            let auth = self.auth().await?;
+            let mut names: Vec<String> = self
+                .gl
+                .client
+                .list_users(auth)
+                .await?
+                .into_iter()
+                .map(|u| u.username)
+                .collect();
+            names.sort();
+            Ok(names)
+        })
+    }
+
+    fn ensure_user<'a>(
+        &'a self,
+        user: &'a UserSpec,
+    ) -> BoxFuture<'a, Result<Outcome, ProvisionError>> {
+        Box::pin(self.ensure(user))
+    }
+
+    fn remove_user<'a>(
+        &'a self,
+        name: &'a str,
+        keep_data: bool,
+    ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
+        Box::pin(self.remove(name, keep_data))
+    }
+}

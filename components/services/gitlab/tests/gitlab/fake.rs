@@ -1,0 +1,396 @@
+//! A small stateful GitLab stand-in for wiremock (API v4 under /gitlab), and a fake
+//! container (readiness, `gitlab-rails runner`, `cat initial_root_password`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use docker::{DockerError, ExecOutput, ExecSpec};
+use serde_json::{Value, json};
+use services_common::BoxFuture;
+use services_gitlab::{GitLabContainer, Readiness};
+use wiremock::{Request, Respond, ResponseTemplate};
+
+#[derive(Debug, Clone)]
+pub struct FakeUser {
+    pub id: u64,
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeToken {
+    pub id: u64,
+    pub user: u64,
+    pub name: String,
+    pub value: String,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeApp {
+    pub id: u64,
+    pub uid: String,
+    pub name: String,
+    pub callback: String,
+    pub confidential: bool,
+    pub secret: String,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub users: Vec<FakeUser>,
+    pub tokens: Vec<FakeToken>,
+    pub oauth: BTreeMap<String, u64>,
+    pub apps: Vec<FakeApp>,
+    pub next: u64,
+    pub ropc: bool,
+    pub failures: Vec<(String, String, u16, u32)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FakeGitLab(pub Arc<Mutex<State>>);
+
+fn msg(status: u16, m: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"message": m}))
+}
+
+impl FakeGitLab {
+    pub fn new() -> Self {
+        let f = Self::default();
+        {
+            let mut s = f.0.lock().unwrap();
+            s.ropc = true;
+            s.next = 100;
+            s.users.push(FakeUser {
+                id: 1,
+                username: "root".into(),
+                email: "admin@example.com".into(),
+                password: "Initial-Root-Pw".into(),
+                admin: true,
+            });
+        }
+        f
+    }
+
+    pub fn fail(&self, method: &str, prefix: &str, status: u16, times: u32) {
+        self.0
+            .lock()
+            .unwrap()
+            .failures
+            .push((method.into(), prefix.into(), status, times));
+    }
+
+    /// What `gitlab-rails runner` does with the script: revoke and create root's token.
+    pub fn runner_token(&self) -> String {
+        let mut s = self.0.lock().unwrap();
+        for t in s
+            .tokens
+            .iter_mut()
+            .filter(|t| t.user == 1 && t.name == "dtaas-services")
+        {
+            t.revoked = true;
+        }
+        s.next += 1;
+        let id = s.next;
+        let value = format!("glpat-runner-{id}");
+        s.tokens.push(FakeToken {
+            id,
+            user: 1,
+            name: "dtaas-services".into(),
+            value: value.clone(),
+            revoked: false,
+        });
+        value
+    }
+
+    pub fn active_tokens(&self, user: u64) -> Vec<String> {
+        let s = self.0.lock().unwrap();
+        s.tokens
+            .iter()
+            .filter(|t| t.user == user && !t.revoked)
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    pub fn app_names(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .apps
+            .iter()
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
+    pub fn password(&self, username: &str) -> String {
+        let s = self.0.lock().unwrap();
+        s.users
+            .iter()
+            .find(|u| u.username == username)
+            .unwrap()
+            .password
+            .clone()
+    }
+}
+
+fn user_json(u: &FakeUser) -> Value {
+    json!({"id": u.id, "username": u.username, "name": u.username, "email": u.email, "is_admin": u.admin, "bot": false, "state": "active"})
+}
+
+fn app_json(a: &FakeApp, secret: bool) -> Value {
+    let mut v = json!({"id": a.id, "application_id": a.uid, "application_name": a.name, "callback_url": a.callback, "confidential": a.confidential});
+    if secret {
+        v["secret"] = json!(a.secret);
+    }
+    v
+}
+
+impl Respond for FakeGitLab {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut s = self.0.lock().unwrap();
+        let method = req.method.as_str().to_owned();
+        let path = req.url.path().trim_start_matches("/gitlab").to_owned();
+        let q: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
+        for f in &mut s.failures {
+            if f.0 == method && path.starts_with(&f.1) && f.3 > 0 {
+                f.3 -= 1;
+                return msg(f.2, "injected failure");
+            }
+        }
+        s.next += 1;
+        let n = s.next;
+        if method == "POST" && path == "/oauth/token" {
+            let form: BTreeMap<String, String> = url_pairs(&String::from_utf8_lossy(&req.body));
+            if !s.ropc {
+                return ResponseTemplate::new(400)
+                    .set_body_json(json!({"error": "unsupported_grant_type"}));
+            }
+            let ok = form.get("grant_type").map(String::as_str) == Some("password")
+                && s.users.iter().any(|u| {
+                    Some(&u.username) == form.get("username")
+                        && Some(&u.password) == form.get("password")
+                });
+            if !ok {
+                return ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"}));
+            }
+            let t = format!("oauth-{n}");
+            s.oauth.insert(t.clone(), 1);
+            return ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": t, "token_type": "Bearer"}));
+        }
+        let pat = req
+            .headers
+            .get("private-token")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned);
+        let bearer = req
+            .headers
+            .get("authorization")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        let caller = match (pat, bearer) {
+            (Some(p), _) => s
+                .tokens
+                .iter()
+                .find(|t| t.value == p && !t.revoked)
+                .map(|t| t.user),
+            (_, Some(b)) => s.oauth.get(&b).copied(),
+            _ => None,
+        };
+        let Some(caller) = caller else {
+            return msg(401, "401 Unauthorized");
+        };
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let parts: Vec<&str> = path.trim_start_matches("/api/v4/").split('/').collect();
+        match (method.as_str(), parts.as_slice()) {
+            ("GET", ["user"]) => {
+                let u = s.users.iter().find(|u| u.id == caller).unwrap();
+                ResponseTemplate::new(200).set_body_json(user_json(u))
+            }
+            ("GET", ["personal_access_tokens"]) => {
+                let uid: u64 = q.get("user_id").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let v: Vec<Value> = s
+                    .tokens
+                    .iter()
+                    .filter(|t| t.user == uid && !t.revoked)
+                    .map(|t| json!({"id": t.id, "name": t.name, "revoked": false, "active": true}))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(v)
+            }
+            ("DELETE", ["personal_access_tokens", id]) => {
+                let id: u64 = id.parse().unwrap();
+                match s.tokens.iter_mut().find(|t| t.id == id) {
+                    Some(t) => {
+                        t.revoked = true;
+                        ResponseTemplate::new(204)
+                    }
+                    None => msg(404, "404 Not found"),
+                }
+            }
+            ("POST", ["users", id, "personal_access_tokens"]) => {
+                let uid: u64 = id.parse().unwrap();
+                let value = format!("glpat-{n}");
+                s.tokens.push(FakeToken {
+                    id: n,
+                    user: uid,
+                    name: body["name"].as_str().unwrap_or("").into(),
+                    value: value.clone(),
+                    revoked: false,
+                });
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"id": n, "name": body["name"], "token": value}))
+            }
+            ("GET", ["users", id]) => {
+                let id: u64 = id.parse().unwrap();
+                match s.users.iter().find(|u| u.id == id) {
+                    Some(u) => ResponseTemplate::new(200).set_body_json(user_json(u)),
+                    None => msg(404, "404 User Not Found"),
+                }
+            }
+            ("PUT", ["users", id]) => {
+                let id: u64 = id.parse().unwrap();
+                let u = s.users.iter_mut().find(|u| u.id == id).unwrap();
+                if let Some(p) = body["password"].as_str() {
+                    u.password = p.into();
+                }
+                let v = user_json(u);
+                ResponseTemplate::new(200).set_body_json(v)
+            }
+            ("DELETE", ["users", id]) => {
+                let id: u64 = id.parse().unwrap();
+                s.users.retain(|u| u.id != id);
+                ResponseTemplate::new(204)
+            }
+            ("GET", ["users"]) => {
+                let v: Vec<Value> = s
+                    .users
+                    .iter()
+                    .filter(|u| q.get("username").is_none_or(|n| *n == u.username))
+                    .map(user_json)
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(v)
+            }
+            ("POST", ["users"]) => {
+                let username = body["username"].as_str().unwrap_or("").to_owned();
+                let email = body["email"].as_str().unwrap_or("").to_owned();
+                if s.users
+                    .iter()
+                    .any(|u| u.username == username || u.email == email)
+                {
+                    return msg(409, "Username has already been taken");
+                }
+                let u = FakeUser {
+                    id: n,
+                    username,
+                    email,
+                    password: body["password"].as_str().unwrap_or("").into(),
+                    admin: false,
+                };
+                let v = user_json(&u);
+                s.users.push(u);
+                ResponseTemplate::new(201).set_body_json(v)
+            }
+            ("GET", ["applications"]) => {
+                let v: Vec<Value> = s.apps.iter().map(|a| app_json(a, false)).collect();
+                ResponseTemplate::new(200).set_body_json(v)
+            }
+            ("POST", ["applications"]) => {
+                let a = FakeApp {
+                    id: n,
+                    uid: format!("uid-{n}"),
+                    name: body["name"].as_str().unwrap_or("").into(),
+                    callback: body["redirect_uri"].as_str().unwrap_or("").into(),
+                    confidential: body["confidential"].as_bool().unwrap_or(true),
+                    secret: format!("gloas-{n}"),
+                };
+                let v = app_json(&a, true);
+                s.apps.push(a);
+                ResponseTemplate::new(201).set_body_json(v)
+            }
+            ("POST", ["applications", id, "renew-secret"]) => {
+                let id: u64 = id.parse().unwrap();
+                let a = s.apps.iter_mut().find(|a| a.id == id).unwrap();
+                a.secret = format!("gloas-renewed-{n}");
+                let v = app_json(a, true);
+                ResponseTemplate::new(201).set_body_json(v)
+            }
+            ("DELETE", ["applications", id]) => {
+                let id: u64 = id.parse().unwrap();
+                s.apps.retain(|a| a.id != id);
+                ResponseTemplate::new(204)
+            }
+            _ => msg(404, "no such route in the fake"),
+        }
+    }
+}
+
+fn url_pairs(body: &str) -> BTreeMap<String, String> {
+    let url = reqwest::Url::parse(&format!("http://x/?{body}")).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+/// The GitLab container: scripted readiness, runner and initial-password file.
+#[derive(Debug)]
+pub struct FakeContainer {
+    pub gitlab: FakeGitLab,
+    pub readiness: Mutex<Vec<Readiness>>,
+    pub runner_works: bool,
+    pub initial_password: Option<String>,
+    pub execs: Mutex<Vec<ExecSpec>>,
+}
+
+impl FakeContainer {
+    pub fn new(gitlab: &FakeGitLab) -> Self {
+        Self {
+            gitlab: gitlab.clone(),
+            readiness: Mutex::new(vec![Readiness::Healthy]),
+            runner_works: true,
+            initial_password: Some("Initial-Root-Pw".into()),
+            execs: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl GitLabContainer for FakeContainer {
+    fn readiness(&self) -> BoxFuture<'_, Result<Readiness, DockerError>> {
+        let mut r = self.readiness.lock().unwrap();
+        let v = if r.len() > 1 { r.remove(0) } else { r[0] };
+        Box::pin(async move { Ok(v) })
+    }
+
+    fn exec<'a>(&'a self, spec: &'a ExecSpec) -> BoxFuture<'a, Result<ExecOutput, DockerError>> {
+        self.execs.lock().unwrap().push(spec.clone());
+        let out = match spec.cmd[0].as_str() {
+            "gitlab-rails" if self.runner_works => ExecOutput {
+                exit_code: 0,
+                stdout: format!("DTAAS_TOKEN={}\n", self.gitlab.runner_token()).into_bytes(),
+                stderr: Vec::new(),
+            },
+            "gitlab-rails" => ExecOutput {
+                exit_code: 1,
+                stdout: Vec::new(),
+                stderr: b"NameError: undefined method".to_vec(),
+            },
+            "cat" => match &self.initial_password {
+                Some(p) => ExecOutput {
+                    exit_code: 0,
+                    stdout: format!("# comment\nPassword: {p}\n").into_bytes(),
+                    stderr: Vec::new(),
+                },
+                None => ExecOutput {
+                    exit_code: 1,
+                    stdout: Vec::new(),
+                    stderr: b"No such file".to_vec(),
+                },
+            },
+            _ => ExecOutput {
+                exit_code: 127,
+                ..ExecOutput::default()
+            },
+        };
+        Box::pin(async move { Ok(out) })
+    }
+}

@@ -1,0 +1,125 @@
+use password_store::gitlab_user_pat;
+use secrecy::{ExposeSecret, SecretString};
+use services_common::{Outcome, PasswordState, Provisioner, Removal, UserSpec};
+use services_gitlab::{GitLabProvisioner, setup};
+
+use crate::fake::FakeContainer;
+use crate::{count, env, log_from, once};
+
+fn spec(name: &str, pw: &str, state: PasswordState) -> UserSpec {
+    UserSpec {
+        name: name.into(),
+        password: SecretString::from(pw.to_owned()),
+        email: Some(format!("{name}@example.org")),
+        password_state: state,
+    }
+}
+
+fn quiet(_: &str) {}
+
+async fn installed() -> crate::Env {
+    let e = env().await;
+    let c = FakeContainer::new(&e.fake);
+    setup(&e.gl, &c, &once(), &quiet).await.unwrap();
+    e
+}
+
+async fn pat(e: &crate::Env, user: &str) -> Option<String> {
+    e.store
+        .get(&gitlab_user_pat(user))
+        .await
+        .unwrap()
+        .map(|s| s.expose_secret().to_owned())
+}
+
+#[tokio::test]
+async fn users_and_their_tokens_are_created_once_and_merged() {
+    let e = installed().await;
+    // A token stored earlier for user2 is kept, never overwritten.
+    e.store
+        .set(
+            &gitlab_user_pat("user2"),
+            &SecretString::from("glpat-earlier"),
+        )
+        .await
+        .unwrap();
+    let p = GitLabProvisioner::new(e.gl.clone());
+    let n = count(&e.server).await;
+    let u1 = spec("user1", "User1-pass-long", PasswordState::Unknown);
+    assert_eq!(p.ensure_user(&u1).await.unwrap(), Outcome::Created);
+    let log = log_from(&e.server, n).await;
+    let log: String = log
+        .lines()
+        .map(|l| match l.find("\"expires_at\":\"") {
+            Some(i) => format!("{}YYYY-MM-DD{}", &l[..i + 14], &l[i + 24..]),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!(log, @r#"
+    GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
+    GET /gitlab/api/v4/users?username=user1 [PRIVATE-TOKEN glpat-runner-101]
+    POST /gitlab/api/v4/users [PRIVATE-TOKEN glpat-runner-101] {"email":"user1@example.org","name":"user1","password":"User1-pass-long","skip_confirmation":true,"username":"user1"}
+    GET /gitlab/api/v4/personal_access_tokens?user_id=110&state=active&per_page=100&page=1 [PRIVATE-TOKEN glpat-runner-101]
+    POST /gitlab/api/v4/users/110/personal_access_tokens [PRIVATE-TOKEN glpat-runner-101] {"expires_at":"YYYY-MM-DD","name":"dtaas","scopes":["api","read_repository","write_repository"]}
+    "#);
+    let u2 = spec("user2", "User2-pass-long", PasswordState::Unknown);
+    assert_eq!(p.ensure_user(&u2).await.unwrap(), Outcome::Created);
+    assert!(pat(&e, "user1").await.unwrap().starts_with("glpat-"));
+    assert_eq!(pat(&e, "user2").await.as_deref(), Some("glpat-earlier"));
+
+    // Second run: nothing new; a changed password is set.
+    let n = count(&e.server).await;
+    let p = GitLabProvisioner::new(e.gl.clone());
+    let same = spec("user1", "User1-pass-long", PasswordState::Same);
+    assert_eq!(p.ensure_user(&same).await.unwrap(), Outcome::Unchanged);
+    let changed = spec("user2", "User2-new-pass", PasswordState::Changed);
+    assert_eq!(p.ensure_user(&changed).await.unwrap(), Outcome::Updated);
+    let log = log_from(&e.server, n).await;
+    assert!(!log.contains("POST /gitlab/api/v4/users "), "{log}");
+    assert!(!log.contains("personal_access_tokens"), "{log}");
+    assert_eq!(e.fake.password("user2"), "User2-new-pass");
+    assert_eq!(e.fake.active_tokens(3).len(), 0);
+    assert_eq!(p.list_users().await.unwrap(), vec!["user1", "user2"]);
+    assert_eq!(
+        p.remove_user("user1", false).await.unwrap(),
+        Removal::Removed
+    );
+    assert_eq!(pat(&e, "user1").await, None);
+    assert_eq!(
+        p.remove_user("user1", false).await.unwrap(),
+        Removal::Absent
+    );
+}
+
+#[tokio::test]
+async fn a_failed_token_is_made_by_the_rerun() {
+    let e = installed().await;
+    let p = GitLabProvisioner::new(e.gl.clone());
+    let u1 = spec("user1", "User1-pass-long", PasswordState::Unknown);
+    e.fake.fail("POST", "/api/v4/users/", 400, 1);
+    assert!(p.ensure_user(&u1).await.is_err());
+    assert_eq!(pat(&e, "user1").await, None);
+    assert_eq!(p.ensure_user(&u1).await.unwrap(), Outcome::Updated);
+    assert!(pat(&e, "user1").await.is_some());
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_request() {
+    let e = installed().await;
+    let p = GitLabProvisioner::new(e.gl.clone());
+    let n = count(&e.server).await;
+    let mut bad = spec("-bad", "x", PasswordState::Unknown);
+    insta::assert_snapshot!(p.ensure_user(&bad).await.unwrap_err(), @r#"GitLab: Invalid user input: username "-bad""#);
+    bad.name = "ok".into();
+    bad.email = Some("no-at.example".into());
+    insta::assert_snapshot!(p.ensure_user(&bad).await.unwrap_err(), @"GitLab: Invalid user input: email of ok");
+    assert_eq!(count(&e.server).await, n);
+}
+
+#[tokio::test]
+async fn without_a_stored_token_user_add_says_to_install() {
+    let e = env().await;
+    let p = GitLabProvisioner::new(e.gl.clone());
+    insta::assert_snapshot!(p.probe().await.unwrap_err(), @"GitLab: GitLab: cannot obtain an admin token: no working admin token is stored; run: dtaas-services service install -s gitlab");
+}

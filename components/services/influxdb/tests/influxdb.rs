@@ -1,0 +1,278 @@
+//! Contract tests: the exact v2 API requests for create, re-run, admin refusal, 401 and 5xx.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::json;
+use services_common::{
+    HttpOptions, Outcome, PasswordState, ProvisionError, Provisioner, Retry, UserSpec,
+};
+use services_influxdb::{InfluxDbOptions, InfluxDbProvisioner};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn provisioner(server: &MockServer) -> InfluxDbProvisioner {
+    InfluxDbProvisioner::new(InfluxDbOptions {
+        base_url: server.uri(),
+        token: SecretString::from("op-token"),
+        admin_user: "dtaas".to_owned(),
+        http: HttpOptions::default(),
+        retry: Retry {
+            attempts: 3,
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        },
+    })
+    .unwrap()
+}
+
+fn spec(name: &str, state: PasswordState) -> UserSpec {
+    UserSpec {
+        name: name.to_owned(),
+        password: SecretString::from("user-Secret-1"),
+        email: None,
+        password_state: state,
+    }
+}
+
+const AUTH: (&str, &str) = ("authorization", "Token op-token");
+
+#[tokio::test]
+async fn create_user_password_org_owner_bucket() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .and(query_param("name", "alice"))
+        .and(header(AUTH.0, AUTH.1))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"code": "not found", "message": "user not found"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/users"))
+        .and(header(AUTH.0, AUTH.1))
+        .and(body_json(json!({"name": "alice", "status": "active"})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "u1", "name": "alice"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/users/u1/password"))
+        .and(header(AUTH.0, AUTH.1))
+        .and(body_json(json!({"password": "user-Secret-1"})))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/orgs"))
+        .and(query_param("org", "alice"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/orgs"))
+        .and(header(AUTH.0, AUTH.1))
+        .and(body_json(json!({"name": "alice", "description": "alice"})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "o1", "name": "alice"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/orgs/o1/owners"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": []})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/orgs/o1/owners"))
+        .and(body_json(json!({"id": "u1"})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "u1", "role": "owner"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/buckets"))
+        .and(query_param("orgID", "o1"))
+        .and(query_param("name", "alice"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"buckets": []})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/buckets"))
+        .and(body_json(
+            json!({"orgID": "o1", "name": "alice", "retentionRules": []}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "b1", "name": "alice"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    let out = provisioner(&s)
+        .ensure_user(&spec("alice", PasswordState::Unknown))
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Created);
+}
+
+#[tokio::test]
+async fn rerun_with_everything_in_place_changes_nothing() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .and(query_param("name", "alice"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"users": [{"id": "u1", "name": "alice"}]})),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/orgs"))
+        .and(query_param("org", "alice"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"orgs": [{"id": "o1", "name": "alice"}]})),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/orgs/o1/owners"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"users": [{"id": "u1", "name": "alice"}]})),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/buckets"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"buckets": [{"id": "b1", "name": "alice"}]})),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&s)
+        .await;
+    let out = provisioner(&s)
+        .ensure_user(&spec("alice", PasswordState::Same))
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Unchanged);
+}
+
+#[tokio::test]
+async fn changed_password_is_set_on_the_existing_user() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"users": [{"id": "u1", "name": "alice"}]})),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/users/u1/password"))
+        .and(body_json(json!({"password": "user-Secret-1"})))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/orgs"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"orgs": [{"id": "o1", "name": "alice"}]})),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/orgs/o1/owners"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"users": [{"id": "u1", "name": "alice"}]})),
+        )
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/buckets"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"buckets": [{"id": "b1", "name": "alice"}]})),
+        )
+        .mount(&s)
+        .await;
+    let out = provisioner(&s)
+        .ensure_user(&spec("alice", PasswordState::Changed))
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Updated);
+}
+
+#[tokio::test]
+async fn the_admin_is_never_provisioned() {
+    let s = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&s)
+        .await;
+    let e = provisioner(&s)
+        .ensure_user(&spec("dtaas", PasswordState::Unknown))
+        .await
+        .unwrap_err();
+    insta::assert_snapshot!(e.to_string(), @r#"InfluxDB: "dtaas" is the InfluxDB admin (INFLUXDB_ADMIN_USERNAME); it is not managed from credentials.csv"#);
+}
+
+#[tokio::test]
+async fn unauthorized_and_server_errors() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"code": "unauthorized", "message": "unauthorized access"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    let e = provisioner(&s)
+        .ensure_user(&spec("bob", PasswordState::Unknown))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProvisionError::Unauthorized { .. }));
+    insta::assert_snapshot!(e.to_string(), @r#"InfluxDB refused the admin credentials: looking up user "bob": HTTP 401: unauthorized access"#);
+
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_body_json(json!({"code": "unavailable", "message": "starting"})),
+        )
+        .expect(3)
+        .mount(&s)
+        .await;
+    let e = provisioner(&s)
+        .ensure_user(&spec("bob", PasswordState::Unknown))
+        .await
+        .unwrap_err();
+    insta::assert_snapshot!(e.to_string(), @r#"InfluxDB: looking up user "bob" failed with HTTP 503: starting"#);
+    assert!(!e.to_string().contains("op-token"));
+}

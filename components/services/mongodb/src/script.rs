@@ -1,0 +1,103 @@
+//! The mongosh command line (no secrets) and the scripts sent on stdin (names only; the
+//! secrets are read from `process.env`).
+
+/// The environment variable holding the admin login name.
+pub(crate) const ENV_ADMIN_USER: &str = "DTAAS_MONGO_ADMIN_USER";
+/// The environment variable holding the admin password.
+pub(crate) const ENV_ADMIN_PASSWORD: &str = "DTAAS_MONGO_ADMIN_PASSWORD";
+/// The environment variable holding the user's password.
+pub(crate) const ENV_USER_PASSWORD: &str = "DTAAS_MONGO_USER_PASSWORD";
+/// The line prefix of a script's result.
+pub(crate) const RESULT: &str = "DTAAS_RESULT ";
+
+/// `mongosh` reading its script from stdin, connecting to the container's own mongod over
+/// TLS. With `ssl_verify` the chain is verified (the host name cannot match `localhost`);
+/// without, any certificate is accepted, as the reference CLI does.
+#[must_use]
+pub fn argv(ssl_verify: bool) -> Vec<String> {
+    let mut v = vec![
+        "mongosh".to_owned(),
+        "--quiet".to_owned(),
+        "--tls".to_owned(),
+    ];
+    if ssl_verify {
+        v.push("--tlsAllowInvalidHostnames".to_owned());
+    } else {
+        v.push("--tlsAllowInvalidCertificates".to_owned());
+    }
+    v.push("mongodb://localhost:27017/admin".to_owned());
+    v
+}
+
+/// One script for mongosh's stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Script {
+    /// Log in and report success.
+    Probe,
+    /// Create or update a user; `update_password` false keeps an existing password.
+    Ensure { user: String, update_password: bool },
+    /// The users of every database but `admin` whose name equals their database.
+    List,
+    /// Drop the user, and its database unless `keep_data`.
+    Remove { user: String, keep_data: bool },
+}
+
+fn js(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+const LOGIN: &str = "const admin = db.getSiblingDB(\"admin\");\n\
+admin.auth(process.env.DTAAS_MONGO_ADMIN_USER, process.env.DTAAS_MONGO_ADMIN_PASSWORD);\n";
+
+impl Script {
+    /// The JavaScript text.
+    #[must_use]
+    pub fn text(&self) -> String {
+        let body = match self {
+            Script::Probe => format!("print({});\n", js(&format!("{RESULT}ok"))),
+            Script::Ensure {
+                user,
+                update_password,
+            } => format!(
+                "const name = {u};\n\
+const target = db.getSiblingDB(name);\n\
+const role = {{ role: \"readWrite\", db: name }};\n\
+const existing = target.getUser(name);\n\
+let outcome = \"unchanged\";\n\
+if (existing === null) {{\n\
+  target.createUser({{ user: name, pwd: process.env.DTAAS_MONGO_USER_PASSWORD, roles: [role] }});\n\
+  outcome = \"created\";\n\
+}} else {{\n\
+  if ({update_password}) {{\n\
+    target.updateUser(name, {{ pwd: process.env.DTAAS_MONGO_USER_PASSWORD }});\n\
+    outcome = \"updated\";\n\
+  }}\n\
+  if (!existing.roles.some(r => r.role === role.role && r.db === role.db)) {{\n\
+    target.grantRolesToUser(name, [role]);\n\
+    outcome = \"updated\";\n\
+  }}\n\
+}}\n\
+print({r} + outcome);\n",
+                u = js(user),
+                r = js(RESULT),
+            ),
+            Script::List => format!(
+                "const users = admin.system.users.find({{ db: {{ $ne: \"admin\" }} }}).toArray()\n\
+  .filter(u => u.user === u.db).map(u => u.user).sort();\n\
+print({r} + JSON.stringify(users));\n",
+                r = js(RESULT)
+            ),
+            Script::Remove { user, keep_data } => format!(
+                "const name = {u};\n\
+const target = db.getSiblingDB(name);\n\
+let removed = false;\n\
+if (target.getUser(name) !== null) {{ target.dropUser(name); removed = true; }}\n\
+if (!{keep_data} && db.getMongo().getDBNames().includes(name)) {{ target.dropDatabase(); removed = true; }}\n\
+print({r} + (removed ? \"removed\" : \"absent\"));\n",
+                u = js(user),
+                r = js(RESULT),
+            ),
+        };
+        format!("{LOGIN}{body}")
+    }
+}

@@ -1,0 +1,267 @@
+//! `service install -s thingsboard` (reference §7.1 with §14 items 3, 11, 14 and 20 fixed):
+//! PostgreSQL started and healthy; the schema probed over SQL; the installer run as a
+//! one-off container with a timeout that kills that container only; the sysadmin email set
+//! with a parameterised statement; ThingsBoard started and waited for; the final sysadmin
+//! password set right away; the tenant and its admin created with their final passwords.
+
+use std::time::{Duration, Instant};
+
+use catalog::Service;
+use compose::{Compose, RunOptions};
+use docker::Engine;
+use lifecycle::{Lifecycle, Selection, StartOptions};
+use serde::Serialize;
+use services_common::Outcome;
+use store::pg_admin::{self, PgTarget};
+
+use crate::ThingsBoardError;
+use crate::admin::{PasswordChange, ThingsBoard};
+use crate::config::DEFAULT_SYSADMIN_EMAIL;
+
+/// The table whose presence means the ThingsBoard schema is installed.
+pub const SCHEMA_PROBE_TABLE: &str = "admin_settings";
+const POLL: Duration = Duration::from_secs(2);
+
+/// Options of [`install`].
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    /// Re-run the installer on an installed schema (the caller has confirmed).
+    pub force: bool,
+    /// How long to wait for PostgreSQL to be healthy and reachable.
+    pub postgres_timeout: Duration,
+    /// How long the installer may run (`THINGSBOARD_INSTALL_TIMEOUT`).
+    pub install_timeout: Duration,
+    /// How long to wait for the ThingsBoard API after start.
+    pub api_timeout: Duration,
+}
+
+/// What the schema step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemaAction {
+    Installed,
+    AlreadyInstalled,
+    Reinstalled,
+}
+
+/// What [`install`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallReport {
+    pub schema: SchemaAction,
+    /// Rows changed by the sysadmin email update (`None`: the default email, nothing to do).
+    pub sysadmin_email_rows: Option<u64>,
+    pub sysadmin_password: PasswordChange,
+    pub tenant: Outcome,
+    pub tenant_admin: Outcome,
+}
+
+/// How a one-off installer run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallerRun {
+    pub container: String,
+    pub output_tail: String,
+}
+
+fn tail(out: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(out);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Run the ThingsBoard installer as a one-off container of `thingsboard-ce` with
+/// `INSTALL_TB=true`, `LOAD_DEMO=false` as root; at `timeout` that one-off container is
+/// killed and removed (never the service's own container).
+///
+/// # Errors
+/// [`ThingsBoardError::InstallTimeout`], [`ThingsBoardError::InstallFailed`] (non-zero exit,
+/// with the end of its output), or compose/engine errors.
+pub async fn run_installer<E: Engine>(
+    compose: &Compose<'_, E>,
+    timeout: Duration,
+) -> Result<InstallerRun, ThingsBoardError> {
+    let opts = RunOptions {
+        env: vec![
+            ("INSTALL_TB".into(), "true".into()),
+            ("LOAD_DEMO".into(), "false".into()),
+        ],
+        user: Some("root".into()),
+        command: None,
+        timeout: Some(timeout),
+    };
+    let out = compose
+        .run(Service::ThingsBoard.compose_name(), &opts)
+        .await?;
+    let mut both = out.stdout.clone();
+    both.extend_from_slice(&out.stderr);
+    let output_tail = tail(&both, 20);
+    if out.timed_out {
+        return Err(ThingsBoardError::InstallTimeout {
+            container: out.container,
+            seconds: timeout.as_secs(),
+        });
+    }
+    match out.exit_code {
+        Some(0) => Ok(InstallerRun {
+            container: out.container,
+            output_tail,
+        }),
+        code => Err(ThingsBoardError::InstallFailed {
+            container: out.container,
+            code: code.unwrap_or(-1),
+            tail: if output_tail.is_empty() {
+                String::new()
+            } else {
+                format!("; its last output:\n{output_tail}")
+            },
+        }),
+    }
+}
+
+fn pg_err(target: &PgTarget, e: &store::StoreError) -> ThingsBoardError {
+    ThingsBoardError::Postgres {
+        target: target.describe(),
+        detail: e.to_string(),
+    }
+}
+
+/// Whether the ThingsBoard schema is installed in the database of `target` (the
+/// `admin_settings` table exists), retrying the connection until `timeout`.
+///
+/// # Errors
+/// [`ThingsBoardError::Postgres`] when PostgreSQL cannot be reached within `timeout`.
+pub async fn schema_installed(
+    target: &PgTarget,
+    timeout: Duration,
+) -> Result<bool, ThingsBoardError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match pg_admin::table_exists(target, SCHEMA_PROBE_TABLE).await {
+            Ok(b) => return Ok(b),
+            Err(e @ store::StoreError::Unreachable { .. }) if Instant::now() < deadline => {
+                tracing::debug!(error = %e, "PostgreSQL not reachable yet");
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => return Err(pg_err(target, &e)),
+        }
+    }
+}
+
+/// Wait until the ThingsBoard API answers.
+///
+/// # Errors
+/// [`ThingsBoardError::NotReady`] after `timeout`.
+pub async fn wait_api(tb: &ThingsBoard, timeout: Duration) -> Result<(), ThingsBoardError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if tb.client.answers().await {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ThingsBoardError::NotReady {
+                url: tb.client.base_url().to_owned(),
+                seconds: timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// After the schema: start ThingsBoard (not waiting for its healthcheck), wait for its API,
+/// set the final sysadmin password, ensure the tenant and its admin.
+///
+/// # Errors
+/// As the steps.
+pub async fn configure(
+    tb: &ThingsBoard,
+    api_timeout: Duration,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<(PasswordChange, Outcome, Outcome), ThingsBoardError> {
+    progress("Waiting for the ThingsBoard API...");
+    wait_api(tb, api_timeout).await?;
+    let (sys, pw) = tb.ensure_sysadmin_password().await?;
+    progress(match pw {
+        PasswordChange::Changed => "Sysadmin password set to TB_SYSADMIN_NEW_PASSWORD",
+        PasswordChange::AlreadySet => "Sysadmin password already set",
+    });
+    let setup = tb.ensure_tenant(&sys).await?;
+    Ok((pw, setup.tenant, setup.tenant_admin))
+}
+
+/// The whole install flow. `pg` is the admin login to ThingsBoard's database
+/// (`HOSTNAME:POSTGRES_PORT`, `POSTGRES_DB`); `progress` receives one line per step.
+///
+/// # Errors
+/// The first failing step.
+pub async fn install<E: Engine>(
+    lc: &Lifecycle<'_, E>,
+    pg: &PgTarget,
+    tb: &ThingsBoard,
+    opts: &InstallOptions,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<InstallReport, ThingsBoardError> {
+    progress("Ensuring postgres is running and healthy...");
+    lc.start(
+        &Selection::Only(vec![Service::Postgres]),
+        &StartOptions {
+            wait: true,
+            timeout: Some(opts.postgres_timeout),
+            ..StartOptions::default()
+        },
+    )
+    .await?;
+    let installed = schema_installed(pg, opts.postgres_timeout).await?;
+    let schema = match (installed, opts.force) {
+        (true, false) => {
+            progress(
+                "ThingsBoard schema already installed (admin_settings exists); skipping the installer",
+            );
+            SchemaAction::AlreadyInstalled
+        }
+        (was, _) => {
+            if was {
+                progress("Stopping ThingsBoard before re-installing (--force)...");
+                lc.stop(&Selection::Only(vec![Service::ThingsBoard]), None)
+                    .await?;
+            }
+            progress(&format!(
+                "Running the ThingsBoard installer (time limit {} s)...",
+                opts.install_timeout.as_secs()
+            ));
+            run_installer(lc.compose(), opts.install_timeout).await?;
+            if was {
+                SchemaAction::Reinstalled
+            } else {
+                SchemaAction::Installed
+            }
+        }
+    };
+    let email = tb.config().sysadmin_email.clone();
+    let sysadmin_email_rows = if email.eq_ignore_ascii_case(DEFAULT_SYSADMIN_EMAIL) {
+        None
+    } else {
+        let n = pg_admin::set_thingsboard_sysadmin_email(pg, &email)
+            .await
+            .map_err(|e| pg_err(pg, &e))?;
+        progress(&format!("Sysadmin email set to {email}"));
+        Some(n)
+    };
+    progress("Starting ThingsBoard...");
+    lc.start(
+        &Selection::Only(vec![Service::ThingsBoard]),
+        &StartOptions {
+            wait: false,
+            timeout: Some(opts.api_timeout),
+            ..StartOptions::default()
+        },
+    )
+    .await?;
+    let (sysadmin_password, tenant, tenant_admin) =
+        configure(tb, opts.api_timeout, progress).await?;
+    Ok(InstallReport {
+        schema,
+        sysadmin_email_rows,
+        sysadmin_password,
+        tenant,
+        tenant_admin,
+    })
+}

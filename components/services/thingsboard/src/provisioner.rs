@@ -1,0 +1,204 @@
+//! `user add -s thingsboard` as a [`Provisioner`]: per CSV row a customer titled with the
+//! username and a customer user (the row's email) activated with the row's password
+//! (reference §7.3 step 6), under the tenant that [`ThingsBoard::ensure_tenant`] ensures.
+
+use catalog::Service;
+use secrecy::SecretString;
+use services_common::{
+    BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+};
+use tokio::sync::OnceCell;
+
+use crate::ThingsBoardError;
+use crate::admin::{TenantSetup, ThingsBoard};
+use crate::client::{Created, Owner, Token};
+
+const SERVICE: &str = "ThingsBoard";
+
+fn to_provision(e: ThingsBoardError) -> ProvisionError {
+    match e {
+        ThingsBoardError::Api(p) => p,
+        ThingsBoardError::Config(detail) => ProvisionError::Config {
+            service: SERVICE.into(),
+            detail,
+        },
+        other => ProvisionError::Failed {
+            service: SERVICE.into(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn failed(detail: String) -> ProvisionError {
+    ProvisionError::Failed {
+        service: SERVICE.into(),
+        detail,
+    }
+}
+
+/// Provisions ThingsBoard customers and customer users; logs in (and ensures the tenant and
+/// its admin) lazily on first use.
+#[derive(Debug)]
+pub struct ThingsBoardProvisioner {
+    tb: ThingsBoard,
+    setup: OnceCell<TenantSetup>,
+}
+
+impl ThingsBoardProvisioner {
+    #[must_use]
+    pub fn new(tb: ThingsBoard) -> Self {
+        Self {
+            tb,
+            setup: OnceCell::new(),
+        }
+    }
+
+    /// The tenant setup (tenant, its admin, a tenant admin session), once per provisioner.
+    ///
+    /// # Errors
+    /// As [`ThingsBoard::ensure_tenant`].
+    pub async fn tenant(&self) -> Result<&TenantSetup, ProvisionError> {
+        self.setup
+            .get_or_try_init(|| async {
+                let sys = self.tb.sysadmin_token().await?;
+                self.tb.ensure_tenant(&sys).await
+            })
+            .await
+            .map_err(to_provision)
+    }
+
+    async fn token(&self) -> Result<&Token, ProvisionError> {
+        Ok(&self.tenant().await?.token)
+    }
+
+    async fn ensure(&self, user: &UserSpec) -> Result<Outcome, ProvisionError> {
+        let email = user
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| ProvisionError::Config {
+                service: SERVICE.into(),
+                detail: format!(
+                    "user {}: an email is required (email column of credentials.csv)",
+                    user.name
+                ),
+            })?;
+        let c = &self.tb.client;
+        let t = self.token().await?;
+        let customer_id = match c.find_customer(t, &user.name).await? {
+            Some(e) => e.id,
+            None => c.create_customer(t, &user.name).await?,
+        };
+        let owner = Owner::Customer(&customer_id);
+        let existing = c.find_users(t, owner, email).await?;
+        let user_id = match existing.first() {
+            Some(u) => u.id.clone(),
+            None => match c.create_user(t, owner, email).await? {
+                Created::Id(id) => id,
+                Created::AlreadyExists => {
+                    return Err(failed(format!(
+                        "user {}: the email {email} belongs to another ThingsBoard user",
+                        user.name
+                    )));
+                }
+            },
+        };
+        if existing.is_empty() {
+            return self
+                .activate(t, &user_id, &user.password, &user.name)
+                .await
+                .map(|()| Outcome::Created);
+        }
+        if user.password_state == PasswordState::Same {
+            return Ok(Outcome::Unchanged);
+        }
+        // An existing user: fine when the CSV password already works; a user an interrupted
+        // run left unactivated is activated now.
+        if c.login(email, &user.password).await?.is_some() {
+            return Ok(Outcome::Unchanged);
+        }
+        match c.activation_token(t, &user_id).await? {
+            Some(act) => {
+                c.activate(&act, &user.password).await?;
+                Ok(Outcome::Updated)
+            }
+            None => Err(failed(format!(
+                "user {}: exists and is activated with another password; ThingsBoard lets only the user change it (or remove the user and add it again)",
+                user.name
+            ))),
+        }
+    }
+
+    async fn activate(
+        &self,
+        t: &Token,
+        user_id: &str,
+        password: &SecretString,
+        name: &str,
+    ) -> Result<(), ProvisionError> {
+        let c = &self.tb.client;
+        let act = c
+            .activation_token(t, user_id)
+            .await?
+            .ok_or_else(|| failed(format!("user {name}: already activated")))?;
+        c.activate(&act, password).await
+    }
+
+    async fn remove(&self, name: &str, keep_data: bool) -> Result<Removal, ProvisionError> {
+        let c = &self.tb.client;
+        let t = self.token().await?;
+        let Some(customer) = c.find_customer(t, name).await? else {
+            return Ok(Removal::Absent);
+        };
+        if keep_data {
+            for u in c.find_users(t, Owner::Customer(&customer.id), "").await? {
+                c.delete_user(t, &u.id).await?;
+            }
+        } else {
+            c.delete_customer(t, &customer.id).await?;
+        }
+        Ok(Removal::Removed)
+    }
+}
+
+impl Provisioner for ThingsBoardProvisioner {
+    fn service(&self) -> Service {
+        Service::ThingsBoard
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>> {
+        Box::pin(async move { self.tenant().await.map(drop) })
+    }
+
+    fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>> {
+        Box::pin(async move {
+            let t = self.token().await?;
+            let mut names: Vec<String> = self
+                .tb
+                .client
+                .list_customers(t)
+                .await?
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
+            names.sort();
+            Ok(names)
+        })
+    }
+
+    fn ensure_user<'a>(
+        &'a self,
+        user: &'a UserSpec,
+    ) -> BoxFuture<'a, Result<Outcome, ProvisionError>> {
+        Box::pin(self.ensure(user))
+    }
+
+    fn remove_user<'a>(
+        &'a self,
+        name: &'a str,
+        keep_data: bool,
+    ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
+        Box::pin(self.remove(name, keep_data))
+    }
+}

@@ -1,0 +1,6 @@
+//! Store integration tests. Every data test runs against SQLite and against the PostgreSQL
+//! server named by `DTAAS_TEST_PG_URL` (each test in its own schema).
+
+mod concurrency;
+mod data;
+mod open;

@@ -1,0 +1,325 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant, SystemTime};
+
+use credentials::{Credential, Credentials};
+use futures_util::StreamExt as _;
+use password_store::PasswordStore;
+use services_common::{Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec};
+use store::{Account, JournalEntry, Outcome as JournalOutcome};
+
+use crate::report::{Action, ListReport, ListRow, RemoveReport, RemoveRow, Report, Row};
+
+/// How `add` runs.
+#[derive(Debug, Clone)]
+pub struct AddOptions {
+    /// Plan only: list each service once and compare, change nothing.
+    pub dry_run: bool,
+    /// Services worked on at the same time.
+    pub services_in_parallel: usize,
+    /// Users worked on at the same time within one service.
+    pub users_in_parallel: usize,
+    /// How long to wait for a service to answer before its rows fail.
+    pub ready_timeout: Duration,
+}
+
+impl Default for AddOptions {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            services_in_parallel: 4,
+            users_in_parallel: 4,
+            ready_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+const READY_POLL: Duration = Duration::from_secs(1);
+
+/// Probe until the service answers; fail at once on anything but "not reachable yet".
+async fn wait_ready(p: &dyn Provisioner, timeout: Duration) -> Result<(), ProvisionError> {
+    let start = Instant::now();
+    loop {
+        match p.probe().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_not_ready() && start.elapsed() + READY_POLL < timeout => {
+                tracing::debug!(service = %p.service().display_name(), error = %e, "waiting for the service");
+            }
+            Err(ProvisionError::Unreachable {
+                service, detail, ..
+            }) => {
+                return Err(ProvisionError::NotReady {
+                    service,
+                    seconds: timeout.as_secs(),
+                    detail,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(READY_POLL).await;
+    }
+}
+
+fn key(p: &dyn Provisioner) -> &'static str {
+    p.service().compose_name()
+}
+
+async fn password_state(
+    secrets: &PasswordStore,
+    service: &str,
+    cred: &Credential,
+) -> (PasswordState, String) {
+    let fp = secrets.fingerprint(service, &cred.username, &cred.password);
+    let state = match secrets.store().account(service, &cred.username).await {
+        Ok(Some(a)) if a.fingerprint == fp => PasswordState::Same,
+        Ok(Some(_)) => PasswordState::Changed,
+        Ok(None) => PasswordState::Unknown,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the account record; treating the password as unknown");
+            PasswordState::Unknown
+        }
+    };
+    (state, fp)
+}
+
+fn failed_row(p: &dyn Provisioner, cred: &Credential, e: &ProvisionError) -> Row {
+    Row {
+        service: p.service(),
+        user: cred.username.clone(),
+        action: Action::Failed,
+        detail: Some(e.to_string()),
+    }
+}
+
+async fn add_one(p: &dyn Provisioner, secrets: &PasswordStore, cred: &Credential) -> Row {
+    let service = key(p);
+    let (state, fp) = password_state(secrets, service, cred).await;
+    let spec = UserSpec {
+        name: cred.username.clone(),
+        password: cred.password.clone(),
+        email: cred.email.clone(),
+        password_state: state,
+    };
+    match p.ensure_user(&spec).await {
+        Ok(outcome) => {
+            let account = Account {
+                service: service.to_owned(),
+                username: cred.username.clone(),
+                state: "present".to_owned(),
+                fingerprint: fp,
+                updated_at: SystemTime::now(),
+            };
+            let detail = match secrets.store().upsert_account(&account).await {
+                Ok(()) => None,
+                Err(e) => Some(format!(
+                    "provisioned, but the state database was not updated: {e}"
+                )),
+            };
+            Row {
+                service: p.service(),
+                user: cred.username.clone(),
+                // Without its fingerprint the next run cannot tell a changed password: the
+                // row is not done.
+                action: match (detail.is_some(), outcome) {
+                    (true, _) => Action::Failed,
+                    (false, Outcome::Created) => Action::Created,
+                    (false, Outcome::Updated) => Action::Updated,
+                    (false, Outcome::Unchanged) => Action::Unchanged,
+                },
+                detail,
+            }
+        }
+        Err(e) => failed_row(p, cred, &e),
+    }
+}
+
+async fn plan_service(
+    p: &dyn Provisioner,
+    secrets: &PasswordStore,
+    creds: &Credentials,
+) -> Result<Vec<Row>, ProvisionError> {
+    let existing: BTreeSet<String> = p.list_users().await?.into_iter().collect();
+    let mut rows = Vec::new();
+    for cred in creds.rows() {
+        let action = if existing.contains(&cred.username) {
+            match password_state(secrets, key(p), cred).await.0 {
+                PasswordState::Same => Action::Unchanged,
+                PasswordState::Changed | PasswordState::Unknown => Action::WouldUpdate,
+            }
+        } else {
+            Action::WouldCreate
+        };
+        rows.push(Row {
+            service: p.service(),
+            user: cred.username.clone(),
+            action,
+            detail: None,
+        });
+    }
+    Ok(rows)
+}
+
+async fn add_service(
+    p: &dyn Provisioner,
+    secrets: &PasswordStore,
+    creds: &Credentials,
+    opts: &AddOptions,
+) -> Vec<Row> {
+    let ready = wait_ready(p, opts.ready_timeout).await;
+    let rows = match ready {
+        Err(e) => creds.rows().iter().map(|c| failed_row(p, c, &e)).collect(),
+        Ok(()) if opts.dry_run => match plan_service(p, secrets, creds).await {
+            Ok(rows) => rows,
+            Err(e) => creds.rows().iter().map(|c| failed_row(p, c, &e)).collect(),
+        },
+        Ok(()) => {
+            let mut indexed: Vec<(usize, Row)> =
+                futures_util::stream::iter(creds.rows().iter().enumerate())
+                    .map(|(i, c)| async move { (i, add_one(p, secrets, c).await) })
+                    .buffer_unordered(opts.users_in_parallel.max(1))
+                    .collect()
+                    .await;
+            indexed.sort_by_key(|(i, _)| *i);
+            indexed.into_iter().map(|(_, r)| r).collect()
+        }
+    };
+    if !opts.dry_run {
+        journal_add(p, secrets, &rows).await;
+    }
+    rows
+}
+
+async fn journal_add(p: &dyn Provisioner, secrets: &PasswordStore, rows: &[Row]) {
+    let count = |a: Action| rows.iter().filter(|r| r.action == a).count();
+    let failed = count(Action::Failed);
+    let outcome = if failed == 0 {
+        JournalOutcome::Ok
+    } else if failed == rows.len() {
+        JournalOutcome::Failed
+    } else {
+        JournalOutcome::Partial
+    };
+    let mut detail = format!(
+        "created {}, updated {}, unchanged {}, failed {}",
+        count(Action::Created),
+        count(Action::Updated),
+        count(Action::Unchanged),
+        failed
+    );
+    if let Some(first) = rows.iter().find(|r| r.action == Action::Failed) {
+        detail.push_str(&format!(
+            "; first failure ({}): {}",
+            first.user,
+            first.detail.as_deref().unwrap_or("")
+        ));
+    }
+    let entry = JournalEntry::new("user add", outcome)
+        .service(key(p))
+        .detail(detail);
+    if let Err(e) = secrets.store().record(&entry).await {
+        tracing::warn!(error = %e, "cannot write the journal");
+    }
+}
+
+/// Reconcile `creds` with every provisioner; every row is attempted and reported.
+pub async fn add(
+    provisioners: &[Box<dyn Provisioner>],
+    creds: &Credentials,
+    secrets: &PasswordStore,
+    opts: &AddOptions,
+) -> Report {
+    let mut per_service: Vec<(usize, Vec<Row>)> =
+        futures_util::stream::iter(provisioners.iter().enumerate())
+            .map(|(i, p)| async move { (i, add_service(p.as_ref(), secrets, creds, opts).await) })
+            .buffer_unordered(opts.services_in_parallel.max(1))
+            .collect()
+            .await;
+    per_service.sort_by_key(|(i, _)| *i);
+    Report::new(
+        opts.dry_run,
+        per_service.into_iter().flat_map(|(_, r)| r).collect(),
+    )
+}
+
+/// What exists in each service, compared with the CSV and the state database.
+pub async fn list(
+    provisioners: &[Box<dyn Provisioner>],
+    creds: &Credentials,
+    secrets: &PasswordStore,
+) -> ListReport {
+    let results: Vec<_> = futures_util::stream::iter(provisioners.iter())
+        .map(|p| async move { (p.service(), key(p.as_ref()), p.list_users().await) })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let mut rows = Vec::new();
+    let mut errors = BTreeMap::new();
+    for (service, skey, result) in results {
+        let existing: BTreeSet<String> = match result {
+            Ok(v) => v.into_iter().collect(),
+            Err(e) => {
+                errors.insert(service, e.to_string());
+                continue;
+            }
+        };
+        let recorded: BTreeSet<String> = secrets
+            .store()
+            .accounts(Some(skey))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.username)
+            .collect();
+        let csv: BTreeSet<String> = creds.rows().iter().map(|c| c.username.clone()).collect();
+        for user in csv.union(&existing) {
+            rows.push(ListRow {
+                service,
+                user: user.clone(),
+                in_csv: csv.contains(user),
+                in_service: existing.contains(user),
+                recorded: recorded.contains(user),
+            });
+        }
+    }
+    rows.sort_by(|a, b| (a.service, &a.user).cmp(&(b.service, &b.user)));
+    ListReport { rows, errors }
+}
+
+/// Remove `name` from every provisioner (its data too unless `keep_data`).
+pub async fn remove(
+    provisioners: &[Box<dyn Provisioner>],
+    name: &str,
+    keep_data: bool,
+    secrets: &PasswordStore,
+) -> RemoveReport {
+    let mut rows: Vec<RemoveRow> = futures_util::stream::iter(provisioners.iter())
+        .map(|p| async move {
+            let (result, detail, outcome) = match p.remove_user(name, keep_data).await {
+                Ok(Removal::Removed) => ("removed", None, JournalOutcome::Ok),
+                Ok(Removal::Absent) => ("absent", None, JournalOutcome::Skipped),
+                Err(e) => ("failed", Some(e.to_string()), JournalOutcome::Failed),
+            };
+            if result != "failed" {
+                let _ = secrets.store().delete_account(key(p.as_ref()), name).await;
+            }
+            let entry = JournalEntry::new("user remove", outcome)
+                .service(key(p.as_ref()))
+                .detail(format!(
+                    "{name}: {result}{}",
+                    if keep_data { " (data kept)" } else { "" }
+                ));
+            if let Err(e) = secrets.store().record(&entry).await {
+                tracing::warn!(error = %e, "cannot write the journal");
+            }
+            RemoveRow {
+                service: p.service(),
+                user: name.to_owned(),
+                result,
+                detail,
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    rows.sort_by_key(|r| r.service);
+    RemoveReport { keep_data, rows }
+}

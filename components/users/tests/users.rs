@@ -1,0 +1,289 @@
+//! The reconcile against in-memory provisioners and a throw-away state database.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use catalog::Service;
+use password_store::{KeySource, PasswordStore};
+use secrecy::ExposeSecret as _;
+use services_common::{
+    BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+};
+use store::Store;
+use store::test_support::TestDb;
+use users::{Action, AddOptions};
+
+/// A service holding users in memory; `fail_user` always fails, `down` never answers.
+#[derive(Debug, Default)]
+struct Memory {
+    service: Option<Service>,
+    users: Mutex<BTreeMap<String, String>>,
+    seen_states: Mutex<Vec<(String, PasswordState)>>,
+    fail_user: Option<&'static str>,
+    unauthorized: bool,
+}
+
+impl Memory {
+    fn new(service: Service) -> Self {
+        Self {
+            service: Some(service),
+            ..Self::default()
+        }
+    }
+    fn name(&self) -> String {
+        self.service.unwrap().display_name().to_owned()
+    }
+}
+
+impl Provisioner for Memory {
+    fn service(&self) -> Service {
+        self.service.unwrap()
+    }
+    fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>> {
+        Box::pin(async move {
+            if self.unauthorized {
+                Err(ProvisionError::Unauthorized {
+                    service: self.name(),
+                    detail: "HTTP 401".to_owned(),
+                })
+            } else {
+                Ok(())
+            }
+        })
+    }
+    fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>> {
+        Box::pin(async move { Ok(self.users.lock().unwrap().keys().cloned().collect()) })
+    }
+    fn ensure_user<'a>(
+        &'a self,
+        user: &'a UserSpec,
+    ) -> BoxFuture<'a, Result<Outcome, ProvisionError>> {
+        Box::pin(async move {
+            self.seen_states
+                .lock()
+                .unwrap()
+                .push((user.name.clone(), user.password_state));
+            if self.fail_user == Some(user.name.as_str()) {
+                return Err(ProvisionError::Failed {
+                    service: self.name(),
+                    detail: format!("cannot create {}", user.name),
+                });
+            }
+            let mut users = self.users.lock().unwrap();
+            let pw = user.password.expose_secret().to_owned();
+            Ok(match users.insert(user.name.clone(), pw.clone()) {
+                None => Outcome::Created,
+                Some(old) if old == pw => Outcome::Unchanged,
+                Some(_) => Outcome::Updated,
+            })
+        })
+    }
+    fn remove_user<'a>(
+        &'a self,
+        name: &'a str,
+        _keep_data: bool,
+    ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
+        Box::pin(async move {
+            Ok(match self.users.lock().unwrap().remove(name) {
+                Some(_) => Removal::Removed,
+                None => Removal::Absent,
+            })
+        })
+    }
+}
+
+async fn secrets(db: &TestDb, dir: &tempfile::TempDir) -> PasswordStore {
+    let store = Store::open(&db.location()).await.unwrap();
+    PasswordStore::open(store, &KeySource::File(dir.path().join("key")))
+        .await
+        .unwrap()
+}
+
+fn creds(text: &str) -> credentials::Credentials {
+    credentials::parse(text.as_bytes(), "credentials.csv", &[]).unwrap()
+}
+
+fn table(report: &users::Report) -> String {
+    report
+        .rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{:<10} {:<6} {}{}",
+                r.service.display_name(),
+                r.user,
+                r.action.as_str(),
+                r.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn every_row_is_attempted_and_reruns_are_unchanged() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = secrets(&db, &dir).await;
+    let mut pg = Memory::new(Service::Postgres);
+    pg.fail_user = Some("u2");
+    let rabbit = Memory::new(Service::RabbitMq);
+    let down = Memory {
+        unauthorized: true,
+        ..Memory::new(Service::Grafana)
+    };
+    let ps: Vec<Box<dyn Provisioner>> = vec![Box::new(pg), Box::new(rabbit), Box::new(down)];
+    let c = creds("username,password\nu1,pass-one-1\nu2,pass-two-2\nu3,pass-three-3\n");
+
+    let report = users::add(&ps, &c, &secrets, &AddOptions::default()).await;
+    assert!(report.failed());
+    insta::assert_snapshot!(table(&report), @"
+    PostgreSQL u1     created
+    PostgreSQL u2     failed (PostgreSQL: cannot create u2)
+    PostgreSQL u3     created
+    RabbitMQ   u1     created
+    RabbitMQ   u2     created
+    RabbitMQ   u3     created
+    Grafana    u1     failed (Grafana refused the admin credentials: HTTP 401)
+    Grafana    u2     failed (Grafana refused the admin credentials: HTTP 401)
+    Grafana    u3     failed (Grafana refused the admin credentials: HTTP 401)
+    ");
+
+    // Second run: recorded fingerprints say "same" for what succeeded.
+    let report = users::add(&ps, &c, &secrets, &AddOptions::default()).await;
+    insta::assert_snapshot!(table(&report), @"
+    PostgreSQL u1     unchanged
+    PostgreSQL u2     failed (PostgreSQL: cannot create u2)
+    PostgreSQL u3     unchanged
+    RabbitMQ   u1     unchanged
+    RabbitMQ   u2     unchanged
+    RabbitMQ   u3     unchanged
+    Grafana    u1     failed (Grafana refused the admin credentials: HTTP 401)
+    Grafana    u2     failed (Grafana refused the admin credentials: HTTP 401)
+    Grafana    u3     failed (Grafana refused the admin credentials: HTTP 401)
+    ");
+
+    // A changed password is passed on as Changed.
+    let c2 = creds("username,password\nu1,pass-one-CHANGED\nu3,pass-three-3\n");
+    let dry = users::add(
+        &ps,
+        &c2,
+        &secrets,
+        &AddOptions {
+            dry_run: true,
+            ..AddOptions::default()
+        },
+    )
+    .await;
+    insta::assert_snapshot!(table(&dry), @"
+    PostgreSQL u1     would update
+    PostgreSQL u3     unchanged
+    RabbitMQ   u1     would update
+    RabbitMQ   u3     unchanged
+    Grafana    u1     failed (Grafana refused the admin credentials: HTTP 401)
+    Grafana    u3     failed (Grafana refused the admin credentials: HTTP 401)
+    ");
+    let report = users::add(&ps[1..2], &c2, &secrets, &AddOptions::default()).await;
+    assert_eq!(report.rows[0].action, Action::Updated);
+    assert!(!report.failed());
+
+    // The journal never holds a password.
+    let history = secrets.store().history(50).await.unwrap();
+    let text = format!("{history:?}");
+    assert!(text.contains("user add"), "{text}");
+    for pw in ["pass-one", "pass-two", "pass-three"] {
+        assert!(!text.contains(pw), "{text}");
+    }
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("pass-"), "{json}");
+}
+
+#[tokio::test]
+async fn states_passed_to_the_service_follow_the_fingerprints() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = secrets(&db, &dir).await;
+    let mem = std::sync::Arc::new(Memory::new(Service::RabbitMq));
+    #[derive(Debug)]
+    struct Shared(std::sync::Arc<Memory>);
+    impl Provisioner for Shared {
+        fn service(&self) -> Service {
+            self.0.service()
+        }
+        fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>> {
+            self.0.probe()
+        }
+        fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>> {
+            self.0.list_users()
+        }
+        fn ensure_user<'a>(
+            &'a self,
+            u: &'a UserSpec,
+        ) -> BoxFuture<'a, Result<Outcome, ProvisionError>> {
+            self.0.ensure_user(u)
+        }
+        fn remove_user<'a>(
+            &'a self,
+            n: &'a str,
+            k: bool,
+        ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
+            self.0.remove_user(n, k)
+        }
+    }
+    let ps: Vec<Box<dyn Provisioner>> = vec![Box::new(Shared(mem.clone()))];
+    let opts = AddOptions::default();
+    users::add(
+        &ps,
+        &creds("username,password\na,pw-aaaaaa1\n"),
+        &secrets,
+        &opts,
+    )
+    .await;
+    users::add(
+        &ps,
+        &creds("username,password\na,pw-aaaaaa1\n"),
+        &secrets,
+        &opts,
+    )
+    .await;
+    users::add(
+        &ps,
+        &creds("username,password\na,pw-aaaaaa2\n"),
+        &secrets,
+        &opts,
+    )
+    .await;
+    let seen = mem.seen_states.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("a".to_owned(), PasswordState::Unknown),
+            ("a".to_owned(), PasswordState::Same),
+            ("a".to_owned(), PasswordState::Changed),
+        ]
+    );
+
+    let listed = users::list(&ps, &creds("username,password\nb,pw-bbbbbb1\n"), &secrets).await;
+    let rows: Vec<_> = listed
+        .rows
+        .iter()
+        .map(|r| (r.user.as_str(), r.in_csv, r.in_service, r.recorded))
+        .collect();
+    assert_eq!(rows, [("a", false, true, true), ("b", true, false, false)]);
+
+    let removed = users::remove(&ps, "a", false, &secrets).await;
+    assert_eq!(removed.rows[0].result, "removed");
+    assert!(
+        secrets
+            .store()
+            .account("rabbitmq", "a")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let removed = users::remove(&ps, "a", false, &secrets).await;
+    assert_eq!(removed.rows[0].result, "absent");
+}

@@ -1,0 +1,318 @@
+use predicates::prelude::*;
+
+use crate::support::{Project, bin, mode, stderr, stdout};
+
+#[test]
+fn generate_prints_each_item_then_skips_on_rerun() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    let first = bin()
+        .args(["project", "generate", "--path"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = stdout(&first).replace(&dir.display().to_string(), "<DIR>");
+    insta::assert_snapshot!("generate_first", text);
+    let second = bin()
+        .args(["project", "generate", "--path"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = stdout(&second).replace(&dir.display().to_string(), "<DIR>");
+    insta::assert_snapshot!("generate_second", text);
+}
+
+#[test]
+fn config_set_keeps_comments_writes_0600_and_validates_first() {
+    let p = Project::new();
+    let before = p.read_env();
+    p.cmd()
+        .args(["config", "set", "RABBITMQ_PORT", "9083"])
+        .assert()
+        .success();
+    let after = p.read_env();
+    assert_eq!(
+        after,
+        before.replace("RABBITMQ_PORT=8083", "RABBITMQ_PORT=9083")
+    );
+    assert_eq!(mode(&p.env_path()), 0o600);
+
+    // Invalid values and unknown keys: exit 2, file untouched.
+    p.cmd()
+        .args(["config", "set", "RABBITMQ_PORT", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "RABBITMQ_PORT: invalid port \"0\"",
+        ));
+    p.cmd()
+        .args(["config", "set", "RABBITMQ_PROT", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "unknown key RABBITMQ_PROT; did you mean RABBITMQ_PORT?",
+        ));
+    assert_eq!(p.read_env(), after);
+}
+
+#[test]
+fn fresh_projects_get_random_secrets_and_a_rerun_keeps_them() {
+    let p = Project::new();
+    let env = p.read_env();
+    let value = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap()
+            .to_owned()
+    };
+    for (key, public) in [
+        ("POSTGRES_PASSWORD", "dtaas_secret"),
+        ("RABBITMQ_ADMIN_PASSWORD", "dtaas"),
+        ("GITLAB_ROOT_NEW_PASSWORD", "Astr0n0m1c@lG28ww"),
+    ] {
+        let v = value(&env, key);
+        assert_ne!(v, public, "{key}");
+        assert_eq!(v.len(), 24, "{key}");
+    }
+    // Non-secret keys keep the template's values; a second generate changes nothing.
+    assert_eq!(value(&env, "POSTGRES_USER"), "dtaas_user");
+    bin()
+        .args(["project", "generate", "--path"])
+        .arg(&p.dir)
+        .assert()
+        .success();
+    assert_eq!(p.read_env(), env);
+    let other = Project::new();
+    assert_ne!(
+        value(&other.read_env(), "POSTGRES_PASSWORD"),
+        value(&env, "POSTGRES_PASSWORD")
+    );
+}
+
+#[test]
+fn config_unset_and_restore_defaults() {
+    let p = Project::new();
+    p.cmd()
+        .args(["config", "set", "GRAFANA_PORT", "9999"])
+        .assert()
+        .success();
+    p.cmd()
+        .args(["config", "restore-defaults", "GRAFANA_PORT"])
+        .assert()
+        .success();
+    assert!(p.read_env().contains("\nGRAFANA_PORT=8088\n"));
+    p.cmd()
+        .args(["config", "unset", "GRAFANA_PORT"])
+        .assert()
+        .success();
+    assert!(!p.read_env().contains("GRAFANA_PORT="));
+    p.cmd()
+        .args(["config", "get", "GRAFANA_PORT"])
+        .assert()
+        .success()
+        .stdout("8088\n");
+
+    // --all replaces the file from the template, keeps a backup, and refuses without --yes
+    // when there is no terminal.
+    p.cmd()
+        .args(["config", "set", "HOSTNAME", "mine.example.org"])
+        .assert()
+        .success();
+    p.cmd()
+        .args(["config", "restore-defaults", "--all"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("pass --yes"));
+    assert!(p.read_env().contains("HOSTNAME=mine.example.org"));
+    p.cmd()
+        .args(["--yes", "config", "restore-defaults", "--all"])
+        .assert()
+        .success();
+    assert!(p.read_env().contains("HOSTNAME=services.intocps.org"));
+    let bak = std::fs::read_to_string(p.dir.join("config/services.env.bak")).unwrap();
+    assert!(bak.contains("HOSTNAME=mine.example.org"));
+    assert_eq!(mode(&p.dir.join("config/services.env.bak")), 0o600);
+}
+
+#[test]
+fn config_show_masks_secrets_unless_asked() {
+    let p = Project::new();
+    p.cmd()
+        .args(["config", "set", "POSTGRES_PASSWORD", "s3cr3t-value"])
+        .assert()
+        .success();
+    let masked = stdout(&p.cmd().args(["config", "show"]).output().unwrap());
+    assert!(!masked.contains("s3cr3t-value"), "{masked}");
+    assert!(masked.contains("POSTGRES_PASSWORD"));
+    let json: serde_json::Value = serde_json::from_slice(
+        &p.cmd()
+            .args(["--json", "config", "show"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let row = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "POSTGRES_PASSWORD")
+        .unwrap();
+    assert_eq!(row["value"], "********");
+    assert_eq!(row["secret"], true);
+    assert_eq!(row["source"]["kind"], "file");
+    let shown = stdout(
+        &p.cmd()
+            .args(["config", "show", "--show-secrets"])
+            .output()
+            .unwrap(),
+    );
+    assert!(shown.contains("s3cr3t-value"));
+    p.cmd()
+        .args(["config", "get", "POSTGRES_PASSWORD"])
+        .assert()
+        .code(2);
+    p.cmd()
+        .args(["config", "get", "POSTGRES_PASSWORD", "--show-secrets"])
+        .assert()
+        .success()
+        .stdout("s3cr3t-value\n");
+}
+
+#[test]
+fn env_and_flag_layers_override_the_file() {
+    let p = Project::new();
+    p.cmd()
+        .env("DTAAS_MONGODB_PORT", "9187")
+        .env("HOSTNAME", "the-shells-own-hostname")
+        .args(["config", "get", "MONGODB_PORT"])
+        .assert()
+        .stdout("9187\n");
+    p.cmd()
+        .env("HOSTNAME", "the-shells-own-hostname")
+        .args(["config", "get", "HOSTNAME"])
+        .assert()
+        .stdout("services.intocps.org\n");
+    p.cmd()
+        .env("DTAAS_MONGODB_PORT", "9187")
+        .args([
+            "--set",
+            "MONGODB_PORT=9287",
+            "config",
+            "get",
+            "MONGODB_PORT",
+        ])
+        .assert()
+        .stdout("9287\n");
+}
+
+/// Each bad input: a clear message naming file, line and key; exit 2; nothing written.
+#[test]
+fn bad_services_env_input_is_exit_2_naming_file_line_and_key() {
+    let p = Project::new();
+    let env = p.env_path().display().to_string();
+    let cases: [(&[u8], String); 4] = [
+        (
+            b"HOSTNAME=h\nthis is not an entry\n",
+            format!("error: {env}:2: expected KEY=VALUE"),
+        ),
+        (
+            b"HOSTNAME=h\n# c\nGITLAB_PORT=99999\n",
+            format!(
+                "error: {env}:3: GITLAB_PORT: invalid port \"99999\" (expected a number from 1 to 65535)"
+            ),
+        ),
+        (
+            b"HOSTNAME=h\nGITLAB_PORT=8090\nX=\xc3\x28\n",
+            format!("error: {env}:3: the file is not valid UTF-8"),
+        ),
+        (
+            b"HOSTNAME=h\nTB_SYSADMIN_EMAIL='x@y\n",
+            format!(
+                "error: {env}:2: TB_SYSADMIN_EMAIL: unterminated ' quote (multi-line values are not supported)"
+            ),
+        ),
+    ];
+    for (text, want) in cases {
+        p.write_env(text);
+        for args in [
+            &["config", "validate"][..],
+            &["config", "set", "GRAFANA_PORT", "1234"][..],
+            &["service", "status"][..],
+        ] {
+            let out = p.cmd().args(args).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?} {want}");
+            assert_eq!(stderr(&out).lines().next(), Some(want.as_str()), "{args:?}");
+            assert_eq!(
+                std::fs::read(p.env_path()).unwrap(),
+                text,
+                "file changed by {args:?}"
+            );
+        }
+    }
+    std::fs::remove_file(p.env_path()).unwrap();
+    let out = p.cmd().args(["config", "validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).lines().next(),
+        Some(format!("error: configuration file not found: {env}").as_str())
+    );
+    assert!(!p.env_path().exists());
+}
+
+#[test]
+fn validate_warns_about_public_default_passwords_without_printing_them() {
+    let p = Project::new();
+    // A fresh project has random secrets: no warning.
+    let out = p.cmd().args(["config", "validate"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        !stderr(&out).contains("public template value"),
+        "{}",
+        stderr(&out)
+    );
+    // A project that still has a template password (e.g. made by the Python CLI) is warned.
+    p.cmd()
+        .args(["config", "set", "POSTGRES_PASSWORD", "dtaas_secret"])
+        .assert()
+        .success();
+    let out = p.cmd().args(["config", "validate"]).output().unwrap();
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("POSTGRES_PASSWORD"), "{err}");
+    assert!(!err.contains("dtaas_secret"), "{err}");
+}
+
+#[test]
+fn generate_failure_is_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("f");
+    std::fs::write(&file, "").unwrap();
+    bin()
+        .args(["project", "generate", "--path"])
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("exists and is not a directory"));
+}
+
+#[test]
+fn settings_are_resolved_once_per_command() {
+    let p = Project::new();
+    p.write_env(format!("{}MY_TYPO_KEY=1\n", p.read_env()));
+    for args in [
+        &["service", "status"][..],
+        &["service", "install", "-s", "gitlab"][..],
+        &["user", "reset-password", "-s", "gitlab"][..],
+        &["certs", "refresh"][..],
+    ] {
+        let out = p
+            .cmd()
+            .args(args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .unwrap();
+        let warnings = stderr(&out).matches("unknown key MY_TYPO_KEY").count();
+        assert_eq!(warnings, 1, "{args:?}:\n{}", stderr(&out));
+    }
+}
