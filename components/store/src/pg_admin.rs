@@ -1,10 +1,12 @@
 //! PostgreSQL administration for user provisioning: roles and databases of the platform's
 //! PostgreSQL, reached over TCP with the admin login.
 //!
-//! Identifiers are always double-quoted (`"` doubled); passwords are sent as escaped string
-//! literals (`E'...'`, `\` and `'` doubled; NUL refused) because `CREATE/ALTER ROLE` take no
-//! bind parameters. Statement logging of the driver is switched off on these connections
-//! so no password reaches a log, and no error text ever contains a password.
+//! Identifiers are always double-quoted (`"` doubled). Role passwords never travel in clear
+//! text: `CREATE/ALTER ROLE` take no bind parameters, so the statement carries the
+//! SCRAM-SHA-256 verifier computed here (salted, 4096 iterations, as libpq's
+//! `PQencryptPasswordConn` does); PostgreSQL stores a verifier as it is, so neither its
+//! statement log (`log_statement = ddl`), `pg_stat_activity` nor an error text can show a
+//! password. Statement logging of the driver is switched off on these connections too.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -76,6 +78,14 @@ impl PgTarget {
     #[must_use]
     pub fn database(mut self, database: &str) -> Self {
         self.options = self.options.database(database);
+        self
+    }
+
+    /// Set a run-time parameter for every session (`-c name=value` at connect), e.g.
+    /// `search_path` (tests use a schema per test).
+    #[must_use]
+    pub fn setting(mut self, name: &str, value: &str) -> Self {
+        self.options = self.options.options([(name, value)]);
         self
     }
 
@@ -151,6 +161,13 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The SCRAM-SHA-256 verifier PostgreSQL stores for `password`
+/// (`SCRAM-SHA-256$4096:salt$StoredKey:ServerKey`), with a fresh random salt.
+#[must_use]
+pub fn scram_verifier(password: &str) -> String {
+    postgres_protocol::password::scram_sha_256(password.as_bytes())
+}
+
 /// `E'value'` with `\` and `'` doubled: correct whatever `standard_conforming_strings` is.
 /// `None` when the value holds a NUL byte, which PostgreSQL strings cannot hold.
 #[must_use]
@@ -222,10 +239,20 @@ impl PgAdmin {
         }
     }
 
-    fn literal(&self, password: &SecretString) -> Result<String, StoreError> {
-        quote_literal(password.expose_secret()).ok_or_else(|| StoreError::Query {
+    /// The quoted SCRAM-SHA-256 verifier of `password` (NUL refused: PostgreSQL strings
+    /// cannot hold it, and the server would reject the login later).
+    fn verifier(&self, password: &SecretString) -> Result<String, StoreError> {
+        let clear = password.expose_secret();
+        if clear.contains('\0') {
+            return Err(StoreError::Query {
+                location: self.location.clone(),
+                detail: "a password cannot contain a NUL character".to_owned(),
+            });
+        }
+        let verifier = scram_verifier(clear);
+        quote_literal(&verifier).ok_or_else(|| StoreError::Query {
             location: self.location.clone(),
-            detail: "a password cannot contain a NUL character".to_owned(),
+            detail: "the password verifier could not be quoted".to_owned(),
         })
     }
 
@@ -251,7 +278,7 @@ impl PgAdmin {
         let sql = format!(
             "CREATE ROLE {} LOGIN PASSWORD {}",
             quote_ident(name),
-            self.literal(password)?
+            self.verifier(password)?
         );
         self.execute(&format!("creating role {name:?}"), &sql).await
     }
@@ -265,7 +292,7 @@ impl PgAdmin {
         let sql = format!(
             "ALTER ROLE {} WITH LOGIN PASSWORD {}",
             quote_ident(name),
-            self.literal(password)?
+            self.verifier(password)?
         );
         self.execute(&format!("setting the password of role {name:?}"), &sql)
             .await
@@ -446,6 +473,52 @@ pub async fn set_thingsboard_sysadmin_email(
     .await
 }
 
+/// ThingsBoard: the user id and password hash (`user_credentials.password`, BCrypt) of every
+/// `SYS_ADMIN` user in the database of `target`, by user id.
+///
+/// # Errors
+/// [`StoreError::Unreachable`] or [`StoreError::Query`].
+pub async fn thingsboard_sysadmin_hashes(
+    target: &PgTarget,
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    with_connection(target, async |c| {
+        sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT u.id::text, c.password FROM tb_user u \
+             JOIN user_credentials c ON c.user_id = u.id \
+             WHERE u.authority = 'SYS_ADMIN' ORDER BY u.id",
+        )
+        .fetch_all(c)
+        .await
+    })
+    .await
+}
+
+/// ThingsBoard: replace the password hash of user `user_id` when it still is `expected`
+/// (compare-and-set, parameterised); returns the number of rows changed (0 or 1).
+///
+/// # Errors
+/// [`StoreError::Unreachable`] or [`StoreError::Query`].
+pub async fn replace_thingsboard_password_hash(
+    target: &PgTarget,
+    user_id: &str,
+    expected: Option<&str>,
+    new_hash: &str,
+) -> Result<u64, StoreError> {
+    with_connection(target, async |c| {
+        sqlx::query(
+            "UPDATE user_credentials SET password = $1 \
+             WHERE user_id = $2::uuid AND password IS NOT DISTINCT FROM $3",
+        )
+        .bind(new_hash)
+        .bind(user_id)
+        .bind(expected)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +532,16 @@ mod tests {
             Some("E'it''s a \\\\ test'")
         );
         assert_eq!(quote_literal("nul\0"), None);
+    }
+
+    #[test]
+    fn role_statements_carry_a_salted_verifier_not_the_password() {
+        let a = scram_verifier("S3cret'pw");
+        let b = scram_verifier("S3cret'pw");
+        assert!(a.starts_with("SCRAM-SHA-256$4096:"), "{a}");
+        assert!(!a.contains("S3cret"), "{a}");
+        assert_ne!(a, b, "every verifier has its own salt");
+        assert!(quote_literal(&a).is_some());
     }
 
     #[test]

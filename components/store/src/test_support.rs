@@ -84,6 +84,17 @@ impl TestDb {
         }
     }
 
+    /// A [`PgTarget`](crate::pg_admin::PgTarget) on this test's PostgreSQL schema (its
+    /// `search_path`), for the `pg_admin` functions; `None` for SQLite.
+    pub fn pg_target(&self) -> Option<crate::pg_admin::PgTarget> {
+        let Self::Postgres { base, schema } = self else {
+            return None;
+        };
+        let target = crate::pg_admin::PgTarget::from_url(&SecretString::from(base.clone()))
+            .expect("DTAAS_TEST_PG_URL");
+        Some(target.setting("search_path", schema))
+    }
+
     /// Run a raw SQL statement outside the store (to fake a newer schema, etc.).
     pub async fn raw(&self, sql: &str) {
         match self {

@@ -4,3 +4,4 @@
 mod concurrency;
 mod data;
 mod open;
+mod pg_admin;
