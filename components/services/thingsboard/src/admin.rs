@@ -254,6 +254,18 @@ impl ThingsBoard {
         Ok((token, PasswordChange::Changed))
     }
 
+    /// Record `fin` as the sysadmin's current password (after it was set outside the API).
+    ///
+    /// # Errors
+    /// The password store could not be written.
+    pub async fn remember_sysadmin_password(
+        &self,
+        fin: &SecretString,
+    ) -> Result<(), ThingsBoardError> {
+        self.store.set(TB_SYSADMIN_CURRENT_PASSWORD, fin).await?;
+        Ok(())
+    }
+
     /// Log in as the sysadmin and make sure its password is TB_SYSADMIN_NEW_PASSWORD
     /// (stored in the password store). Returns a sysadmin session.
     ///

@@ -1,8 +1,11 @@
 //! `service install -s thingsboard` (reference §7.1 with §14 items 3, 11, 14 and 20 fixed):
 //! PostgreSQL started and healthy; the schema probed over SQL; the installer run as a
 //! one-off container with a timeout that kills that container only; the sysadmin email set
-//! with a parameterised statement; ThingsBoard started and waited for; the final sysadmin
-//! password set right away; the tenant and its admin created with their final passwords.
+//! with a parameterised statement; the factory sysadmin password replaced over SQL by the
+//! BCrypt hash of the final one *before* ThingsBoard first serves (so its API is never open
+//! with sysadmin/sysadmin); ThingsBoard started and waited for; the final sysadmin password
+//! checked (or set through the API where SQL could not); the tenant and its admin created
+//! with their final passwords.
 
 use std::time::{Duration, Instant};
 
@@ -10,17 +13,20 @@ use catalog::Service;
 use compose::{Compose, RunOptions};
 use docker::Engine;
 use lifecycle::{Lifecycle, Selection, StartOptions};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use services_common::Outcome;
 use store::pg_admin::{self, PgTarget};
 
 use crate::ThingsBoardError;
 use crate::admin::{PasswordChange, ThingsBoard};
-use crate::config::DEFAULT_SYSADMIN_EMAIL;
+use crate::config::{DEFAULT_SYSADMIN_EMAIL, DEFAULT_SYSADMIN_PASSWORD};
 
 /// The table whose presence means the ThingsBoard schema is installed.
 pub const SCHEMA_PROBE_TABLE: &str = "admin_settings";
 const POLL: Duration = Duration::from_secs(2);
+/// The BCrypt cost ThingsBoard's own `BCryptPasswordEncoder` uses.
+const BCRYPT_COST: u32 = 10;
 
 /// Options of [`install`].
 #[derive(Debug, Clone)]
@@ -146,6 +152,60 @@ pub async fn schema_installed(
     }
 }
 
+/// Replace the factory password of every `SYS_ADMIN` account whose BCrypt hash still
+/// matches `sysadmin` by the hash of `fin` (`$2a$`, cost 10, as ThingsBoard writes them),
+/// over SQL with a compare-and-set, while ThingsBoard is not serving yet. Returns how many
+/// accounts changed. A password BCrypt cannot hold whole (over 72 bytes) is left to the API
+/// step (0).
+///
+/// # Errors
+/// [`ThingsBoardError::Postgres`] when the database cannot be read or written.
+pub async fn secure_default_sysadmin(
+    pg: &PgTarget,
+    fin: &SecretString,
+) -> Result<u64, ThingsBoardError> {
+    let accounts = pg_admin::thingsboard_sysadmin_hashes(pg)
+        .await
+        .map_err(|e| pg_err(pg, &e))?;
+    let fin = fin.clone();
+    let plan = tokio::task::spawn_blocking(move || -> Option<Vec<(String, String, String)>> {
+        let defaults: Vec<(String, String)> = accounts
+            .into_iter()
+            .filter_map(|(id, hash)| {
+                let hash = hash?;
+                bcrypt::verify(DEFAULT_SYSADMIN_PASSWORD, &hash)
+                    .unwrap_or(false)
+                    .then_some((id, hash))
+            })
+            .collect();
+        if defaults.is_empty() {
+            return Some(Vec::new());
+        }
+        let new = bcrypt::non_truncating_hash_with_result(fin.expose_secret(), BCRYPT_COST)
+            .ok()?
+            .format_for_version(bcrypt::Version::TwoA);
+        Some(
+            defaults
+                .into_iter()
+                .map(|(id, old)| (id, old, new.clone()))
+                .collect(),
+        )
+    })
+    .await
+    .map_err(|e| ThingsBoardError::Config(format!("hashing the sysadmin password: {e}")))?;
+    let Some(plan) = plan else {
+        tracing::debug!("the final sysadmin password is too long for BCrypt; the API sets it");
+        return Ok(0);
+    };
+    let mut changed = 0;
+    for (id, old, new) in &plan {
+        changed += pg_admin::replace_thingsboard_password_hash(pg, id, Some(old), new)
+            .await
+            .map_err(|e| pg_err(pg, &e))?;
+    }
+    Ok(changed)
+}
+
 /// Wait until the ThingsBoard API answers.
 ///
 /// # Errors
@@ -245,6 +305,12 @@ pub async fn install<E: Engine>(
         progress(&format!("Sysadmin email set to {email}"));
         Some(n)
     };
+    let fin = tb.config().final_sysadmin_password()?.clone();
+    let secured = secure_default_sysadmin(pg, &fin).await? > 0;
+    if secured {
+        tb.remember_sysadmin_password(&fin).await?;
+        progress("Sysadmin password set to TB_SYSADMIN_NEW_PASSWORD before the first start");
+    }
     progress("Starting ThingsBoard...");
     lc.start(
         &Selection::Only(vec![Service::ThingsBoard]),
@@ -255,8 +321,12 @@ pub async fn install<E: Engine>(
         },
     )
     .await?;
-    let (sysadmin_password, tenant, tenant_admin) =
-        configure(tb, opts.api_timeout, progress).await?;
+    let (api_password, tenant, tenant_admin) = configure(tb, opts.api_timeout, progress).await?;
+    let sysadmin_password = if secured {
+        PasswordChange::Changed
+    } else {
+        api_password
+    };
     Ok(InstallReport {
         schema,
         sysadmin_email_rows,

@@ -25,6 +25,6 @@ pub use config::{
 pub use error::ThingsBoardError;
 pub use install::{
     InstallOptions, InstallReport, InstallerRun, SCHEMA_PROBE_TABLE, SchemaAction, configure,
-    install, run_installer, schema_installed, wait_api,
+    install, run_installer, schema_installed, secure_default_sysadmin, wait_api,
 };
 pub use provisioner::ThingsBoardProvisioner;

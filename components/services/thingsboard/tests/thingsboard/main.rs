@@ -6,6 +6,7 @@
 mod fake;
 mod flows;
 mod installer;
+mod sql;
 
 use std::time::Duration;
 
