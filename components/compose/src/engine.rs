@@ -694,10 +694,25 @@ impl<'e, E: Engine> Compose<'e, E> {
             .iter()
             .map(|s| self.project.container_name(s))
             .collect();
+        // Restart counts when the wait began: a container the engine restarts meanwhile
+        // (restart policy) crashed while starting, even when it is `running` again by the
+        // next poll.
+        let mut restarts: BTreeMap<String, i64> = BTreeMap::new();
         loop {
             let mut still = Vec::new();
             for name in &pending {
                 let c = self.engine.inspect_container(name).await?;
+                let count = c.details.as_ref().map_or(0, |d| d.restart_count);
+                let first = *restarts.entry(name.clone()).or_insert(count);
+                if c.state == ContainerState::Restarting || count > first {
+                    return Err(ComposeError::NotReady {
+                        container: name.clone(),
+                        reason: format!(
+                            "keeps restarting (last exit code {}, restarted {count} times)",
+                            c.exit_code.unwrap_or(-1)
+                        ),
+                    });
+                }
                 match (&c.state, c.health) {
                     (ContainerState::Running, Some(Health::Healthy) | None) => {
                         progress.emit(Progress::Ready {
@@ -823,6 +838,36 @@ impl<'e, E: Engine> Compose<'e, E> {
             }
         });
         try_join_all(futs).await
+    }
+
+    /// Remove the project's own networks once none of its containers is left, as
+    /// `docker compose down` does. External networks, networks another project created and
+    /// networks still used by other containers stay. Returns the removed names.
+    ///
+    /// # Errors
+    /// Engine errors other than "not found" and "in use".
+    pub async fn remove_networks_if_unused(&self) -> Result<Vec<String>, ComposeError> {
+        if !self.ps().await?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut removed = Vec::new();
+        for net in self.project.networks.values().filter(|n| !n.external) {
+            match self.engine.inspect_network(&net.name).await {
+                Ok(found) if found.labels.get(l::PROJECT) == Some(&self.project.name) => {}
+                Ok(_) | Err(DockerError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            match self.engine.remove_network(&net.name).await {
+                Ok(()) => removed.push(net.name.clone()),
+                Err(DockerError::NotFound { .. }) => {}
+                // "has active endpoints": another container (e.g. dtaas-jobs) still uses it.
+                Err(e @ (DockerError::Conflict { .. } | DockerError::Other { .. })) => {
+                    tracing::info!(network = %net.name, error = %e, "network kept");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(removed)
     }
 
     /// Run a one-off container of `service` (like `docker compose run --rm`): its

@@ -313,6 +313,48 @@ async fn missing_image_names_the_image() {
 }
 
 #[tokio::test]
+async fn a_restart_loop_during_wait_is_reported_as_such() {
+    let Some(e) = engine_or_skip().await else {
+        return;
+    };
+    let f = fixture("cloop");
+    let text = format!(
+        r#"
+networks:
+  platform-services:
+    name: {net}
+services:
+  crash:
+    image: {image}
+    container_name: {p}-crash
+    command: ["sh", "-c", "sleep 1; exit 3"]
+    restart: unless-stopped
+    networks: [platform-services]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1s
+      retries: 1000
+"#,
+        net = f.net,
+        p = f.project,
+        image = busybox_image(),
+    );
+    let pf = files(&f, &text);
+    let c = compose(&e, &pf, &vars(&[])).await;
+    let err = c.up(&["crash".into()], &wait_opts()).await.unwrap_err();
+    assert!(matches!(err, ComposeError::NotReady { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "container {}-crash keeps restarting (last exit code 3, restarted ",
+            f.project
+        )),
+        "{text}"
+    );
+    drop(f.guard);
+}
+
+#[tokio::test]
 async fn container_killed_during_wait_is_reported() {
     let Some(e) = engine_or_skip().await else {
         return;

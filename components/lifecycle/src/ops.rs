@@ -340,9 +340,10 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         Ok(self.compose.engine().logs(&c.container.id, opts))
     }
 
-    /// Stop and remove the selection's containers. With `volumes` also empty their data
-    /// and log directories (and InfluxDB's `config/influxdb/influx-configs`); the caller
-    /// has asked for confirmation.
+    /// Stop and remove the selection's containers, and the project's networks once no
+    /// container of it is left. With `volumes` also empty their data and log directories
+    /// (and InfluxDB's `config/influxdb/influx-configs`); the caller has asked for
+    /// confirmation.
     ///
     /// # Errors
     /// The guard, selection, compose, engine and file-system errors.
@@ -358,12 +359,18 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
             .compose
             .rm(&Self::names(&targets), volumes, timeout)
             .await?;
-        let wiped = if volumes {
-            self.empty_service_dirs(&targets)?
+        let networks_removed = self.compose.remove_networks_if_unused().await?;
+        let (wiped, data_deleted) = if volumes {
+            (self.empty_service_dirs(&targets)?, targets)
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
-        Ok(RemoveReport { removed, wiped })
+        Ok(RemoveReport {
+            removed,
+            wiped,
+            networks_removed,
+            data_deleted,
+        })
     }
 
     /// Empty the data and log directories of the selection, keeping the directories (and
@@ -395,6 +402,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         }
         Ok(CleanReport {
             cleaned: self.empty_service_dirs(&targets)?,
+            data_deleted: targets,
         })
     }
 

@@ -47,6 +47,11 @@ pub struct RemoveReport {
     pub removed: Vec<String>,
     /// Directories emptied (with `volumes`), relative to the project directory.
     pub wiped: Vec<String>,
+    /// The project's networks removed because no container of it is left.
+    pub networks_removed: Vec<String>,
+    /// The services whose data was deleted (with `volumes`).
+    #[serde(skip)]
+    pub data_deleted: Vec<catalog::Service>,
 }
 
 /// What `clean` did.
@@ -54,6 +59,9 @@ pub struct RemoveReport {
 pub struct CleanReport {
     /// Directories emptied, relative to the project directory.
     pub cleaned: Vec<String>,
+    /// The services whose data was deleted.
+    #[serde(skip)]
+    pub data_deleted: Vec<catalog::Service>,
 }
 
 /// One host port a container publishes.

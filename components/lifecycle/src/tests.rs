@@ -187,6 +187,38 @@ async fn remove_with_volumes_wipes_the_right_dirs() {
     l.stop(&sel("influxdb"), None).await.unwrap();
     let r = l.remove(&sel("influx"), true, None).await.unwrap();
     assert_eq!(r.wiped, ["config/influxdb/influx-configs"]);
+    assert_eq!(r.data_deleted, [Service::InfluxDb]);
+    assert!(
+        r.networks_removed.is_empty(),
+        "postgres and rabbitmq still use it"
+    );
+    assert_eq!(e.network_names(), ["dtaas-services"]);
+
+    // The last containers go: the project's network goes with them (not with --volumes
+    // only: data is kept here).
+    let r = l.remove(&Selection::All, false, None).await.unwrap();
+    assert!(r.data_deleted.is_empty());
+    assert_eq!(r.networks_removed, ["dtaas-services"]);
+    assert!(e.network_names().is_empty());
+}
+
+#[tokio::test]
+async fn remove_keeps_a_network_another_project_made() {
+    let d = tempfile::tempdir().unwrap();
+    let (e, files) = setup(d.path());
+    let l = Lifecycle::new(&e, &files, &BTreeMap::new()).unwrap();
+    l.start(&sel("rabbitmq"), &StartOptions::default())
+        .await
+        .unwrap();
+    let other = ProjectFiles {
+        name: "other".into(),
+        ..files.clone()
+    };
+    let l2 = Lifecycle::new(&e, &other, &BTreeMap::new()).unwrap();
+    let r = l2.remove(&Selection::All, false, None).await.unwrap();
+    assert!(r.removed.is_empty());
+    assert!(r.networks_removed.is_empty(), "made by project proj");
+    assert_eq!(e.network_names(), ["dtaas-services"]);
 }
 
 #[tokio::test]

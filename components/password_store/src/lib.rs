@@ -16,6 +16,7 @@
 mod crypto;
 mod error;
 mod fingerprint;
+mod forget;
 mod key;
 mod legacy;
 mod names;
@@ -24,6 +25,7 @@ mod store;
 pub use ::store::SecretInfo;
 pub use error::PasswordStoreError;
 pub use fingerprint::fingerprint;
+pub use forget::{Forgotten, HeldState, forget_data_of, held_in_data_of};
 pub use key::{DEFAULT_KEY_FILE_RELATIVE_PATH, KeySource};
 pub use legacy::{LEGACY_IMPORT_MARKER, LegacyImport};
 pub use names::{

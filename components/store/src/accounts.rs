@@ -86,6 +86,18 @@ impl Store {
             .collect())
     }
 
+    /// Forget every account record of `service`; returns how many there were.
+    pub async fn delete_accounts(&self, service: &str) -> Result<u64, StoreError> {
+        let r: Result<u64, sqlx::Error> = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM accounts WHERE service = $1")
+                .bind(service)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        });
+        r.map_err(|e| self.db_err(e))
+    }
+
     /// Forget an account; true if it existed.
     pub async fn delete_account(&self, service: &str, username: &str) -> Result<bool, StoreError> {
         let r: Result<u64, sqlx::Error> = with_pool!(self, |pool| {

@@ -31,6 +31,35 @@ pub(crate) async fn open_store(ctx: &Ctx) -> anyhow::Result<Store> {
     Ok(Store::open(&store_location(&settings)).await?)
 }
 
+/// After `services`' data was deleted: forget the secrets and account records held in it
+/// (a project without a state database has nothing to forget and gets none created).
+pub(crate) async fn forget_deleted_state(
+    ctx: &Ctx,
+    services: &[catalog::Service],
+) -> anyhow::Result<password_store::Forgotten> {
+    let settings = ctx.settings()?;
+    let location = store_location(&settings);
+    if services.is_empty() || matches!(&location, StoreLocation::Sqlite(p) if !p.exists()) {
+        return Ok(password_store::Forgotten::default());
+    }
+    let store = Store::open(&location).await?;
+    let forgotten = password_store::forget_data_of(&store, services).await?;
+    store.close().await;
+    if !forgotten.is_empty() {
+        ctx.out.success(format!(
+            "Forgot what the deleted data held: {} account record(s){}{}",
+            forgotten.accounts,
+            if forgotten.secrets.is_empty() {
+                ""
+            } else {
+                ", "
+            },
+            forgotten.secrets.join(", ")
+        ));
+    }
+    Ok(forgotten)
+}
+
 /// Open the password store, importing the legacy secret files of `config/` the first time.
 pub(crate) async fn open_password_store(ctx: &Ctx) -> anyhow::Result<PasswordStore> {
     let settings = ctx.settings()?;

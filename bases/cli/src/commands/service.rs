@@ -9,6 +9,7 @@ use lifecycle::{Lifecycle, Selection, StartOptions};
 use crate::args::{
     CleanArgs, InstallArgs, LogsArgs, RemoveArgs, RestartArgs, StartArgs, StatusArgs, StopArgs,
 };
+use crate::commands::db::forget_deleted_state;
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
 
@@ -311,6 +312,14 @@ pub(crate) async fn logs(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<Exit> {
     crate::commands::status::logs(ctx, args).await
 }
 
+/// A remove or clean report with what the state database forgot.
+#[derive(serde::Serialize)]
+struct WithForgotten<'a, R: serde::Serialize> {
+    #[serde(flatten)]
+    report: &'a R,
+    forgotten: password_store::Forgotten,
+}
+
 /// `service remove`.
 pub(crate) async fn remove(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Exit> {
     let raw = args.selector.services.as_deref();
@@ -326,8 +335,12 @@ pub(crate) async fn remove(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Exit>
     ctx.out
         .line(format!("Removing {}...", selection_text(raw, &sel)));
     let r = l.remove(&sel, args.volumes, None).await?;
+    let forgotten = forget_deleted_state(ctx, &r.data_deleted).await?;
     if ctx.out.is_json() {
-        ctx.out.json(&r)?;
+        ctx.out.json(&WithForgotten {
+            report: &r,
+            forgotten,
+        })?;
         return Ok(Exit::Success);
     }
     for c in &r.removed {
@@ -335,6 +348,9 @@ pub(crate) async fn remove(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Exit>
     }
     for d in &r.wiped {
         ctx.out.success(format!("emptied {d}"));
+    }
+    for n in &r.networks_removed {
+        ctx.out.success(format!("removed network {n}"));
     }
     ctx.out.success(if args.volumes {
         "Services and volumes removed successfully"
@@ -377,8 +393,12 @@ pub(crate) async fn clean(ctx: &Ctx, args: &CleanArgs) -> anyhow::Result<Exit> {
     if args.certs && l.clean_certs()? {
         r.cleaned.push("certs".to_owned());
     }
+    let forgotten = forget_deleted_state(ctx, &r.data_deleted).await?;
     if ctx.out.is_json() {
-        ctx.out.json(&r)?;
+        ctx.out.json(&WithForgotten {
+            report: &r,
+            forgotten,
+        })?;
         return Ok(Exit::Success);
     }
     if r.cleaned.is_empty() {

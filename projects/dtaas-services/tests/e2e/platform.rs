@@ -492,7 +492,35 @@ fn remove_volumes_and_clean(p: &TestProject) {
             .any(|f| f == "PG_VERSION")
     );
 
-    dtaas(p, &["service", "remove", "--volumes", "--yes"]).expect_code(0, "remove --volumes --yes");
+    let r = dtaas(p, &["service", "remove", "--volumes", "--yes"])
+        .expect_code(0, "remove --volumes --yes");
+    assert!(
+        r.stdout
+            .contains(&format!("removed network {}", p.network())),
+        "remove of every service left the network:\n{}",
+        r.stdout
+    );
+    let inspect = std::process::Command::new("docker")
+        .args(["network", "inspect", &p.network()])
+        .output()
+        .expect("docker network inspect");
+    assert!(
+        !inspect.status.success(),
+        "network {} still exists",
+        p.network()
+    );
+    // The accounts provisioned on PostgreSQL and RabbitMQ went with their data.
+    let forgot = r
+        .stdout
+        .split("Forgot what the deleted data held: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        forgot.is_some_and(|n| n > 0),
+        "remove --volumes forgot no account records:\n{}",
+        r.stdout
+    );
     assert!(
         compose_view(p).is_empty(),
         "containers left: {:?}",
@@ -521,7 +549,12 @@ fn remove_volumes_and_clean(p: &TestProject) {
     let r = dtaas(p, &["service", "clean"]).expect_code(2, "clean without --yes");
     assert!(r.stderr.contains("--yes"), "{}", r.stderr);
     assert!(log.exists(), "a refused clean deleted a log");
-    dtaas(p, &["service", "clean", "--yes"]).expect_code(0, "clean --yes");
+    let r = dtaas(p, &["service", "clean", "--yes"]).expect_code(0, "clean --yes");
+    assert!(
+        !r.stdout.contains("Forgot"),
+        "nothing was left to forget:\n{}",
+        r.stdout
+    );
     assert!(!log.exists(), "clean left log/gitlab/production.log");
 
     let kept_after: Vec<Vec<u8>> = kept.iter().map(|f| bytes(f)).collect();
