@@ -26,25 +26,13 @@ impl Ctx {
     /// The project directory: --project-dir / DTAAS_PROJECT_DIR, else the nearest ancestor of
     /// the current directory holding config/services.env. Never silently the parent.
     pub(crate) fn project_dir(&self) -> anyhow::Result<PathBuf> {
-        if let Some(dir) = &self.global.project_dir {
-            return Ok(std::path::absolute(dir)?);
-        }
         let cwd = std::env::current_dir().context("the current directory is not accessible")?;
-        project::find_project(&cwd).ok_or_else(|| {
+        project::locate_project(self.global.project_dir.as_deref(), &cwd).map_err(|e| {
             CliError::Usage(format!(
-                "no DTaaS services project found in {} or its parents (no config/services.env)\nhint: run `dtaas-services project generate`, or pass --project-dir",
-                cwd.display()
+                "{e}\nhint: run `dtaas-services project generate`, or pass --project-dir"
             ))
             .into()
         })
-    }
-
-    /// The process environment handed to the config loader (it keeps only DTAAS_<KEY>).
-    fn env() -> Vec<(String, String)> {
-        std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .filter(|(k, _)| k.starts_with(config::ENV_PREFIX))
-            .collect()
     }
 
     /// Resolve the settings of the project, printing load warnings.
@@ -57,7 +45,7 @@ impl Ctx {
     pub(crate) fn settings_in(&self, dir: &Path) -> anyhow::Result<config::Settings> {
         let (settings, warnings) = config::load(&config::LoadOptions {
             project_dir: dir.to_owned(),
-            env: Self::env(),
+            env: config::env_layer(std::env::vars_os()),
             overrides: self.global.set.clone(),
         })?;
         for w in warnings {

@@ -104,27 +104,16 @@ pub(crate) fn holder_id() -> String {
 /// The project directory: `--project-dir` / `DTAAS_PROJECT_DIR`, else the nearest ancestor
 /// of the current directory holding `config/services.env`.
 pub(crate) fn project_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = flag {
-        return Ok(std::path::absolute(dir)?);
-    }
     let cwd = std::env::current_dir().context("the current directory is not accessible")?;
-    project::find_project(&cwd).ok_or_else(|| {
-        problem(format!(
-            "no DTaaS services project found in {} or its parents (no config/services.env); pass --project-dir or set DTAAS_PROJECT_DIR",
-            cwd.display()
-        ))
-    })
+    project::locate_project(flag, &cwd)
+        .map_err(|e| problem(format!("{e}; pass --project-dir or set DTAAS_PROJECT_DIR")))
 }
 
 /// Load the settings of `dir` (services.env < DTAAS_* env).
 pub(crate) fn load_settings(dir: &Path) -> anyhow::Result<config::Settings> {
-    let env: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| k.starts_with(config::ENV_PREFIX))
-        .collect();
     let (settings, warnings) = config::load(&config::LoadOptions {
         project_dir: dir.to_owned(),
-        env,
+        env: config::env_layer(std::env::vars_os()),
         overrides: Vec::new(),
     })
     .map_err(|e| problem(e.to_string()))?;

@@ -16,6 +16,6 @@ pub use error::ConfigError;
 pub use fresh::replace_default_secrets;
 pub use keys::{KEYS, KeySpec, Kind, key_spec, suggest};
 pub use settings::{
-    ENV_PREFIX, LoadOptions, Settings, Source, Warning, env_file_path, load,
+    ENV_PREFIX, LoadOptions, Settings, Source, Warning, env_file_path, env_layer, load,
     project_name_from_hostname, resolve, validate,
 };

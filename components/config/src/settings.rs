@@ -49,6 +49,17 @@ pub struct LoadOptions {
     pub overrides: Vec<(String, String)>,
 }
 
+/// The `DTAAS_*` entries of a process environment (e.g. `std::env::vars_os()`), for
+/// [`LoadOptions::env`]; entries that are not UTF-8 are skipped.
+pub fn env_layer(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(String, String)> {
+    vars.into_iter()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect()
+}
+
 /// A non-fatal finding while loading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning(pub String);

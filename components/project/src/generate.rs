@@ -169,6 +169,26 @@ pub fn generate(dir: &Path, force: bool) -> Result<GenerateReport, ProjectError>
     Ok(report)
 }
 
+/// The project directory: `explicit` (`--project-dir` / `DTAAS_PROJECT_DIR`, relative to
+/// `cwd`), else the nearest ancestor of `cwd` holding `config/services.env`; never silently
+/// anything else. The error text names where it looked.
+///
+/// # Errors
+/// The message when no project is found.
+pub fn locate_project(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, String> {
+    if let Some(dir) = explicit {
+        // `absolute` drops `.` components (`--project-dir .` is the cwd itself).
+        let joined = cwd.join(dir);
+        return Ok(std::path::absolute(&joined).unwrap_or(joined));
+    }
+    find_project(cwd).ok_or_else(|| {
+        format!(
+            "no DTaaS services project found in {} or its parents (no config/services.env)",
+            cwd.display()
+        )
+    })
+}
+
 /// The nearest ancestor of `start` (itself included) holding `config/services.env`.
 #[must_use]
 pub fn find_project(start: &Path) -> Option<PathBuf> {

@@ -5,5 +5,5 @@
 mod generate;
 mod templates;
 
-pub use generate::{Event, GenerateReport, ProjectError, find_project, generate};
+pub use generate::{Event, GenerateReport, ProjectError, find_project, generate, locate_project};
 pub use templates::{FROM_TEMPLATE, PROTECTED, TEMPLATES, Template, template};

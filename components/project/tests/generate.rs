@@ -170,6 +170,26 @@ fn find_project_takes_the_nearest_ancestor_and_never_a_bare_parent() {
         Some(root.join("p"))
     );
     assert_eq!(project::find_project(root), None);
+
+    // An explicit directory wins (relative to the cwd, `.` dropped); none found names where.
+    let p = root.join("p");
+    assert_eq!(
+        project::locate_project(Some(Path::new(".")), &p),
+        Ok(p.clone())
+    );
+    assert_eq!(
+        project::locate_project(Some(Path::new("../p")), &root.join("a")),
+        Ok(root.join("a/../p"))
+    );
+    assert_eq!(
+        project::locate_project(None, &root.join("p/data/x")),
+        Ok(p.clone())
+    );
+    let err = project::locate_project(None, &root.join("a")).unwrap_err();
+    assert!(
+        err.contains(&root.join("a").display().to_string()) && err.contains("config/services.env"),
+        "{err}"
+    );
 }
 
 #[test]
