@@ -278,10 +278,17 @@ pub async fn install<E: Engine>(
             SchemaAction::AlreadyInstalled
         }
         (was, _) => {
-            if was {
-                progress("Stopping ThingsBoard before re-installing (--force)...");
-                lc.stop(&Selection::Only(vec![Service::ThingsBoard]), None)
-                    .await?;
+            // Never next to a running ThingsBoard: on a re-install (--force) it would serve
+            // the schema being replaced, and without a schema it is only crash-looping.
+            let stopped = lc
+                .stop(&Selection::Only(vec![Service::ThingsBoard]), None)
+                .await?
+                .stopped;
+            if !stopped.is_empty() {
+                progress(&format!(
+                    "Stopped {} while its schema is installed",
+                    stopped.join(", ")
+                ));
             }
             progress(&format!(
                 "Running the ThingsBoard installer (time limit {} s)...",
