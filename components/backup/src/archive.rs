@@ -34,24 +34,36 @@ pub(crate) fn create(
     file.finish()
 }
 
-/// Write `out` as a gzip of what `data` yields; returns its size and sha256.
-pub(crate) fn gzip(mut data: impl Read, out: &Path) -> Result<(u64, String), BackupError> {
-    let file = HashingFile::create(out)?;
-    let mut gz = GzEncoder::new(file, Compression::default());
-    std::io::copy(&mut data, &mut gz).map_err(|e| io_err(out, &e))?;
-    let mut file = gz.finish().map_err(|e| io_err(out, &e))?;
-    file.flush().map_err(|e| io_err(out, &e))?;
-    file.finish()
+/// A gzip file written chunk by chunk (a streamed database dump), hashed as it is written.
+pub(crate) struct GzipFile {
+    gz: GzEncoder<HashingFile>,
+    path: PathBuf,
 }
 
-/// The content of a gzip file.
-pub(crate) fn gunzip(path: &Path) -> Result<Vec<u8>, BackupError> {
+impl GzipFile {
+    pub(crate) fn create(path: &Path) -> Result<Self, BackupError> {
+        Ok(Self {
+            gz: GzEncoder::new(HashingFile::create(path)?, Compression::default()),
+            path: path.to_owned(),
+        })
+    }
+
+    pub(crate) fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.gz.write_all(chunk)
+    }
+
+    /// Finish the stream; returns the file's size and sha256.
+    pub(crate) fn finish(self) -> Result<(u64, String), BackupError> {
+        let mut file = self.gz.finish().map_err(|e| io_err(&self.path, &e))?;
+        file.flush().map_err(|e| io_err(&self.path, &e))?;
+        file.finish()
+    }
+}
+
+/// A reader of the decompressed content of a gzip file (fed to a restore as it is read).
+pub(crate) fn gunzip_reader(path: &Path) -> Result<GzDecoder<std::fs::File>, BackupError> {
     let f = std::fs::File::open(path).map_err(|e| io_err(path, &e))?;
-    let mut out = Vec::new();
-    GzDecoder::new(f)
-        .read_to_end(&mut out)
-        .map_err(|e| io_err(path, &e))?;
-    Ok(out)
+    Ok(GzDecoder::new(f))
 }
 
 /// Unpack `archive` under `root`. Every entry must lie inside one of `paths`, and no entry
@@ -339,11 +351,20 @@ mod tests {
     }
 
     #[test]
-    fn gzip_round_trips() {
+    fn gzip_round_trips_chunk_by_chunk() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("dump.sql.gz");
-        let (size, _) = gzip(&b"SELECT 1;\n"[..], &out).unwrap();
-        assert!(size > 0);
-        assert_eq!(gunzip(&out).unwrap(), b"SELECT 1;\n");
+        let mut gz = GzipFile::create(&out).unwrap();
+        gz.write(b"SELECT ").unwrap();
+        gz.write(b"1;\n").unwrap();
+        let (size, sha) = gz.finish().unwrap();
+        assert_eq!(size, std::fs::metadata(&out).unwrap().len());
+        assert_eq!(sha.len(), 64);
+        let mut back = String::new();
+        gunzip_reader(&out)
+            .unwrap()
+            .read_to_string(&mut back)
+            .unwrap();
+        assert_eq!(back, "SELECT 1;\n");
     }
 }

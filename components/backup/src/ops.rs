@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use catalog::Service;
 use compose::{Progress, ProgressSink, ProjectFiles, ServiceDef, UpOptions};
-use docker::{ContainerInfo, ContainerState, Engine, ExecOutput, ExecSpec, Health};
+use docker::{
+    ContainerInfo, ContainerState, Engine, ExecInput, ExecOutput, ExecSink, ExecSpec, Health,
+};
 use futures_util::StreamExt as _;
 use lifecycle::{Lifecycle, Selection, StartOptions};
 use tokio::time::{Instant, sleep};
@@ -323,11 +325,18 @@ impl<'e, E: Engine> DataSafety<'e, E> {
             .as_ref()
             .map_or_else(|| def.image.clone(), |c| c.image.clone());
         if s == Service::Postgres && opts.postgres_dump && running {
+            // Streamed: the dump goes through gzip to disk as pg_dumpall writes it.
+            let mut gz = archive::GzipFile::create(&dir.join(PG_DUMP_FILE))?;
+            let mut sink = |chunk: &[u8]| gz.write(chunk);
             let out = self
-                .exec_pg(vec!["pg_dumpall".into(), "--no-password".into()], None)
+                .exec_pg(
+                    vec!["pg_dumpall".into(), "--no-password".into()],
+                    None,
+                    &mut sink,
+                )
                 .await?;
             check_exec(s, "pg_dumpall", &out)?;
-            let (size, sha256) = archive::gzip(&out.stdout[..], &dir.join(PG_DUMP_FILE))?;
+            let (size, sha256) = gz.finish()?;
             return Ok(Some(ServiceBackup {
                 service: s.compose_name().to_owned(),
                 kind: BackupKind::PgDumpall,
@@ -371,7 +380,8 @@ impl<'e, E: Engine> DataSafety<'e, E> {
     async fn exec_pg(
         &self,
         cmd: Vec<String>,
-        stdin: Option<Vec<u8>>,
+        stdin: Option<ExecInput>,
+        sink: ExecSink<'_>,
     ) -> Result<ExecOutput, BackupError> {
         let def = self.def(Service::Postgres)?;
         let var = |k: &str| def.environment.get(k).cloned().flatten();
@@ -387,12 +397,12 @@ impl<'e, E: Engine> DataSafety<'e, E> {
             env,
             user: None,
             working_dir: None,
-            stdin,
+            stdin: None,
         };
         Ok(self
             .lifecycle
             .compose()
-            .exec(Service::Postgres.compose_name(), &spec)
+            .exec_streaming(Service::Postgres.compose_name(), &spec, stdin, sink)
             .await?)
     }
 
@@ -621,7 +631,9 @@ impl<'e, E: Engine> DataSafety<'e, E> {
                     }
                     self.start_and_wait(&self.lifecycle, s, opts.timeout, &opts.progress)
                         .await?;
-                    let sql = archive::gunzip(&file)?;
+                    // Streamed: the dump is decompressed as psql reads it.
+                    let sql = archive::gunzip_reader(&file)?;
+                    let mut discard_stdout = |_: &[u8]| Ok(());
                     let out = self
                         .exec_pg(
                             vec![
@@ -631,7 +643,8 @@ impl<'e, E: Engine> DataSafety<'e, E> {
                                 "-v".into(),
                                 "ON_ERROR_STOP=0".into(),
                             ],
-                            Some(sql),
+                            Some(Box::new(sql)),
+                            &mut discard_stdout,
                         )
                         .await?;
                     check_psql_restore(s, &out)

@@ -2,8 +2,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use docker::{
-    ContainerInfo, ContainerSpec, ContainerState, DockerError, Engine, ExecOutput, ExecSpec,
-    Health, HealthSpec, LogStream, LogsOptions, NetworkSpec, RestartPolicy, VolumeSpec,
+    ContainerInfo, ContainerSpec, ContainerState, DockerError, Engine, ExecInput, ExecOutput,
+    ExecSink, ExecSpec, Health, HealthSpec, LogStream, LogsOptions, NetworkSpec, RestartPolicy,
+    VolumeSpec,
 };
 use futures_util::future::try_join_all;
 use futures_util::{StreamExt, TryStreamExt};
@@ -982,6 +983,25 @@ impl<'e, E: Engine> Compose<'e, E> {
         Ok(self
             .engine
             .exec(&self.project.container_name(service), spec)
+            .await?)
+    }
+
+    /// [`Compose::exec`] with stdin read from `stdin` and stdout handed to `sink` as they
+    /// flow (see [`Engine::exec_streaming`]): for data of any size.
+    ///
+    /// # Errors
+    /// Unknown service, engine errors, a failing `stdin` or `sink`.
+    pub async fn exec_streaming(
+        &self,
+        service: &str,
+        spec: &ExecSpec,
+        stdin: Option<ExecInput>,
+        sink: ExecSink<'_>,
+    ) -> Result<ExecOutput, ComposeError> {
+        self.check_services(&[service.to_owned()])?;
+        Ok(self
+            .engine
+            .exec_streaming(&self.project.container_name(service), spec, stdin, sink)
             .await?)
     }
 }

@@ -453,3 +453,126 @@ async fn unreachable_engine_is_its_own_error() {
         "{err}"
     );
 }
+
+/// A reader of `len` bytes of a repeating pattern that fails with `fail` once it is used up.
+struct Pattern {
+    left: usize,
+    fail: bool,
+}
+
+impl std::io::Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return if self.fail {
+                Err(std::io::Error::other("disk read error"))
+            } else {
+                Ok(0)
+            };
+        }
+        let n = buf.len().min(self.left).min(10_000);
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = ((self.left - i) % 251) as u8;
+        }
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+#[tokio::test]
+async fn exec_streaming_moves_large_data_both_ways_without_holding_it() {
+    let Some(e) = engine_or_skip().await else {
+        return;
+    };
+    let f = fixture("cexec");
+    let text = format!(
+        r#"
+networks:
+  platform-services:
+    name: {net}
+services:
+  box:
+    image: {image}
+    container_name: {p}-box
+    command: ["sleep", "3600"]
+    networks: [platform-services]
+"#,
+        net = f.net,
+        p = f.project,
+        image = busybox_image(),
+    );
+    let pf = files(&f, &text);
+    let c = compose(&e, &pf, &vars(&[])).await;
+    c.up(&["box".into()], &UpOptions::default()).await.unwrap();
+    let spec = |script: &str| docker::ExecSpec {
+        cmd: vec!["sh".into(), "-c".into(), script.into()],
+        ..docker::ExecSpec::default()
+    };
+    const LEN: usize = 8 * 1024 * 1024;
+
+    // 8 MiB in through stdin, back out through stdout, while stderr overflows.
+    let (mut total, mut chunks, mut sum) = (0usize, 0usize, 0u64);
+    let mut sink = |b: &[u8]| {
+        total += b.len();
+        chunks += 1;
+        sum += b.iter().map(|x| u64::from(*x)).sum::<u64>();
+        Ok(())
+    };
+    let input = Box::new(Pattern {
+        left: LEN,
+        fail: false,
+    });
+    let out = c
+        .exec_streaming(
+            "box",
+            &spec("head -c 300000 /dev/zero >&2; cat"),
+            Some(input),
+            &mut sink,
+        )
+        .await
+        .unwrap();
+    let mut expected = Pattern {
+        left: LEN,
+        fail: false,
+    };
+    let mut want = Vec::new();
+    std::io::Read::read_to_end(&mut expected, &mut want).unwrap();
+    assert_eq!(out.exit_code, 0);
+    assert_eq!(total, LEN);
+    assert_eq!(sum, want.iter().map(|x| u64::from(*x)).sum::<u64>());
+    assert!(chunks > 1, "delivered in chunks, got {chunks}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        out.stderr.len(),
+        docker::EXEC_STDERR_KEEP,
+        "only the end of stderr"
+    );
+
+    // A sink that fails stops the exec with an error naming the output.
+    let mut failing = |_: &[u8]| Err(std::io::Error::other("no space left on device"));
+    let err = c
+        .exec_streaming("box", &spec("head -c 100000 /dev/zero"), None, &mut failing)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("output could not be written: no space left on device"),
+        "{err}"
+    );
+
+    // A failing input is an error naming the input, not a silently short stdin.
+    let mut ignore = |_: &[u8]| Ok(());
+    let broken = Box::new(Pattern {
+        left: 100_000,
+        fail: true,
+    });
+    let err = c
+        .exec_streaming("box", &spec("cat >/dev/null"), Some(broken), &mut ignore)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("input could not be read: disk read error"),
+        "{err}"
+    );
+    drop(f.guard);
+}

@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::io::Read as _;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -17,10 +18,10 @@ use tokio::io::AsyncWriteExt;
 use crate::engine::label_filters;
 use crate::error::parse_port_clash;
 use crate::{
-    BoxStream, ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, DockerError, Engine,
-    EngineVersion, ExecOutput, ExecSpec, Health, ImageInfo, LogChunk, LogStream, LogsOptions,
-    NetworkInfo, NetworkSpec, PortSpec, Protocol, PullProgress, RestartPolicy, VolumeInfo,
-    VolumeSpec, split_image_ref,
+    BoxStream, ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, DockerError,
+    EXEC_STDERR_KEEP, Engine, EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health,
+    ImageInfo, LogChunk, LogStream, LogsOptions, NetworkInfo, NetworkSpec, PortSpec, Protocol,
+    PullProgress, RestartPolicy, VolumeInfo, VolumeSpec, split_image_ref,
 };
 
 /// The default engine address when no `DOCKER_HOST` is given.
@@ -91,6 +92,49 @@ impl BollardEngine {
             .find_map(|c| c.names?.into_iter().next())
             .map(|n| n.trim_start_matches('/').to_owned())
     }
+}
+
+/// Copy a blocking reader (a file, a gzip decoder) into an async writer in bounded chunks,
+/// reading on a blocking thread. A writer that closes early (the command exited) ends the
+/// copy without an error; a failing reader is the error.
+async fn copy_blocking_reader(
+    mut reader: ExecInput,
+    writer: &mut (impl tokio::io::AsyncWrite + Unpin),
+) -> std::io::Result<()> {
+    const CHUNK: usize = 64 * 1024;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let item = match reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => Ok(buf[..n].to_vec()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let mut result = Ok(());
+    while let Some(item) = rx.recv().await {
+        match item {
+            Ok(chunk) => {
+                if writer.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    drop(rx);
+    let _ = reading.await;
+    result
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -497,12 +541,33 @@ impl Engine for BollardEngine {
     }
 
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecOutput, DockerError> {
+        let stdin = spec
+            .stdin
+            .clone()
+            .map(|b| Box::new(std::io::Cursor::new(b)) as ExecInput);
+        let mut stdout = Vec::new();
+        let mut collect = |b: &[u8]| {
+            stdout.extend_from_slice(b);
+            Ok(())
+        };
+        let mut out = self.exec_streaming(id, spec, stdin, &mut collect).await?;
+        out.stdout = stdout;
+        Ok(out)
+    }
+
+    async fn exec_streaming(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+        stdin: Option<ExecInput>,
+        sink: ExecSink<'_>,
+    ) -> Result<ExecOutput, DockerError> {
         let created = self
             .docker
             .create_exec(
                 id,
                 CreateExecOptions {
-                    attach_stdin: Some(spec.stdin.is_some()),
+                    attach_stdin: Some(stdin.is_some()),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     tty: Some(false),
@@ -533,19 +598,37 @@ impl Engine for BollardEngine {
             mut input,
         } = started
         {
-            if let Some(bytes) = &spec.stdin {
+            // Feed stdin while the output is read: a command writing much before it has read
+            // all its input (psql reporting errors) would otherwise block both sides.
+            let feed = async move {
+                let fed = match stdin {
+                    Some(reader) => copy_blocking_reader(reader, &mut input).await,
+                    None => Ok(()),
+                };
                 // A command that exits without reading stdin closes the pipe: not an error.
-                let _ = input.write_all(bytes).await;
                 let _ = input.shutdown().await;
-            }
-            drop(input);
-            while let Some(chunk) = output.try_next().await.map_err(|e| self.map("exec", e))? {
-                let c = log_chunk(chunk);
-                match c.stream {
-                    LogStream::Stdout => out.stdout.extend(c.bytes),
-                    LogStream::Stderr => out.stderr.extend(c.bytes),
+                fed.map_err(|e| DockerError::Other {
+                    message: format!("the command's input could not be read: {e}"),
+                })
+            };
+            let read = async {
+                while let Some(chunk) = output.try_next().await.map_err(|e| self.map("exec", e))? {
+                    let c = log_chunk(chunk);
+                    match c.stream {
+                        LogStream::Stdout => sink(&c.bytes).map_err(|e| DockerError::Other {
+                            message: format!("the command's output could not be written: {e}"),
+                        })?,
+                        LogStream::Stderr => {
+                            out.stderr.extend(c.bytes);
+                            let over = out.stderr.len().saturating_sub(EXEC_STDERR_KEEP);
+                            out.stderr.drain(..over);
+                        }
+                    }
                 }
-            }
+                Ok::<(), DockerError>(())
+            };
+            // The first failure ends both sides (a stuck writer must not outlive its reader).
+            tokio::try_join!(feed, read)?;
         }
         let inspected = self
             .docker

@@ -4,8 +4,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::{
-    ContainerInfo, ContainerSpec, DockerError, EngineVersion, ExecOutput, ExecSpec, ImageInfo,
-    LogChunk, LogsOptions, NetworkInfo, NetworkSpec, PullProgress, VolumeInfo, VolumeSpec,
+    ContainerInfo, ContainerSpec, DockerError, EngineVersion, ExecInput, ExecOutput, ExecSink,
+    ExecSpec, ImageInfo, LogChunk, LogsOptions, NetworkInfo, NetworkSpec, PullProgress, VolumeInfo,
+    VolumeSpec,
 };
 
 /// A boxed, sendable stream.
@@ -85,6 +86,19 @@ pub trait Engine: Send + Sync {
         &self,
         id: &str,
         spec: &ExecSpec,
+    ) -> impl Future<Output = Result<ExecOutput, DockerError>> + Send;
+
+    /// [`Engine::exec`] for data of any size (database dumps): `stdin` is fed while the
+    /// output is read, stdout goes to `sink` chunk by chunk and is never held whole; the
+    /// returned `stdout` is empty and `stderr` holds its last [`crate::EXEC_STDERR_KEEP`] bytes.
+    /// `spec.stdin` is ignored. A failing `stdin` or `sink` ends the exec with
+    /// [`DockerError::Other`] naming which side failed.
+    fn exec_streaming(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+        stdin: Option<ExecInput>,
+        sink: ExecSink<'_>,
     ) -> impl Future<Output = Result<ExecOutput, DockerError>> + Send;
 
     /// One network, by name or id.

@@ -1,12 +1,13 @@
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::engine::labels_match;
 use crate::{
     BoxStream, ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, DockerError, Engine,
-    EngineVersion, ExecOutput, ExecSpec, Health, ImageInfo, LogChunk, LogsOptions, NetworkInfo,
-    NetworkSpec, PullProgress, VolumeInfo, VolumeSpec,
+    EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health, ImageInfo, LogChunk,
+    LogsOptions, NetworkInfo, NetworkSpec, PullProgress, VolumeInfo, VolumeSpec,
 };
 
 /// Something the fake engine was asked to do, recorded in order.
@@ -41,6 +42,7 @@ struct State {
     exit_on_start: HashMap<String, i64>,
     start_errors: HashMap<String, DockerError>,
     exec_results: HashMap<String, ExecOutput>,
+    exec_inputs: HashMap<String, Vec<u8>>,
     events: Vec<FakeEvent>,
     next_id: u64,
     unreachable: bool,
@@ -103,6 +105,11 @@ impl FakeEngine {
     /// The output an exec in the container named `name` returns.
     pub fn set_exec_result(&self, name: &str, output: ExecOutput) {
         self.lock().exec_results.insert(name.to_owned(), output);
+    }
+
+    /// The stdin the last exec in container `name` was given, if any.
+    pub fn last_exec_input(&self, name: &str) -> Option<Vec<u8>> {
+        self.lock().exec_inputs.get(name).cloned()
     }
 
     /// Put a container in place as if another tool created it.
@@ -377,7 +384,41 @@ impl Engine for FakeEngine {
         let name = c.info.name.clone();
         s.events
             .push(FakeEvent::Exec(name.clone(), spec.cmd.clone()));
+        if let Some(input) = &spec.stdin {
+            s.exec_inputs.insert(name.clone(), input.clone());
+        }
         Ok(s.exec_results.get(&name).cloned().unwrap_or_default())
+    }
+
+    async fn exec_streaming(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+        stdin: Option<ExecInput>,
+        sink: ExecSink<'_>,
+    ) -> Result<ExecOutput, DockerError> {
+        let input = match stdin {
+            Some(mut r) => {
+                let mut all = Vec::new();
+                r.read_to_end(&mut all).map_err(|e| DockerError::Other {
+                    message: format!("the command's input could not be read: {e}"),
+                })?;
+                Some(all)
+            }
+            None => None,
+        };
+        let spec = ExecSpec {
+            stdin: input,
+            ..spec.clone()
+        };
+        let mut out = self.exec(id, &spec).await?;
+        // In small chunks, as the engine delivers them.
+        for chunk in std::mem::take(&mut out.stdout).chunks(7) {
+            sink(chunk).map_err(|e| DockerError::Other {
+                message: format!("the command's output could not be written: {e}"),
+            })?;
+        }
+        Ok(out)
     }
 
     async fn inspect_network(&self, name: &str) -> Result<NetworkInfo, DockerError> {

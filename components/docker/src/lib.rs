@@ -21,8 +21,8 @@ pub use error::DockerError;
 #[cfg(feature = "fake")]
 pub use fake::{FakeEngine, FakeEvent};
 pub use types::{
-    ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, EngineVersion, ExecOutput,
-    ExecSpec, Health, HealthSpec, ImageInfo, LogChunk, LogStream, LogsOptions, NetworkInfo,
-    NetworkSpec, PortSpec, Protocol, PullProgress, RestartPolicy, VolumeInfo, VolumeSpec,
-    split_image_ref,
+    ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, EXEC_STDERR_KEEP,
+    EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health, HealthSpec, ImageInfo,
+    LogChunk, LogStream, LogsOptions, NetworkInfo, NetworkSpec, PortSpec, Protocol, PullProgress,
+    RestartPolicy, VolumeInfo, VolumeSpec, split_image_ref,
 };

@@ -319,6 +319,16 @@ impl fmt::Debug for ExecSpec {
     }
 }
 
+/// What a streaming exec reads the command's stdin from (e.g. a gzip decoder over a file).
+pub type ExecInput = Box<dyn std::io::Read + Send>;
+
+/// Where a streaming exec hands the command's stdout, chunk by chunk; an error stops the
+/// exec.
+pub type ExecSink<'a> = &'a mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send);
+
+/// How much of stderr a streaming exec keeps (its end).
+pub const EXEC_STDERR_KEEP: usize = 64 * 1024;
+
 /// What an exec printed and how it ended.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct ExecOutput {
