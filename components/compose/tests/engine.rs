@@ -69,6 +69,27 @@ services:
     )
 }
 
+/// A file with one busybox service `name` (container `<project>-<name>`) on the project's
+/// network; `extra` adds keys to the service (indented by four spaces).
+fn one_service(f: &Fixture, name: &str, extra: &str) -> String {
+    format!(
+        r#"
+networks:
+  platform-services:
+    name: {net}
+services:
+  {name}:
+    image: {image}
+    container_name: {p}-{name}
+    networks: [platform-services]
+    {extra}
+"#,
+        net = f.net,
+        p = f.project,
+        image = busybox_image(),
+    )
+}
+
 fn files(f: &Fixture, text: &str) -> ProjectFiles {
     let file = f.dir.join("compose.services.yml");
     std::fs::write(&file, text).unwrap();
@@ -318,26 +339,15 @@ async fn a_restart_loop_during_wait_is_reported_as_such() {
         return;
     };
     let f = fixture("cloop");
-    let text = format!(
-        r#"
-networks:
-  platform-services:
-    name: {net}
-services:
-  crash:
-    image: {image}
-    container_name: {p}-crash
-    command: ["sh", "-c", "sleep 1; exit 3"]
+    let text = one_service(
+        &f,
+        "crash",
+        r#"command: ["sh", "-c", "sleep 1; exit 3"]
     restart: unless-stopped
-    networks: [platform-services]
     healthcheck:
       test: ["CMD", "false"]
       interval: 1s
-      retries: 1000
-"#,
-        net = f.net,
-        p = f.project,
-        image = busybox_image(),
+      retries: 1000"#,
     );
     let pf = files(&f, &text);
     let c = compose(&e, &pf, &vars(&[])).await;
@@ -484,22 +494,7 @@ async fn exec_streaming_moves_large_data_both_ways_without_holding_it() {
         return;
     };
     let f = fixture("cexec");
-    let text = format!(
-        r#"
-networks:
-  platform-services:
-    name: {net}
-services:
-  box:
-    image: {image}
-    container_name: {p}-box
-    command: ["sleep", "3600"]
-    networks: [platform-services]
-"#,
-        net = f.net,
-        p = f.project,
-        image = busybox_image(),
-    );
+    let text = one_service(&f, "box", r#"command: ["sleep", "3600"]"#);
     let pf = files(&f, &text);
     let c = compose(&e, &pf, &vars(&[])).await;
     c.up(&["box".into()], &UpOptions::default()).await.unwrap();
