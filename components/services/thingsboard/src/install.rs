@@ -259,6 +259,11 @@ pub async fn install<E: Engine>(
     opts: &InstallOptions,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<InstallReport, ThingsBoardError> {
+    // Every final setting first: failing after a minutes-long installer would leave the
+    // factory password in the new schema.
+    let fin = tb.config().final_sysadmin_password()?.clone();
+    tb.config().final_tenant_admin_password()?;
+    tb.config().tenant_admin_email()?;
     progress("Ensuring postgres is running and healthy...");
     lc.start(
         &Selection::Only(vec![Service::Postgres]),
@@ -312,7 +317,6 @@ pub async fn install<E: Engine>(
         progress(&format!("Sysadmin email set to {email}"));
         Some(n)
     };
-    let fin = tb.config().final_sysadmin_password()?.clone();
     let secured = secure_default_sysadmin(pg, &fin).await? > 0;
     if secured {
         tb.remember_sysadmin_password(&fin).await?;

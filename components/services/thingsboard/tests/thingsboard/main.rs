@@ -5,6 +5,7 @@
 
 mod fake;
 mod flows;
+mod install_flow;
 mod installer;
 mod sql;
 
