@@ -3,9 +3,9 @@
 //! ([`StatusView`], the documented `--json` shape, docs/status-json.md).
 //!
 //! Probes run in parallel, each bounded by a short timeout: PostgreSQL accepts a login,
-//! RabbitMQ's management API reports no alarms, InfluxDB `/health`, Grafana `/api/health`,
-//! ThingsBoard `/api/noauth/userPasswordPolicy`, GitLab `/-/readiness`, MongoDB accepts a
-//! TCP connection. It knows nothing of the terminal and never prints; secrets (admin
+//! RabbitMQ's management API reports a listener on the AMQPS port, InfluxDB `/health`,
+//! Grafana `/api/health`, ThingsBoard `/api/noauth/userPasswordPolicy`, GitLab
+//! `/-/readiness`, MongoDB accepts a TCP connection. It knows nothing of the terminal and never prints; secrets (admin
 //! passwords used by the probes) stay `SecretString`s and never appear in a result.
 
 mod endpoints;

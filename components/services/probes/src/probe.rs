@@ -87,7 +87,10 @@ impl Probe {
         let http = |url: String| Probe::Http { url, auth: None };
         match service {
             Service::RabbitMq => Probe::Http {
-                url: format!("https://{http_host}:{p}/api/health/checks/alarms"),
+                url: format!(
+                    "https://{http_host}:{p}{}",
+                    rabbitmq_ready_path(RABBITMQ_AMQPS_PORT)
+                ),
                 auth: s.rabbitmq_admin.clone(),
             },
             Service::Grafana => http(format!("https://{http_host}:{p}/api/health")),
@@ -137,6 +140,17 @@ impl Probe {
             Probe::Tcp { host, port } => format!("{}:{port}", host_for_url(host)),
         }
     }
+}
+
+/// The AMQPS port inside the RabbitMQ container (`listeners.ssl.default` of the generated
+/// `config/rabbitmq/rabbitmq.conf`; the compose files publish it as `RABBITMQ_PORT`).
+pub(crate) const RABBITMQ_AMQPS_PORT: u16 = 5671;
+
+/// The management API's health check that answers 2xx only once the node has a listener on
+/// `port` (RabbitMQ 3.10+): ready means AMQPS accepts connections, not merely that the
+/// management plugin answers (it starts before the AMQP listeners).
+pub(crate) fn rabbitmq_ready_path(port: u16) -> String {
+    format!("/api/health/checks/port-listener/{port}")
 }
 
 fn host_for_url(host: &str) -> String {

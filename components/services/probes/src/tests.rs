@@ -118,9 +118,10 @@ fn probes_per_service_and_no_secret_in_the_target() {
     let s = settings();
     let p = |svc, c| Probe::for_service(svc, &port(c, 9000), &s);
     let rabbit = p(Service::RabbitMq, 15671);
+    // Ready once AMQPS (container port 5671) listens, not when the management API answers.
     assert_eq!(
         rabbit.target(),
-        "https://127.0.0.1:9000/api/health/checks/alarms"
+        "https://127.0.0.1:9000/api/health/checks/port-listener/5671"
     );
     assert!(matches!(&rabbit, Probe::Http { auth: Some((u, _)), .. } if u == "admin"));
     assert!(!format!("{rabbit:?}").contains("s3cret-pw"));
@@ -149,21 +150,104 @@ fn probes_per_service_and_no_secret_in_the_target() {
     assert_eq!(p(Service::MongoDb, 27017).kind(), "tcp");
 }
 
+/// The RabbitMQ probe with its URL moved from `https://127.0.0.1:<port>` to `base`.
+fn rabbitmq_probe_at(base: &str, s: &ProbeSettings) -> Probe {
+    let published = port(15671, 9000);
+    match Probe::for_service(Service::RabbitMq, &published, s) {
+        Probe::Http { url, auth } => Probe::Http {
+            url: url.replace("https://127.0.0.1:9000", base.trim_end_matches('/')),
+            auth,
+        },
+        other => panic!("not an HTTP probe: {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn rabbitmq_probe_sends_the_admin_login() {
+async fn rabbitmq_probe_asks_for_the_amqps_listener_with_the_admin_login() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/api/health/checks/alarms"))
+        .and(path("/api/health/checks/port-listener/5671"))
         .and(basic_auth("admin", "s3cret-pw"))
         .respond_with(ResponseTemplate::new(200))
+        .expect(1)
         .mount(&server)
         .await;
-    let probe = Probe::Http {
-        url: format!("{}/api/health/checks/alarms", server.uri()),
-        auth: settings().rabbitmq_admin,
-    };
+    let probe = rabbitmq_probe_at(&server.uri(), &settings());
     let r = run_probe(&probe, Ok(&reqwest::Client::new()), Duration::from_secs(2)).await;
     assert_eq!(r.state, ProbeState::Ready, "{r:?}");
+
+    // The management API answers but AMQPS does not listen yet: 503, not ready.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/health/checks/port-listener/5671"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_string(
+                r#"{"status":"failed","reason":"No active listener","missing":5671}"#,
+            ),
+        )
+        .mount(&server)
+        .await;
+    let probe = rabbitmq_probe_at(&server.uri(), &settings());
+    let r = run_probe(&probe, Ok(&reqwest::Client::new()), Duration::from_secs(2)).await;
+    assert_eq!(
+        (r.state, r.detail.as_str()),
+        (ProbeState::NotReady, "HTTP 503 Service Unavailable")
+    );
+}
+
+/// The real management API (DTAAS_TEST_RABBITMQ_URL, `http://user:pw@127.0.0.1:15672`):
+/// the port-listener check is there, answers 2xx for a port the node listens on and not for
+/// one it does not.
+#[tokio::test]
+#[allow(clippy::print_stderr)]
+async fn rabbitmq_port_listener_check_on_the_real_broker() {
+    let url = match std::env::var("DTAAS_TEST_RABBITMQ_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "DTAAS_TEST_RABBITMQ_URL is not set, and CI is: the live RabbitMQ test cannot run"
+            )
+        }
+        Err(_) => {
+            eprintln!(
+                "skipped: set DTAAS_TEST_RABBITMQ_URL=http://admin:pw@127.0.0.1:15672 to run"
+            );
+            return;
+        }
+    };
+    let (scheme, rest) = url.split_once("://").expect("scheme://");
+    let (login, host) = rest.rsplit_once('@').expect("user:password@host");
+    let (user, pw) = login.split_once(':').expect("user:password");
+    let base = format!("{scheme}://{}", host.trim_end_matches('/'));
+    let mgmt_port: u16 = host
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(15672);
+    let s = ProbeSettings {
+        rabbitmq_admin: Some((user.to_owned(), SecretString::from(pw.to_owned()))),
+        ..settings()
+    };
+    let client = reqwest::Client::new();
+    let t = Duration::from_secs(3);
+    // The management listener itself exists for sure.
+    let listening = Probe::Http {
+        url: format!("{base}{}", crate::probe::rabbitmq_ready_path(mgmt_port)),
+        auth: s.rabbitmq_admin.clone(),
+    };
+    let r = run_probe(&listening, Ok(&client), t).await;
+    assert_eq!(r.state, ProbeState::Ready, "{r:?}");
+    // A port no node listens on.
+    let missing = Probe::Http {
+        url: format!("{base}{}", crate::probe::rabbitmq_ready_path(1)),
+        auth: s.rabbitmq_admin.clone(),
+    };
+    let r = run_probe(&missing, Ok(&client), t).await;
+    assert_eq!(
+        (r.state, r.detail.as_str()),
+        (ProbeState::NotReady, "HTTP 503 Service Unavailable"),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
