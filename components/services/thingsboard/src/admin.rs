@@ -353,6 +353,38 @@ impl ThingsBoard {
         })
     }
 
+    /// A tenant admin session that changes nothing (for listing, dry runs and removals):
+    /// `Ok(None)` when the tenant TB_TENANT_TITLE does not exist yet.
+    ///
+    /// # Errors
+    /// A refused sysadmin login; a tenant admin that logs in with neither the stored
+    /// password nor TB_TENANT_ADMIN_PASSWORD (run `service install -s thingsboard`); HTTP or
+    /// store failures.
+    pub async fn tenant_session_readonly(
+        &self,
+        sys: &Token,
+    ) -> Result<Option<Token>, ThingsBoardError> {
+        let email = self.cfg.tenant_admin_email()?.to_owned();
+        let fin = self.cfg.final_tenant_admin_password()?.clone();
+        if self
+            .client
+            .find_tenant(sys, &self.cfg.tenant_title)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        match self.tenant_admin_login(&email, &fin).await? {
+            Some(s) => Ok(Some(s.token)),
+            None => Err(ThingsBoardError::Api(ProvisionError::Unauthorized {
+                service: SERVICE.into(),
+                detail: format!(
+                    "the tenant admin {email} logs in with neither the stored password nor TB_TENANT_ADMIN_PASSWORD; run: dtaas-services service install -s thingsboard"
+                ),
+            })),
+        }
+    }
+
     async fn tenant_admin_login(
         &self,
         email: &str,

@@ -36,11 +36,13 @@ fn failed(detail: String) -> ProvisionError {
     }
 }
 
-/// Provisions ThingsBoard customers and customer users; logs in (and ensures the tenant and
-/// its admin) lazily on first use.
+/// Provisions ThingsBoard customers and customer users. Probing, listing and removing only
+/// log in; the tenant and its admin are ensured (created, activated, brought to their final
+/// passwords) lazily by the first `ensure_user`, never by a dry run or `user list`.
 #[derive(Debug)]
 pub struct ThingsBoardProvisioner {
     tb: ThingsBoard,
+    sys: OnceCell<Token>,
     setup: OnceCell<TenantSetup>,
 }
 
@@ -49,8 +51,29 @@ impl ThingsBoardProvisioner {
     pub fn new(tb: ThingsBoard) -> Self {
         Self {
             tb,
+            sys: OnceCell::new(),
             setup: OnceCell::new(),
         }
+    }
+
+    /// A sysadmin session (login only), once per provisioner.
+    async fn sys(&self) -> Result<&Token, ProvisionError> {
+        self.sys
+            .get_or_try_init(|| self.tb.sysadmin_token())
+            .await
+            .map_err(to_provision)
+    }
+
+    /// A tenant admin session that changes nothing; `None` while the tenant does not exist.
+    async fn read_token(&self) -> Result<Option<Token>, ProvisionError> {
+        if let Some(setup) = self.setup.get() {
+            return Ok(Some(setup.token.clone()));
+        }
+        let sys = self.sys().await?;
+        self.tb
+            .tenant_session_readonly(sys)
+            .await
+            .map_err(to_provision)
     }
 
     /// The tenant setup (tenant, its admin, a tenant admin session), once per provisioner.
@@ -60,11 +83,10 @@ impl ThingsBoardProvisioner {
     pub async fn tenant(&self) -> Result<&TenantSetup, ProvisionError> {
         self.setup
             .get_or_try_init(|| async {
-                let sys = self.tb.sysadmin_token().await?;
-                self.tb.ensure_tenant(&sys).await
+                let sys = self.sys().await?;
+                self.tb.ensure_tenant(sys).await.map_err(to_provision)
             })
             .await
-            .map_err(to_provision)
     }
 
     async fn token(&self) -> Result<&Token, ProvisionError> {
@@ -147,7 +169,10 @@ impl ThingsBoardProvisioner {
 
     async fn remove(&self, name: &str, keep_data: bool) -> Result<Removal, ProvisionError> {
         let c = &self.tb.client;
-        let t = self.token().await?;
+        let Some(token) = self.read_token().await? else {
+            return Ok(Removal::Absent);
+        };
+        let t = &token;
         let Some(customer) = c.find_customer(t, name).await? else {
             return Ok(Removal::Absent);
         };
@@ -168,16 +193,18 @@ impl Provisioner for ThingsBoardProvisioner {
     }
 
     fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>> {
-        Box::pin(async move { self.tenant().await.map(drop) })
+        Box::pin(async move { self.sys().await.map(drop) })
     }
 
     fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>> {
         Box::pin(async move {
-            let t = self.token().await?;
+            let Some(t) = self.read_token().await? else {
+                return Ok(Vec::new());
+            };
             let mut names: Vec<String> = self
                 .tb
                 .client
-                .list_customers(t)
+                .list_customers(&t)
                 .await?
                 .into_iter()
                 .map(|e| e.name)

@@ -270,7 +270,11 @@ async fn user_add_creates_customers_and_activated_users_once() {
     let n = count(&e.server).await;
     let u1 = spec("user1", "User1-pass", PasswordState::Unknown);
     assert_eq!(p.ensure_user(&u1).await.unwrap(), Outcome::Created);
+    // The probe only logged in: the tenant and its admin are ensured by the first user.
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
+    GET /api/tenants?pageSize=100&page=0&textSearch=DTaaS [Bearer jwt-13]
+    GET /api/tenant/tenant-7/users?pageSize=100&page=0&textSearch=admin%40dtaas.example [Bearer jwt-13]
+    POST /api/auth/login {"password":"Tenant-Final-1","username":"admin@dtaas.example"}
     GET /api/customers?pageSize=100&page=0&textSearch=user1 [Bearer jwt-16]
     POST /api/customer [Bearer jwt-16] {"title":"user1"}
     GET /api/customer/customer-18/users?pageSize=100&page=0&textSearch=user1%40example.org [Bearer jwt-16]
@@ -315,6 +319,39 @@ async fn user_add_creates_customers_and_activated_users_once() {
         Removal::Absent
     );
     assert_eq!(p.list_users().await.unwrap(), vec!["user1"]);
+}
+
+#[tokio::test]
+async fn probing_listing_and_removing_change_nothing() {
+    // Not installed yet: no tenant. A dry run probes and lists; `user remove` looks up.
+    let e = env().await;
+    let p = ThingsBoardProvisioner::new(e.tb.clone());
+    p.probe().await.unwrap();
+    assert!(p.list_users().await.unwrap().is_empty());
+    assert_eq!(
+        p.remove_user("user1", false).await.unwrap(),
+        Removal::Absent
+    );
+    let log = log_from(&e.server, 0).await;
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("POST /api/") && !l.starts_with("POST /api/auth/login")),
+        "only logins may be posted:\n{log}"
+    );
+    assert_eq!(
+        e.fake.counts(),
+        (0, 0, 1),
+        "no tenant, customer or user made"
+    );
+    assert_eq!(
+        e.fake
+            .user("sysadmin@thingsboard.org")
+            .unwrap()
+            .password
+            .as_deref(),
+        Some("sysadmin"),
+        "no password changed"
+    );
 }
 
 #[tokio::test]
