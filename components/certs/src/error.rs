@@ -49,6 +49,23 @@ pub enum CertsError {
     )]
     Exists { paths: Vec<PathBuf> },
 
+    /// `CERTS_SRC` holds numbered Let's Encrypt files (`privkey1.pem`, ...): `host setup`
+    /// installs the newest of each name, so a self-signed set would replace them.
+    #[error(
+        "refusing to write self-signed certificates into {}: it holds Let's Encrypt certificates ({}), and host setup installs the newest file of each name, so the self-signed ones would replace them. Point CERTS_SRC at another directory (dtaas-services config set CERTS_SRC certs-src), or pass --force to write next to them anyway (numbered Let's Encrypt files are never changed)",
+        dir.display(),
+        NameList(paths)
+    )]
+    LetsEncrypt { dir: PathBuf, paths: Vec<PathBuf> },
+
+    /// The files to write are Let's Encrypt's links to its numbered files (a `live/`
+    /// directory): never replaced, even with `--force`.
+    #[error(
+        "refusing to replace Let's Encrypt links: {} (they point to numbered files that certbot renews; not even --force replaces them). Point CERTS_SRC at another directory (dtaas-services config set CERTS_SRC certs-src)",
+        NameList(paths)
+    )]
+    LetsEncryptLinks { paths: Vec<PathBuf> },
+
     /// The host name is not usable in a certificate.
     #[error("invalid host name {hostname:?}: {reason}")]
     InvalidHostname { hostname: String, reason: String },
@@ -76,7 +93,9 @@ impl CertsError {
             | CertsError::MissingInput { .. }
             | CertsError::InvalidHostname { .. }
             | CertsError::NeedsRoot { .. }
-            | CertsError::Exists { .. } => true,
+            | CertsError::Exists { .. }
+            | CertsError::LetsEncrypt { .. }
+            | CertsError::LetsEncryptLinks { .. } => true,
             CertsError::StepFailed { source, .. } => source.is_usage(),
             _ => false,
         }

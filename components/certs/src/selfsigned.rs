@@ -14,6 +14,7 @@ use time::{Duration, OffsetDateTime};
 use crate::check::{CheckOptions, Level, check_dir};
 use crate::error::CertsError;
 use crate::fsx;
+use crate::setup::le_split;
 
 /// The files written, in order.
 pub const SELF_SIGNED_FILES: [&str; 5] = [
@@ -32,7 +33,9 @@ pub struct SelfSignedOptions {
     pub hostname: String,
     /// Validity of the leaf and the CA, in days.
     pub days: u32,
-    /// Overwrite existing certificates that are not a valid set for this host.
+    /// Overwrite existing certificates that are not a valid set for this host, and write next
+    /// to numbered Let's Encrypt files. Numbered files and Let's Encrypt's links to them are
+    /// never changed, even with `force`.
     pub force: bool,
 }
 
@@ -56,6 +59,10 @@ pub struct SelfSignedReport {
     /// Names the leaf certificate covers.
     pub names: Vec<String>,
     pub files: Vec<PathBuf>,
+    /// Numbered Let's Encrypt files left in place next to the new set (only with `force`):
+    /// `host setup` installs the newest file of each name, i.e. the self-signed set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lets_encrypt: Vec<PathBuf>,
 }
 
 fn leaf_names(hostname: &str) -> Vec<String> {
@@ -82,6 +89,25 @@ pub fn self_signed(opts: &SelfSignedOptions) -> Result<SelfSignedReport, CertsEr
     }
     let names = leaf_names(hostname);
     let files: Vec<PathBuf> = SELF_SIGNED_FILES.iter().map(|f| opts.dir.join(f)).collect();
+    // Let's Encrypt's live layout: `privkey.pem` -> `../../archive/<host>/privkey3.pem`.
+    // Replacing those links would break certbot's renewals: never, not even with force.
+    let links: Vec<PathBuf> = files
+        .iter()
+        .filter(|p| fs::read_link(p).is_ok_and(|t| is_numbered(&t)))
+        .cloned()
+        .collect();
+    if !links.is_empty() {
+        return Err(CertsError::LetsEncryptLinks { paths: links });
+    }
+    // Let's Encrypt's archive layout: `host setup` installs the newest `privkey<N>.pem`, so a
+    // self-signed set written next to them would replace the real certificate.
+    let lets_encrypt = numbered_files(&opts.dir)?;
+    if !lets_encrypt.is_empty() && !opts.force {
+        return Err(CertsError::LetsEncrypt {
+            dir: opts.dir.clone(),
+            paths: lets_encrypt,
+        });
+    }
     let existing: Vec<PathBuf> = files
         .iter()
         .filter(|p| fs::symlink_metadata(p).is_ok())
@@ -94,6 +120,7 @@ pub fn self_signed(opts: &SelfSignedOptions) -> Result<SelfSignedReport, CertsEr
                 generated: false,
                 names,
                 files,
+                lets_encrypt,
             });
         }
         return Err(CertsError::Exists { paths: existing });
@@ -157,7 +184,34 @@ pub fn self_signed(opts: &SelfSignedOptions) -> Result<SelfSignedReport, CertsEr
         generated: true,
         names,
         files,
+        lets_encrypt,
     })
+}
+
+/// `privkey3.pem`, `fullchain12.pem`, ...: a numbered Let's Encrypt name.
+fn is_numbered(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(le_split)
+        .is_some_and(|(_, number)| number.is_some())
+}
+
+/// The numbered Let's Encrypt files in `dir` (none when `dir` does not exist), sorted.
+fn numbered_files(dir: &Path) -> Result<Vec<PathBuf>, CertsError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CertsError::read(dir, e)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| CertsError::read(dir, e))?.path();
+        if is_numbered(&path) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// The set in `dir` has a matching key, covers every name and is not close to expiry.
