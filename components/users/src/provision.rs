@@ -78,9 +78,7 @@ pub async fn provisioners_for(
     for s in services {
         match s {
             Service::Postgres => out.ready.push(Box::new(
-                services_postgres::PostgresProvisioner::new(
-                    services_postgres::target_from_settings(settings)?,
-                ),
+                services_postgres::PostgresProvisioner::from_settings(settings)?,
             )),
             Service::RabbitMq => out.ready.push(Box::new(
                 services_rabbitmq::RabbitMqProvisioner::new(

@@ -10,5 +10,5 @@
 mod provisioner;
 mod script;
 
-pub use provisioner::{EngineExec, MongoExec, MongoOptions, MongoProvisioner};
+pub use provisioner::{EngineExec, MongoExec, MongoOptions, MongoProvisioner, SYSTEM_DATABASES};
 pub use script::{Script, argv};

@@ -12,6 +12,9 @@ use crate::script::{ENV_ADMIN_PASSWORD, ENV_ADMIN_USER, ENV_USER_PASSWORD, RESUL
 
 const NAME: &str = "MongoDB";
 
+/// MongoDB's own databases: never provisioned nor dropped.
+pub const SYSTEM_DATABASES: [&str; 3] = ["admin", "local", "config"];
+
 /// Running a command in the project's MongoDB container.
 pub trait MongoExec: Send + Sync + fmt::Debug {
     fn exec<'a>(&'a self, spec: &'a ExecSpec) -> BoxFuture<'a, Result<ExecOutput, ProvisionError>>;
@@ -191,13 +194,23 @@ impl<X: MongoExec> MongoProvisioner<X> {
         }
     }
 
-    async fn ensure(&self, user: &UserSpec) -> Result<Outcome, ProvisionError> {
-        if user.name == self.opts.admin_user {
+    /// Refuse the admin login and MongoDB's own databases (`admin`, `local`, `config`).
+    fn refuse_reserved(&self, name: &str) -> Result<(), ProvisionError> {
+        if name == self.opts.admin_user {
             return Err(failed(format!(
-                "{:?} is the MongoDB admin (MONGODB_ADMIN_USERNAME); it is not managed from credentials.csv",
-                user.name
+                "{name:?} is the MongoDB admin (MONGODB_ADMIN_USERNAME); it is not managed from credentials.csv"
             )));
         }
+        if SYSTEM_DATABASES.contains(&name) {
+            return Err(failed(format!(
+                "{name:?} is a MongoDB system database; it is never managed as a user (refused)"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn ensure(&self, user: &UserSpec) -> Result<Outcome, ProvisionError> {
+        self.refuse_reserved(&user.name)?;
         let script = Script::Ensure {
             user: user.name.clone(),
             update_password: user.password_state != PasswordState::Same,
@@ -216,6 +229,7 @@ impl<X: MongoExec> MongoProvisioner<X> {
     }
 
     async fn remove(&self, name: &str, keep_data: bool) -> Result<Removal, ProvisionError> {
+        self.refuse_reserved(name)?;
         let script = Script::Remove {
             user: name.to_owned(),
             keep_data,
@@ -223,6 +237,9 @@ impl<X: MongoExec> MongoProvisioner<X> {
         match self.run(&script, None).await?.as_str() {
             "removed" => Ok(Removal::Removed),
             "absent" => Ok(Removal::Absent),
+            "not-own-database" => Err(failed(format!(
+                "database {name:?} has no user {name:?} of its own: not dropped (drop it by hand if it is no longer needed, or use --keep-data)"
+            ))),
             other => Err(failed(format!("unexpected result {other:?}"))),
         }
     }

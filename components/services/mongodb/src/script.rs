@@ -38,7 +38,9 @@ pub enum Script {
     Ensure { user: String, update_password: bool },
     /// The users of every database but `admin` whose name equals their database.
     List,
-    /// Drop the user, and its database unless `keep_data`.
+    /// Drop the user, and its database unless `keep_data`: only the database the user is
+    /// defined in (its own), dropped before the user so an interrupted run can be resumed.
+    /// A database of that name without the user is not dropped (`not-own-database`).
     Remove { user: String, keep_data: bool },
 }
 
@@ -90,10 +92,16 @@ print({r} + JSON.stringify(users));\n",
             Script::Remove { user, keep_data } => format!(
                 "const name = {u};\n\
 const target = db.getSiblingDB(name);\n\
-let removed = false;\n\
-if (target.getUser(name) !== null) {{ target.dropUser(name); removed = true; }}\n\
-if (!{keep_data} && db.getMongo().getDBNames().includes(name)) {{ target.dropDatabase(); removed = true; }}\n\
-print({r} + (removed ? \"removed\" : \"absent\"));\n",
+const hasDb = db.getMongo().getDBNames().includes(name);\n\
+let result = \"absent\";\n\
+if (target.getUser(name) !== null) {{\n\
+  if (!{keep_data} && hasDb) {{ target.dropDatabase(); }}\n\
+  target.dropUser(name);\n\
+  result = \"removed\";\n\
+}} else if (!{keep_data} && hasDb) {{\n\
+  result = \"not-own-database\";\n\
+}}\n\
+print({r} + result);\n",
                 u = js(user),
                 r = js(RESULT),
             ),

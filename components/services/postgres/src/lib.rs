@@ -3,9 +3,12 @@
 //! with the `POSTGRES_USER` admin login (TLS `prefer`), through the store component's
 //! `pg_admin` (the only place sqlx is used).
 //!
+//! It never touches the admin login, the ThingsBoard database (`POSTGRES_DB`) or the
+//! system databases, and drops only a database that the removed user's role owns.
+//!
 //! It never prints, never reads environment variables, and never puts a password in an
 //! error or a log.
 
 mod provisioner;
 
-pub use provisioner::{PostgresProvisioner, target_from_settings};
+pub use provisioner::{PostgresProvisioner, SYSTEM_DATABASES, target_from_settings};

@@ -32,10 +32,18 @@ pub fn target_from_settings(settings: &config::Settings) -> Result<PgTarget, Pro
     .tls(PgTls::Prefer, None))
 }
 
+/// The databases PostgreSQL itself needs: never provisioned, given away or dropped.
+pub const SYSTEM_DATABASES: [&str; 3] = ["postgres", "template0", "template1"];
+
 /// Provisions roles and databases; connects lazily on first use.
+///
+/// Never touches the admin login, the application database (`POSTGRES_DB`, see
+/// [`PostgresProvisioner::protect_database`]) or the [`SYSTEM_DATABASES`], and only drops a
+/// database its user owns.
 #[derive(Debug)]
 pub struct PostgresProvisioner {
     target: PgTarget,
+    app_database: Option<String>,
     admin: OnceCell<PgAdmin>,
 }
 
@@ -66,13 +74,56 @@ fn map_err(e: StoreError) -> ProvisionError {
     }
 }
 
+fn refused(detail: String) -> ProvisionError {
+    ProvisionError::Failed {
+        service: NAME.to_owned(),
+        detail,
+    }
+}
+
 impl PostgresProvisioner {
     #[must_use]
     pub fn new(target: PgTarget) -> Self {
         Self {
             target,
+            app_database: None,
             admin: OnceCell::new(),
         }
+    }
+
+    /// The provisioner of a project: [`target_from_settings`], with `POSTGRES_DB` (the
+    /// ThingsBoard database) protected.
+    ///
+    /// # Errors
+    /// [`ProvisionError::Config`] when `POSTGRES_PASSWORD` is not set.
+    pub fn from_settings(settings: &config::Settings) -> Result<Self, ProvisionError> {
+        Ok(Self::new(target_from_settings(settings)?)
+            .protect_database(settings.get("POSTGRES_DB").unwrap_or("thingsboard")))
+    }
+
+    /// Never provision, give away or drop database `name` (the application's own database,
+    /// `POSTGRES_DB`), nor a role of that name.
+    #[must_use]
+    pub fn protect_database(mut self, name: &str) -> Self {
+        self.app_database = Some(name.to_owned());
+        self
+    }
+
+    /// Refuse a user name that is the admin login, the application database or a system
+    /// database.
+    fn refuse_reserved(&self, name: &str) -> Result<(), ProvisionError> {
+        let why = if name == self.target.user() {
+            "is the PostgreSQL admin (POSTGRES_USER)"
+        } else if self.app_database.as_deref() == Some(name) {
+            "is the application database (POSTGRES_DB)"
+        } else if SYSTEM_DATABASES.contains(&name) {
+            "is a PostgreSQL system database"
+        } else {
+            return Ok(());
+        };
+        Err(refused(format!(
+            "{name:?} {why}; it is never managed as a user (refused)"
+        )))
     }
 
     async fn admin(&self) -> Result<&PgAdmin, ProvisionError> {
@@ -89,8 +140,19 @@ impl PostgresProvisioner {
     }
 
     async fn ensure(&self, user: &UserSpec) -> Result<Outcome, ProvisionError> {
-        let admin = self.admin().await?;
         let name = user.name.as_str();
+        self.refuse_reserved(name)?;
+        let admin = self.admin().await?;
+        // A database of that name owned by another user is not given away (one owned by
+        // the admin is: it was kept by `user remove --keep-data`).
+        if let Some(owner) = admin.database_owner(name).await.map_err(map_err)?
+            && owner != name
+            && owner != self.target.user()
+        {
+            return Err(refused(format!(
+                "database {name:?} belongs to role {owner:?}, not to {name:?}; it is not given to user {name:?} (refused)"
+            )));
+        }
         let created = admin
             .ensure_role(name, &user.password)
             .await
@@ -113,10 +175,23 @@ impl PostgresProvisioner {
         Ok(outcome)
     }
 
+    /// Drop role `name`, and its database (the one named `name` that it owns) unless
+    /// `keep_data`, when the admin takes the database over. A database of that name owned
+    /// by someone else is never dropped (an error) nor taken over.
     async fn remove(&self, name: &str, keep_data: bool) -> Result<Removal, ProvisionError> {
+        self.refuse_reserved(name)?;
         let admin = self.admin().await?;
-        let had_db = admin.database_exists(name).await.map_err(map_err)?;
-        if had_db {
+        let owner = admin.database_owner(name).await.map_err(map_err)?;
+        let own_db = owner.as_deref() == Some(name);
+        if let Some(owner) = &owner
+            && !own_db
+            && !keep_data
+        {
+            return Err(refused(format!(
+                "database {name:?} belongs to role {owner:?}, not to {name:?}: not dropped, nothing removed (drop it by hand if it is no longer needed, or use --keep-data to remove only the login)"
+            )));
+        }
+        if own_db {
             if keep_data {
                 admin.adopt_database(name).await.map_err(map_err)?;
             } else {
@@ -124,7 +199,7 @@ impl PostgresProvisioner {
             }
         }
         let had_role = admin.drop_role(name).await.map_err(map_err)?;
-        Ok(if had_role || (had_db && !keep_data) {
+        Ok(if had_role || (own_db && !keep_data) {
             Removal::Removed
         } else {
             Removal::Absent

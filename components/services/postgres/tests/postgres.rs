@@ -3,8 +3,8 @@
 
 use secrecy::SecretString;
 use services_common::{Outcome, PasswordState, Provisioner, Removal, UserSpec};
-use services_postgres::PostgresProvisioner;
-use store::pg_admin::{PgTarget, check_login};
+use services_postgres::{PostgresProvisioner, SYSTEM_DATABASES};
+use store::pg_admin::{PgAdmin, PgTarget, check_login};
 
 #[allow(clippy::print_stderr)]
 fn provisioner() -> Option<PostgresProvisioner> {
@@ -97,4 +97,126 @@ async fn remove_keeping_data_keeps_the_database() {
         .await
         .expect("login into the kept database");
     assert_eq!(p.remove_user(&name, false).await.unwrap(), Removal::Removed);
+}
+
+/// The live admin target, and the database its URL names (the admin's own database).
+fn admin_target() -> Option<(PgTarget, String)> {
+    let url = std::env::var("DTAAS_TEST_PG_URL").ok()?;
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let target = PgTarget::from_url(&SecretString::from(url.clone())).unwrap();
+    Some((target, db.to_owned()))
+}
+
+#[tokio::test]
+async fn a_database_owned_by_someone_else_survives_remove() {
+    let Some(p) = provisioner() else { return };
+    let Some((target, _)) = admin_target() else {
+        return;
+    };
+    let admin = PgAdmin::connect(&target).await.unwrap();
+    let owner = test_support::unique_name("pgo");
+    let name = test_support::unique_name("pgv");
+    let pw = SecretString::from("other-Pa55word");
+    admin.ensure_role(&owner, &pw).await.unwrap();
+    admin.ensure_role(&name, &pw).await.unwrap();
+    admin.ensure_database(&name, &owner).await.unwrap();
+
+    let e = p.remove_user(&name, false).await.unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("belongs to role {owner:?}")) && msg.contains("not dropped"),
+        "{msg}"
+    );
+    assert_eq!(
+        admin.database_owner(&name).await.unwrap().as_deref(),
+        Some(owner.as_str()),
+        "the other user's database is still there, still theirs"
+    );
+    assert!(
+        admin.role_exists(&name).await.unwrap(),
+        "a refusal removes nothing"
+    );
+
+    // Nor is it given to the user of that name by `user add`.
+    let e = p
+        .ensure_user(&user(&name, "other-Pa55word", PasswordState::Unknown))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("is not given to user"), "{e}");
+    assert_eq!(
+        admin.database_owner(&name).await.unwrap().as_deref(),
+        Some(owner.as_str())
+    );
+
+    // --keep-data removes only the login, and leaves the database alone (not taken over).
+    assert_eq!(p.remove_user(&name, true).await.unwrap(), Removal::Removed);
+    assert!(!admin.role_exists(&name).await.unwrap());
+    assert_eq!(
+        admin.database_owner(&name).await.unwrap().as_deref(),
+        Some(owner.as_str())
+    );
+
+    assert!(admin.drop_database(&name).await.unwrap());
+    assert!(admin.drop_role(&owner).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_admin_the_application_database_and_system_databases_are_refused() {
+    let Some((target, admin_db)) = admin_target() else {
+        let _ = provisioner();
+        return;
+    };
+    let admin = PgAdmin::connect(&target).await.unwrap();
+    let app = test_support::unique_name("pgapp");
+    let pw = SecretString::from("app-Pa55word");
+    // An application database owned by a role of the same name: the worst case.
+    admin.ensure_role(&app, &pw).await.unwrap();
+    admin.ensure_database(&app, &app).await.unwrap();
+    let p = PostgresProvisioner::new(target.clone()).protect_database(&app);
+
+    let e = p.remove_user(&app, false).await.unwrap_err();
+    insta::assert_snapshot!(
+        e.to_string().replace(&app, "APP"),
+        @r#"PostgreSQL: "APP" is the application database (POSTGRES_DB); it is never managed as a user (refused)"#
+    );
+    assert!(p.remove_user(&app, true).await.is_err());
+    assert!(
+        p.ensure_user(&user(&app, "x-Pa55word", PasswordState::Unknown))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        admin.database_owner(&app).await.unwrap().as_deref(),
+        Some(app.as_str())
+    );
+    assert!(admin.role_exists(&app).await.unwrap());
+
+    let admin_user = target.user().to_owned();
+    let e = p.remove_user(&admin_user, false).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("is the PostgreSQL admin (POSTGRES_USER)"),
+        "{e}"
+    );
+    assert!(
+        p.ensure_user(&user(&admin_user, "x-Pa55word", PasswordState::Changed))
+            .await
+            .is_err()
+    );
+    check_login(&target)
+        .await
+        .expect("the admin login is untouched");
+    assert!(admin.database_exists(&admin_db).await.unwrap());
+
+    for system in SYSTEM_DATABASES {
+        let e = p.remove_user(system, false).await.unwrap_err();
+        assert!(
+            e.to_string().contains("is a PostgreSQL system database"),
+            "{e}"
+        );
+        assert!(admin.database_exists(system).await.unwrap(), "{system}");
+    }
+
+    assert!(admin.drop_database(&app).await.unwrap());
+    assert!(admin.drop_role(&app).await.unwrap());
 }

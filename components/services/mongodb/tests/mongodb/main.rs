@@ -195,11 +195,49 @@ fn the_other_scripts() {
     admin.auth(process.env.DTAAS_MONGO_ADMIN_USER, process.env.DTAAS_MONGO_ADMIN_PASSWORD);
     const name = "o'brien\"x";
     const target = db.getSiblingDB(name);
-    let removed = false;
-    if (target.getUser(name) !== null) { target.dropUser(name); removed = true; }
-    if (!false && db.getMongo().getDBNames().includes(name)) { target.dropDatabase(); removed = true; }
-    print("DTAAS_RESULT " + (removed ? "removed" : "absent"));
+    const hasDb = db.getMongo().getDBNames().includes(name);
+    let result = "absent";
+    if (target.getUser(name) !== null) {
+    if (!false && hasDb) { target.dropDatabase(); }
+    target.dropUser(name);
+    result = "removed";
+    } else if (!false && hasDb) {
+    result = "not-own-database";
+    }
+    print("DTAAS_RESULT " + result);
     "#);
+}
+
+#[tokio::test]
+async fn remove_never_runs_for_the_admin_or_system_databases() {
+    let p = MongoProvisioner::new(recorder("DTAAS_RESULT removed\n", "", 0), opts(false));
+    for name in ["dtaas123", "admin", "local", "config"] {
+        for keep in [false, true] {
+            let e = p.remove_user(name, keep).await.unwrap_err();
+            assert!(matches!(e, ProvisionError::Failed { .. }), "{e}");
+        }
+    }
+    insta::assert_snapshot!(p.remove_user("admin", false).await.unwrap_err().to_string(), @r#"MongoDB: "admin" is a MongoDB system database; it is never managed as a user (refused)"#);
+    insta::assert_snapshot!(p.remove_user("dtaas123", false).await.unwrap_err().to_string(), @r#"MongoDB: "dtaas123" is the MongoDB admin (MONGODB_ADMIN_USERNAME); it is not managed from credentials.csv"#);
+    let e = p
+        .ensure_user(&UserSpec {
+            name: "local".to_owned(),
+            ..spec(PasswordState::Unknown)
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("system database"), "{e}");
+    assert!(p_specs(&p).is_empty(), "no mongosh run at all");
+}
+
+#[tokio::test]
+async fn a_database_without_its_user_is_not_dropped() {
+    let p = MongoProvisioner::new(
+        recorder("DTAAS_RESULT not-own-database\n", "", 0),
+        opts(false),
+    );
+    let e = p.remove_user("shared", false).await.unwrap_err();
+    insta::assert_snapshot!(e.to_string(), @r#"MongoDB: database "shared" has no user "shared" of its own: not dropped (drop it by hand if it is no longer needed, or use --keep-data)"#);
 }
 
 #[tokio::test]
