@@ -114,3 +114,20 @@ fn failures_are_collected_into_one_report_and_exit_1() {
     );
     assert!(stdout.contains("=== Error 2/2 === users-sync:"), "{stdout}");
 }
+
+#[test]
+fn piped_logs_carry_no_colour_codes() {
+    // A failing job logs an error line; stderr is a pipe here, so no ANSI escapes.
+    let p = Project::new("jobs.example.org", &[]);
+    let out = jobs_in(&p)
+        .args(["-v", "run", "certs-expiry", "prune-history"])
+        .env_remove("NO_COLOR")
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("job failed"), "{stderr}");
+    assert!(stderr.contains("job finished"), "{stderr}");
+    assert!(!stderr.contains("\x1b["), "{stderr:?}");
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(!stdout.contains("\x1b["), "{stdout:?}");
+}
