@@ -38,6 +38,7 @@ pub(crate) fn code_of_component_error(cause: &(dyn std::error::Error + 'static))
         return Some(match e {
             password_store::PasswordStoreError::Store(inner) => store_code(inner),
             password_store::PasswordStoreError::WrongKey { .. }
+            | password_store::PasswordStoreError::KeyFileMissing { .. }
             | password_store::PasswordStoreError::InvalidKey { .. }
             | password_store::PasswordStoreError::InvalidName { .. } => 2,
             _ => 1,

@@ -11,6 +11,11 @@ pub enum PasswordStoreError {
         "the store key ({source_desc}) is not the key this state database was encrypted with; nothing was changed: use the original key"
     )]
     WrongKey { source_desc: String },
+    /// The database is protected by a key whose file is gone. Nothing was created.
+    #[error(
+        "the state database is encrypted with a store key, but the key file {} is missing; nothing was changed and no new key was made: restore the file from your backup or set DTAAS_STORE_KEY", path.display()
+    )]
+    KeyFileMissing { path: PathBuf },
     /// The key material could not be understood.
     #[error("invalid store key ({source_desc}): {detail}")]
     InvalidKey { source_desc: String, detail: String },

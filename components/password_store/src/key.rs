@@ -58,7 +58,9 @@ impl fmt::Debug for KeySource {
     }
 }
 
-pub(crate) fn load(source: &KeySource) -> Result<Key, PasswordStoreError> {
+/// Load the key; a missing key file is created only when `may_create` (the database has no
+/// key check yet), else it is [`PasswordStoreError::KeyFileMissing`].
+pub(crate) fn load(source: &KeySource, may_create: bool) -> Result<Key, PasswordStoreError> {
     match source {
         KeySource::Env(text) => parse_key(text.expose_secret().as_bytes(), source),
         KeySource::File(path) => {
@@ -68,6 +70,9 @@ pub(crate) fn load(source: &KeySource) -> Result<Key, PasswordStoreError> {
             };
             match fs::read(path) {
                 Ok(bytes) => parse_key(&Zeroizing::new(bytes), source),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !may_create => {
+                    Err(PasswordStoreError::KeyFileMissing { path: path.clone() })
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     create_key_file(path).map_err(io_err)
                 }
@@ -161,9 +166,9 @@ mod tests {
     #[test]
     fn accepts_hex_and_base64_of_32_bytes() {
         let hex_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-        let from_hex = load(&env(hex_key)).unwrap();
+        let from_hex = load(&env(hex_key), true).unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode(*from_hex.0);
-        let from_b64 = load(&env(&format!("  {b64}\n"))).unwrap();
+        let from_b64 = load(&env(&format!("  {b64}\n")), true).unwrap();
         assert_eq!(*from_hex.0, *from_b64.0);
         assert_eq!(from_hex.0[1], 0x11);
     }
@@ -171,7 +176,7 @@ mod tests {
     #[test]
     fn rejects_other_material_without_echoing_it() {
         for bad in ["short-secret-value", "00112233", &"ab".repeat(31)] {
-            let err = load(&env(bad)).err().expect("invalid");
+            let err = load(&env(bad), true).err().expect("invalid");
             let msg = err.to_string();
             assert!(
                 matches!(err, PasswordStoreError::InvalidKey { .. }),
@@ -180,7 +185,7 @@ mod tests {
             assert!(!msg.contains(bad), "{msg}");
         }
         let b64_16 = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
-        let msg = load(&env(&b64_16)).err().unwrap().to_string();
+        let msg = load(&env(&b64_16), true).err().unwrap().to_string();
         assert!(msg.contains("decodes to 16 bytes"), "{msg}");
     }
 
@@ -188,7 +193,7 @@ mod tests {
     fn key_file_is_created_0600_once_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".dtaas/store.key");
-        let first = load(&KeySource::File(path.clone())).unwrap();
+        let first = load(&KeySource::File(path.clone()), true).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let dir_mode = fs::metadata(path.parent().unwrap())
@@ -197,7 +202,7 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(dir_mode, 0o700);
-        let second = load(&KeySource::File(path.clone())).unwrap();
+        let second = load(&KeySource::File(path.clone()), true).unwrap();
         assert_eq!(*first.0, *second.0);
         assert_eq!(fs::read_to_string(&path).unwrap().trim().len(), 64);
     }

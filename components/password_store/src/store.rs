@@ -69,13 +69,14 @@ impl PasswordStore {
     /// Load the key (creating a key file on first use) and check it against the database's
     /// key check value (set on first use). A different key is [`PasswordStoreError::WrongKey`].
     pub async fn open(store: Store, source: &KeySource) -> Result<Self, PasswordStoreError> {
-        let key = key::load(source)?;
+        let existing = store.get_meta(KEY_CHECK_META).await?;
+        let key = key::load(source, existing.is_none())?;
         let this = Self {
             store,
             key,
             key_desc: source.describe(),
         };
-        let check = match this.store.get_meta(KEY_CHECK_META).await? {
+        let check = match existing {
             Some(check) => check,
             None => {
                 let (ct, nonce) = encrypt(&this.key, KEY_CHECK_NAME, KEY_CHECK_PLAINTEXT);

@@ -200,3 +200,46 @@ async fn oauth_apps_and_fingerprints(db: &TestDb) {
     );
 }
 both_backends!(apps_and_fingerprints, super::oauth_apps_and_fingerprints);
+
+async fn a_missing_key_file_is_not_replaced_by_a_new_key(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(".dtaas/store.key");
+    let source = KeySource::File(file.clone());
+    let ps = PasswordStore::open(Store::open(&db.location()).await.unwrap(), &source)
+        .await
+        .unwrap();
+    ps.set(GITLAB_ROOT_PAT, &SecretString::from(VALUE))
+        .await
+        .unwrap();
+    let saved = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+
+    let err = PasswordStore::open(Store::open(&db.location()).await.unwrap(), &source)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PasswordStoreError::KeyFileMissing { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("is missing"), "{err}");
+    assert!(!file.exists(), "no new key was made in its place");
+
+    // Put back, it reads the data again.
+    std::fs::write(&file, saved).unwrap();
+    let again = PasswordStore::open(Store::open(&db.location()).await.unwrap(), &source)
+        .await
+        .unwrap();
+    assert_eq!(
+        again
+            .get(GITLAB_ROOT_PAT)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        VALUE
+    );
+}
+both_backends!(
+    missing_key_file,
+    super::a_missing_key_file_is_not_replaced_by_a_new_key
+);
