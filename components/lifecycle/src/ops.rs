@@ -149,8 +149,10 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         Ok(())
     }
 
-    /// Start the selection: running services are skipped and reported, the rest (and what
-    /// they depend on) are created or started in dependency order.
+    /// Start the selection: the services (and what they depend on) are created, started, or
+    /// recreated when their configuration changed, in dependency order; running services
+    /// whose configuration is unchanged are left alone and reported as skipped, services in
+    /// a restart loop are left alone.
     ///
     /// # Errors
     /// Selection, compose and engine errors; with `wait`, a service that is not ready.
@@ -165,7 +167,6 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         let mut todo = Vec::new();
         for s in &targets {
             match Self::container_of(&ps, *s).map(|c| &c.container) {
-                Some(c) if c.state == ContainerState::Running => report.skipped_running.push(*s),
                 Some(c) if c.state == ContainerState::Restarting => {
                     report.restarting.push((*s, c.name.clone()));
                 }
@@ -191,16 +192,20 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
                 .await?;
             report.pulled = up.pulled;
             for o in up.services {
+                let Some(service) = Service::from_compose_name(&o.service) else {
+                    continue;
+                };
                 if o.action == compose::Action::Unchanged {
+                    if targets.contains(&service) {
+                        report.skipped_running.push(service);
+                    }
                     continue;
                 }
-                if let Some(service) = Service::from_compose_name(&o.service) {
-                    report.started.push(StartedService {
-                        service,
-                        container: o.container,
-                        action: o.action,
-                    });
-                }
+                report.started.push(StartedService {
+                    service,
+                    container: o.container,
+                    action: o.action,
+                });
             }
         }
         if opts.wait {

@@ -95,6 +95,47 @@ async fn start_skips_running_and_reports() {
 }
 
 #[tokio::test]
+async fn start_recreates_a_running_service_whose_configuration_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let (e, files) = setup(d.path());
+    let l = Lifecycle::new(&e, &files, &BTreeMap::new()).unwrap();
+    l.start(&Selection::All, &StartOptions::default())
+        .await
+        .unwrap();
+    let changed = FILE.replace(
+        "    container_name: rabbitmq\n",
+        "    container_name: rabbitmq\n    environment: { RABBITMQ_LOGS: \"-\" }\n",
+    );
+    assert_ne!(changed, FILE);
+    std::fs::write(d.path().join("compose.services.yml"), changed).unwrap();
+    e.clear_events();
+    let l = Lifecycle::new(&e, &files, &BTreeMap::new()).unwrap();
+    let r = l
+        .start(&Selection::All, &StartOptions::default())
+        .await
+        .unwrap();
+    let started: Vec<_> = r
+        .started
+        .iter()
+        .map(|s| (s.container.as_str(), s.action))
+        .collect();
+    assert_eq!(started, [("rabbitmq", compose::Action::Recreated)]);
+    let mut skipped = r.skipped_running.clone();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [Service::InfluxDb, Service::Postgres, Service::ThingsBoard]
+    );
+    assert!(
+        !e.events()
+            .iter()
+            .any(|ev| matches!(ev, FakeEvent::Stop(n) if n != "rabbitmq")),
+        "only rabbitmq was touched: {:?}",
+        e.events()
+    );
+}
+
+#[tokio::test]
 async fn status_uses_normalised_names_and_says_what_matched() {
     let d = tempfile::tempdir().unwrap();
     let (e, files) = setup(d.path());
