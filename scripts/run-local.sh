@@ -7,6 +7,10 @@
 # DTAAS_RUN_IMAGES=local), the local images of images/build.sh are used instead: real
 # PostgreSQL and RabbitMQ built from Debian's packages, small stand-ins for the others.
 set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+  echo "make run needs root: host setup gives the TLS key files to the service users (uids 999, 1000, 799) and the services' data directories to theirs; run: sudo make run" >&2
+  exit 2
+fi
 dir=${1:-platform}
 bin=${2:-target/release/dtaas-services}
 here=$(cd "$(dirname "$0")/.." && pwd)
