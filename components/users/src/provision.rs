@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use catalog::Service;
 use password_store::PasswordStore;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use services_common::{ProvisionError, Provisioner};
 
 /// The services whose users are provisioned through [`provisioners_for`], in the order of
@@ -38,27 +38,36 @@ impl std::fmt::Debug for Provisioners {
     }
 }
 
-/// The InfluxDB operator token: the password store, else the `influx` CLI's config file
-/// `config/influxdb/influx-configs`.
+/// The InfluxDB operator token: the `influx` CLI's config file
+/// `config/influxdb/influx-configs` (what InfluxDB's setup wrote; the password store is kept in
+/// step with it), else the password store (the file lost or removed).
 async fn influx_token(
     project_dir: &Path,
     secrets: &PasswordStore,
 ) -> Result<Option<SecretString>, ProvisionError> {
-    match secrets.get(password_store::INFLUXDB_OPERATOR_TOKEN).await {
-        Ok(Some(t)) => return Ok(Some(t)),
-        Ok(None) => {}
-        Err(e) => {
-            return Err(ProvisionError::Failed {
-                service: Service::InfluxDb.compose_name().to_owned(),
-                detail: format!("cannot read the operator token: {e}"),
-            });
-        }
-    }
+    let name = password_store::INFLUXDB_OPERATOR_TOKEN;
     let file = project_dir
         .join("config")
         .join("influxdb")
         .join("influx-configs");
-    Ok(services_influxdb::token_from_influx_configs(&file))
+    let stored = secrets
+        .get(name)
+        .await
+        .map_err(|e| ProvisionError::Failed {
+            service: Service::InfluxDb.compose_name().to_owned(),
+            detail: format!("cannot read the operator token: {e}"),
+        })?;
+    let Some(from_file) = services_influxdb::token_from_influx_configs(&file) else {
+        return Ok(stored);
+    };
+    if stored
+        .as_ref()
+        .is_none_or(|s| s.expose_secret() != from_file.expose_secret())
+        && let Err(e) = secrets.set(name, &from_file).await
+    {
+        tracing::warn!(error = %e, "could not keep the InfluxDB operator token in the password store");
+    }
+    Ok(Some(from_file))
 }
 
 /// The provisioner of each of `services` (see [`SUPPORTED`]). `docker_host` is the
@@ -127,4 +136,64 @@ pub async fn provisioners_for(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use password_store::KeySource;
+    use store::Store;
+    use store::test_support::TestDb;
+
+    #[tokio::test]
+    async fn the_influx_token_follows_influx_configs_and_is_kept_in_the_store() {
+        let db = TestDb::sqlite();
+        let ps = PasswordStore::open(
+            Store::open(&db.location()).await.unwrap(),
+            &KeySource::Env(SecretString::from(
+                "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            )),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config/influxdb/influx-configs");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let name = password_store::INFLUXDB_OPERATOR_TOKEN;
+        let token = |t: &str| {
+            std::fs::write(
+                &file,
+                format!("[default]\n  url = \"http://localhost:8086\"\n  token = \"{t}\"\n  active = true\n"),
+            )
+            .unwrap();
+        };
+        let got = |v: Option<SecretString>| v.map(|s| s.expose_secret().to_owned());
+
+        assert_eq!(got(influx_token(dir.path(), &ps).await.unwrap()), None);
+        token("first-token");
+        assert_eq!(
+            got(influx_token(dir.path(), &ps).await.unwrap()).as_deref(),
+            Some("first-token")
+        );
+        assert_eq!(
+            got(ps.get(name).await.unwrap()).as_deref(),
+            Some("first-token")
+        );
+        // A new setup wrote a new token: the file wins and the store follows.
+        token("second-token");
+        assert_eq!(
+            got(influx_token(dir.path(), &ps).await.unwrap()).as_deref(),
+            Some("second-token")
+        );
+        assert_eq!(
+            got(ps.get(name).await.unwrap()).as_deref(),
+            Some("second-token")
+        );
+        // The file gone: the stored token still serves.
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(
+            got(influx_token(dir.path(), &ps).await.unwrap()).as_deref(),
+            Some("second-token")
+        );
+    }
 }
