@@ -50,8 +50,14 @@ pub(crate) async fn run(env: &Env, args: &RunArgs, json: bool) -> anyhow::Result
     jobs.retain(|j| seen.insert(*j));
     let mut reports = Vec::new();
     for job in jobs {
+        // `execute` turns a failure, a timeout or a panic of the job into its report.
         reports.push(execute(env, job, true).await);
     }
+    print_run(env, &reports, json)
+}
+
+/// Print the `run` report; exit 1 when a job failed.
+pub(crate) fn print_run(env: &Env, reports: &[JobReport], json: bool) -> anyhow::Result<ExitCode> {
     let failed: Vec<&JobReport> = reports
         .iter()
         .filter(|r| r.status == Status::Failed)
@@ -61,10 +67,10 @@ pub(crate) async fn run(env: &Env, args: &RunArgs, json: bool) -> anyhow::Result
         print_json(&RunReport {
             holder: env.holder.clone(),
             ok,
-            jobs: reports.clone(),
+            jobs: reports.to_vec(),
         })?;
     } else {
-        for r in &reports {
+        for r in reports {
             out_line(&format!(
                 "{:<18} {:<8} {}",
                 r.job,

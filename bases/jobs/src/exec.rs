@@ -1,9 +1,11 @@
 //! Running one job: under its lease, with the time limit, journalled, and (for one-shot
 //! runs) recorded as an execution.
 
+use std::panic::AssertUnwindSafe;
 use std::time::SystemTime;
 
 use compose::ProjectFiles;
+use futures_util::FutureExt as _;
 use store::{ExecutionOutcome, JournalEntry, NewExecution, Outcome};
 
 use crate::env::Env;
@@ -64,15 +66,51 @@ async fn run_job(env: &Env, job: JobName) -> anyhow::Result<JobOutput> {
     }
 }
 
-/// The job under its time limit; an error becomes a failure.
-async fn run_limited(env: &Env, job: JobName) -> JobOutput {
-    match tokio::time::timeout(env.options.timeout, run_job(env, job)).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => JobOutput::failed(format!("{e:#}")),
-        Err(_) => JobOutput::failed(format!(
+/// How the work of a job ended.
+struct Ended {
+    output: JobOutput,
+    /// The work panicked (`output` then holds the panic as its failure).
+    panicked: bool,
+}
+
+/// The message of a panic payload (`panic!("...")` carries a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+/// `work` under the time limit; an error or a panic becomes a failure. A panic is caught
+/// here, inside the lease, so the lease is still released, the execution recorded and the
+/// other jobs of the run still run (with `panic = "unwind"`; a build with `panic = "abort"`
+/// cannot catch it).
+async fn run_limited<F>(env: &Env, work: F) -> Ended
+where
+    F: Future<Output = anyhow::Result<JobOutput>>,
+{
+    let limited = tokio::time::timeout(env.options.timeout, work);
+    let output = match AssertUnwindSafe(limited).catch_unwind().await {
+        Ok(Ok(Ok(out))) => out,
+        Ok(Ok(Err(e))) => JobOutput::failed(format!("{e:#}")),
+        Ok(Err(_)) => JobOutput::failed(format!(
             "timed out after {} (JOBS_TIMEOUT)",
             humantime::format_duration(env.options.timeout)
         )),
+        Err(payload) => {
+            return Ended {
+                output: JobOutput::failed(format!(
+                    "the job panicked: {}",
+                    panic_message(&*payload)
+                )),
+                panicked: true,
+            };
+        }
+    };
+    Ended {
+        output,
+        panicked: false,
     }
 }
 
@@ -96,6 +134,15 @@ async fn journal(env: &Env, job: JobName, status: Status, detail: String) {
 /// Run `job` once under its lease. With `record`, the run is also stored as an execution
 /// (trigger `run`); the daemon's scheduler records its runs itself.
 pub(crate) async fn execute(env: &Env, job: JobName, record: bool) -> JobReport {
+    execute_work(env, job, record, run_job(env, job)).await
+}
+
+/// [`execute`] with the job's work given: under the lease of `job`, limited, recorded and
+/// journalled; a failure, a timeout or a panic of `body` is a failed report, never a panic.
+pub(crate) async fn execute_work<F>(env: &Env, job: JobName, record: bool, body: F) -> JobReport
+where
+    F: Future<Output = anyhow::Result<JobOutput>>,
+{
     let work = async {
         let started = SystemTime::now();
         let id = if record {
@@ -117,9 +164,14 @@ pub(crate) async fn execute(env: &Env, job: JobName, record: bool) -> JobReport 
             None
         };
         tracing::info!(job = %job, holder = %env.holder, "job started");
-        let out = run_limited(env, job).await;
+        let Ended {
+            output: out,
+            panicked,
+        } = run_limited(env, body).await;
         if let Some(id) = id {
-            let outcome = if out.failures.is_empty() {
+            let outcome = if panicked {
+                ExecutionOutcome::Panicked
+            } else if out.failures.is_empty() {
                 ExecutionOutcome::Success
             } else {
                 ExecutionOutcome::Failed
@@ -182,4 +234,84 @@ pub(crate) async fn execute(env: &Env, job: JobName, record: bool) -> JobReport 
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment on a fresh project with its SQLite state database.
+    async fn project_env() -> (tempfile::TempDir, Env) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::write(
+            dir.path().join("config/services.env"),
+            "HOSTNAME=jobs.example.org\n",
+        )
+        .unwrap();
+        let env = Env::open(dir.path()).await.unwrap();
+        (dir, env)
+    }
+
+    async fn panicking_job(what: &str) -> anyhow::Result<JobOutput> {
+        if !what.is_empty() {
+            panic!("{what} went wrong");
+        }
+        Ok(JobOutput::default())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_gives_its_lease_back() {
+        let (_dir, env) = project_env().await;
+        let panicked =
+            execute_work(&env, JobName::UsersSync, true, panicking_job("the sync")).await;
+        assert_eq!(panicked.status, Status::Failed);
+        assert_eq!(
+            panicked.output.failures,
+            ["the job panicked: the sync went wrong"]
+        );
+        // The lease is released at once, not left to expire.
+        assert_eq!(env.store.lease("job:users-sync").await.unwrap(), None);
+        // Recorded as panicked, and journalled as a failure.
+        let exec = env.store.executions("users-sync", 1).await.unwrap();
+        assert_eq!(exec[0].outcome, Some(ExecutionOutcome::Panicked));
+        assert_eq!(
+            exec[0].error.as_deref(),
+            Some("the job panicked: the sync went wrong")
+        );
+        let journal = env.store.history(10).await.unwrap();
+        assert!(
+            journal.iter().any(|r| r.entry.command == "job users-sync"
+                && r.entry.outcome == Outcome::Failed
+                && r.entry.detail.contains("the sync went wrong")),
+            "{journal:?}"
+        );
+
+        // The next job of the same run still runs, and the run exits 1 with both reports.
+        let next = execute(&env, JobName::PruneHistory, true).await;
+        assert_eq!(next.status, Status::Ok, "{next:?}");
+        let code = crate::commands::print_run(&env, &[panicked, next], true).unwrap();
+        assert_eq!(code, std::process::ExitCode::from(crate::EXIT_FAILED));
+    }
+
+    #[tokio::test]
+    async fn a_job_error_and_a_timeout_are_failures_not_panics() {
+        let (_dir, mut env) = project_env().await;
+        let r = execute_work(&env, JobName::CertsExpiry, true, async {
+            anyhow::bail!("no certificate")
+        })
+        .await;
+        assert_eq!(r.output.failures, ["no certificate"]);
+        let exec = env.store.executions("certs-expiry", 1).await.unwrap();
+        assert_eq!(exec[0].outcome, Some(ExecutionOutcome::Failed));
+
+        env.options.timeout = std::time::Duration::from_millis(50);
+        let r = execute_work(&env, JobName::CertsExpiry, false, async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok(JobOutput::default())
+        })
+        .await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.output.summary.starts_with("timed out after"), "{r:?}");
+    }
 }
