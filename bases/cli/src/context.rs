@@ -41,6 +41,17 @@ impl Ctx {
         self.settings_in(&dir)
     }
 
+    /// The settings of the project without printing load warnings again (for work after
+    /// the command, e.g. the journal); `Err` when there is no project.
+    pub(crate) fn settings_quiet(&self) -> anyhow::Result<config::Settings> {
+        let (settings, _) = config::load(&config::LoadOptions {
+            project_dir: self.project_dir()?,
+            env: config::env_layer(std::env::vars_os()),
+            overrides: self.global.set.clone(),
+        })?;
+        Ok(settings)
+    }
+
     /// Resolve the settings of the project in `dir`.
     pub(crate) fn settings_in(&self, dir: &Path) -> anyhow::Result<config::Settings> {
         let (settings, warnings) = config::load(&config::LoadOptions {

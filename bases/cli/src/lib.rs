@@ -36,7 +36,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(dispatch(&ctx, cli.command)) {
+    let journal = commands::journal::describe(&cli.command);
+    let result = runtime.block_on(async {
+        let result = dispatch(&ctx, cli.command).await;
+        if let Some(line) = &journal {
+            commands::journal::record(&ctx, line, &result).await;
+        }
+        result
+    });
+    match result {
         Ok(exit) => exit.code(),
         Err(err) => {
             ctx.out.error(exit::render(&err));

@@ -316,3 +316,43 @@ fn settings_are_resolved_once_per_command() {
         assert_eq!(warnings, 1, "{args:?}:\n{}", stderr(&out));
     }
 }
+
+#[test]
+fn mutating_commands_leave_a_journal_line_and_read_only_ones_do_not() {
+    let p = Project::new();
+    // No state database yet: none is created just for the journal.
+    p.cmd()
+        .args(["config", "set", "RABBITMQ_PORT", "9081"])
+        .assert()
+        .success();
+    assert!(!p.dir.join(".dtaas/state.db").exists());
+
+    p.cmd().args(["db", "migrate"]).assert().success();
+    p.cmd()
+        .args(["config", "set", "RABBITMQ_PORT", "9082"])
+        .assert()
+        .success();
+    p.cmd()
+        .args(["config", "set", "NO_SUCH_KEY", "x"])
+        .assert()
+        .code(2);
+    p.cmd().args(["config", "show"]).assert().success();
+
+    let out = p.cmd().args(["--json", "history"]).output().unwrap();
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let config: Vec<(&str, &str)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["command"].as_str().unwrap().starts_with("config"))
+        .map(|r| {
+            (
+                r["command"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Newest first: the refused set changed nothing (skipped), `config show` left no line.
+    assert_eq!(config, [("config set", "skipped"), ("config set", "ok")]);
+}
