@@ -336,7 +336,8 @@ pub(crate) struct UserRemoveArgs {
     pub(crate) name: String,
     #[command(flatten)]
     pub(crate) selector: Selector,
-    /// Keep the user's database, vhost or org; remove only the login.
+    /// Keep the user's data (database, vhost, org, GitLab projects): remove only the login;
+    /// a GitLab account is blocked instead of deleted.
     #[arg(long)]
     pub(crate) keep_data: bool,
 }

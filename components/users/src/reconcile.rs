@@ -296,6 +296,11 @@ pub async fn remove(
             let (result, detail, outcome) = match p.remove_user(name, keep_data).await {
                 Ok(Removal::Removed) => ("removed", None, JournalOutcome::Ok),
                 Ok(Removal::Absent) => ("absent", None, JournalOutcome::Skipped),
+                Ok(Removal::Blocked) => (
+                    "blocked",
+                    Some("account blocked, not deleted: its data is kept".to_owned()),
+                    JournalOutcome::Ok,
+                ),
                 Err(e) => ("failed", Some(e.to_string()), JournalOutcome::Failed),
             };
             if result != "failed" {

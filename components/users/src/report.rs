@@ -98,7 +98,8 @@ pub struct ListReport {
 pub struct RemoveRow {
     pub service: Service,
     pub user: String,
-    /// `removed`, `absent` or `failed`.
+    /// `removed`, `absent`, `blocked` (kept: the account is blocked, not deleted) or
+    /// `failed`.
     pub result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,

@@ -81,10 +81,12 @@ impl Provisioner for Memory {
     fn remove_user<'a>(
         &'a self,
         name: &'a str,
-        _keep_data: bool,
+        keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
+        // Keeping data blocks the account instead (as GitLab does).
         Box::pin(async move {
             Ok(match self.users.lock().unwrap().remove(name) {
+                Some(_) if keep_data => Removal::Blocked,
                 Some(_) => Removal::Removed,
                 None => Removal::Absent,
             })
@@ -286,4 +288,28 @@ async fn states_passed_to_the_service_follow_the_fingerprints() {
     );
     let removed = users::remove(&ps, "a", false, &secrets).await;
     assert_eq!(removed.rows[0].result, "absent");
+}
+
+#[tokio::test]
+async fn a_blocked_account_is_reported_as_kept() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = secrets(&db, &dir).await;
+    let ps: Vec<Box<dyn Provisioner>> = vec![Box::new(Memory::new(Service::GitLab))];
+    users::add(
+        &ps,
+        &creds("username,password\na,pw-aaaaaa1\n"),
+        &secrets,
+        &AddOptions::default(),
+    )
+    .await;
+    let removed = users::remove(&ps, "a", true, &secrets).await;
+    assert!(!removed.failed());
+    assert_eq!(removed.rows[0].result, "blocked");
+    insta::assert_snapshot!(
+        serde_json::to_string(&removed).unwrap(),
+        @r#"{"keep_data":true,"rows":[{"service":"gitlab","user":"a","result":"blocked","detail":"account blocked, not deleted: its data is kept"}]}"#
+    );
+    let history = format!("{:?}", secrets.store().history(5).await.unwrap());
+    assert!(history.contains("a: blocked (data kept)"), "{history}");
 }

@@ -165,7 +165,7 @@ pub(crate) async fn remove(ctx: &Ctx, args: &UserRemoveArgs) -> anyhow::Result<E
     let settings = ctx.settings()?;
     let services = selected(ctx, args.selector.services.as_deref())?;
     let what = if args.keep_data {
-        "its login (data kept)"
+        "its login (data kept; a GitLab account is blocked, not deleted)"
     } else {
         "its login AND its database/vhost/org/bucket"
     };

@@ -58,6 +58,9 @@ pub enum Removal {
     Removed,
     /// There was no such user.
     Absent,
+    /// The account was blocked, not deleted, so that what it owns is kept (`keep_data` in a
+    /// service where deleting the user would delete its data, e.g. GitLab's projects).
+    Blocked,
 }
 
 /// User provisioning in one service.

@@ -428,6 +428,19 @@ impl GitLabClient {
         .await
     }
 
+    /// `POST /users/{id}/block`: the user can no longer sign in or use its tokens; its
+    /// projects stay.
+    ///
+    /// # Errors
+    /// HTTP failures.
+    pub async fn block_user(&self, auth: &Auth, id: u64) -> Result<(), ProvisionError> {
+        self.call_empty(
+            "blocking the user",
+            self.req(Method::POST, &format!("/users/{id}/block"), auth),
+        )
+        .await
+    }
+
     /// `GET /applications`.
     ///
     /// # Errors

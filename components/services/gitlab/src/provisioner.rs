@@ -10,7 +10,7 @@ use services_common::{
 use tokio::sync::OnceCell;
 
 use crate::admin::{GitLab, SERVICE, expires_in_a_year, to_provision};
-use crate::client::{Auth, User};
+use crate::client::{Auth, ROOT_ID, User};
 
 /// The name of the users' tokens.
 pub const USER_TOKEN_NAME: &str = "dtaas";
@@ -146,12 +146,30 @@ impl GitLabProvisioner {
         Ok(outcome)
     }
 
-    async fn remove(&self, name: &str, _keep_data: bool) -> Result<Removal, ProvisionError> {
+    /// Delete the user (`DELETE /users/:id`, which deletes its personal projects), or with
+    /// `keep_data` block it (`POST /users/:id/block`: no sign-in, no token use, projects
+    /// kept). Either way its stored token is forgotten. Root and administrators are refused.
+    async fn remove(&self, name: &str, keep_data: bool) -> Result<Removal, ProvisionError> {
         let auth = self.auth().await?;
         let Some(user) = self.gl.client.find_user(auth, name).await? else {
             return Ok(Removal::Absent);
         };
-        self.gl.client.delete_user(auth, user.id).await?;
+        if user.id == ROOT_ID || user.is_admin {
+            return Err(ProvisionError::Failed {
+                service: SERVICE.into(),
+                detail: format!(
+                    "{:?} is a GitLab administrator; it is never removed (refused)",
+                    user.username
+                ),
+            });
+        }
+        let removal = if keep_data {
+            self.gl.client.block_user(auth, user.id).await?;
+            Removal::Blocked
+        } else {
+            self.gl.client.delete_user(auth, user.id).await?;
+            Removal::Removed
+        };
         self.gl
             .store
             .remove(&gitlab_user_pat(&user.username))
@@ -160,7 +178,7 @@ impl GitLabProvisioner {
                 service: SERVICE.into(),
                 detail: format!("password store: {e}"),
             })?;
-        Ok(Removal::Removed)
+        Ok(removal)
     }
 }
 

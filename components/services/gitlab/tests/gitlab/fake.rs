@@ -17,6 +17,7 @@ pub struct FakeUser {
     pub email: String,
     pub password: String,
     pub admin: bool,
+    pub blocked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +70,7 @@ impl FakeGitLab {
                 email: "admin@example.com".into(),
                 password: "Initial-Root-Pw".into(),
                 admin: true,
+                blocked: false,
             });
         }
         f
@@ -124,6 +126,15 @@ impl FakeGitLab {
             .collect()
     }
 
+    /// The user's state: `None` when deleted, else whether it is blocked.
+    pub fn blocked(&self, username: &str) -> Option<bool> {
+        let s = self.0.lock().unwrap();
+        s.users
+            .iter()
+            .find(|u| u.username == username)
+            .map(|u| u.blocked)
+    }
+
     pub fn password(&self, username: &str) -> String {
         let s = self.0.lock().unwrap();
         s.users
@@ -136,7 +147,8 @@ impl FakeGitLab {
 }
 
 fn user_json(u: &FakeUser) -> Value {
-    json!({"id": u.id, "username": u.username, "name": u.username, "email": u.email, "is_admin": u.admin, "bot": false, "state": "active"})
+    let state = if u.blocked { "blocked" } else { "active" };
+    json!({"id": u.id, "username": u.username, "name": u.username, "email": u.email, "is_admin": u.admin, "bot": false, "state": state})
 }
 
 fn app_json(a: &FakeApp, secret: bool) -> Value {
@@ -259,6 +271,16 @@ impl Respond for FakeGitLab {
                 let v = user_json(u);
                 ResponseTemplate::new(200).set_body_json(v)
             }
+            ("POST", ["users", id, "block"]) => {
+                let id: u64 = id.parse().unwrap();
+                match s.users.iter_mut().find(|u| u.id == id) {
+                    Some(u) => {
+                        u.blocked = true;
+                        ResponseTemplate::new(201).set_body_json(json!(true))
+                    }
+                    None => msg(404, "404 User Not Found"),
+                }
+            }
             ("DELETE", ["users", id]) => {
                 let id: u64 = id.parse().unwrap();
                 s.users.retain(|u| u.id != id);
@@ -288,6 +310,7 @@ impl Respond for FakeGitLab {
                     email,
                     password: body["password"].as_str().unwrap_or("").into(),
                     admin: false,
+                    blocked: false,
                 };
                 let v = user_json(&u);
                 s.users.push(u);

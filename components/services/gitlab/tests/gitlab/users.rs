@@ -123,3 +123,57 @@ async fn without_a_stored_token_user_add_says_to_install() {
     let p = GitLabProvisioner::new(e.gl.clone());
     insta::assert_snapshot!(p.probe().await.unwrap_err(), @"GitLab: GitLab: cannot obtain an admin token: no working admin token is stored; run: dtaas-services service install -s gitlab");
 }
+
+#[tokio::test]
+async fn remove_deletes_and_keep_data_blocks_instead() {
+    let e = installed().await;
+    let p = GitLabProvisioner::new(e.gl.clone());
+    for name in ["keeper", "goner"] {
+        let u = spec(name, "Some-pass-long", PasswordState::Unknown);
+        assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+        assert!(pat(&e, name).await.is_some());
+    }
+
+    // --keep-data: blocked, never DELETE /users/:id (that deletes the personal projects).
+    let n = count(&e.server).await;
+    assert_eq!(
+        p.remove_user("keeper", true).await.unwrap(),
+        Removal::Blocked
+    );
+    insta::assert_snapshot!(log_from(&e.server, n).await, @r"
+    GET /gitlab/api/v4/users?username=keeper [PRIVATE-TOKEN glpat-runner-101]
+    POST /gitlab/api/v4/users/110/block [PRIVATE-TOKEN glpat-runner-101]
+    ");
+    assert_eq!(
+        e.fake.blocked("keeper"),
+        Some(true),
+        "the account and its projects stay"
+    );
+    assert_eq!(pat(&e, "keeper").await, None);
+
+    // Without it: deleted (contributions to the ghost user, not hard-deleted).
+    let n = count(&e.server).await;
+    assert_eq!(
+        p.remove_user("goner", false).await.unwrap(),
+        Removal::Removed
+    );
+    insta::assert_snapshot!(log_from(&e.server, n).await, @r"
+    GET /gitlab/api/v4/users?username=goner [PRIVATE-TOKEN glpat-runner-101]
+    DELETE /gitlab/api/v4/users/114?hard_delete=false [PRIVATE-TOKEN glpat-runner-101]
+    ");
+    assert_eq!(e.fake.blocked("goner"), None);
+    assert_eq!(pat(&e, "goner").await, None);
+
+    // Root is never removed nor blocked.
+    let n = count(&e.server).await;
+    for keep in [false, true] {
+        let err = p.remove_user("root", keep).await.unwrap_err();
+        assert!(
+            err.to_string().contains("is a GitLab administrator"),
+            "{err}"
+        );
+    }
+    let log = log_from(&e.server, n).await;
+    assert!(!log.contains("DELETE") && !log.contains("block"), "{log}");
+    assert_eq!(e.fake.blocked("root"), Some(false));
+}
