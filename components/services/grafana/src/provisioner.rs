@@ -7,6 +7,11 @@ use services_common::{
     Retry, UserSpec, http_client,
 };
 
+/// The organisation provisioned users belong to: Grafana's main organisation.
+const MAIN_ORG: i64 = 1;
+/// The role a user gets when added to it here.
+const MEMBER_ROLE: &str = "Viewer";
+
 const NAME: &str = "Grafana";
 
 /// Where the API is and how to log in.
@@ -143,6 +148,27 @@ impl GrafanaProvisioner {
             .await
     }
 
+    /// Make `name` a member of the main organisation (`Viewer` when added here; the role of
+    /// an existing member is kept). Grafana usually auto-assigns new users to it, unless
+    /// `auto_assign_org` is off.
+    async fn ensure_member(&self, name: &str) -> Result<(), ProvisionError> {
+        let resp = self
+            .api
+            .send(
+                self.admin(Method::POST, &format!("/api/orgs/{MAIN_ORG}/users"))
+                    .json(&json!({ "loginOrEmail": name, "role": MEMBER_ROLE })),
+            )
+            .await?;
+        match resp.status() {
+            // 409: already a member.
+            s if s.is_success() || s == StatusCode::CONFLICT => Ok(()),
+            _ => Err(self
+                .api
+                .error(&format!("adding {name:?} to the main organisation"), resp)
+                .await),
+        }
+    }
+
     fn refuse_admin(&self, name: &str) -> Result<(), ProvisionError> {
         services_common::refuse_admin(NAME, "GRAFANA_ADMIN_USERNAME", &self.admin_user, name)
     }
@@ -161,7 +187,10 @@ impl GrafanaProvisioner {
                     .send(self.admin(Method::POST, "/api/admin/users").json(&body))
                     .await?;
                 match resp.status() {
-                    s if s.is_success() => Ok(Outcome::Created),
+                    s if s.is_success() => {
+                        self.ensure_member(name).await?;
+                        Ok(Outcome::Created)
+                    }
                     // Created concurrently (or the email belongs to someone else).
                     StatusCode::PRECONDITION_FAILED | StatusCode::CONFLICT => {
                         let err = self
@@ -169,10 +198,11 @@ impl GrafanaProvisioner {
                             .error(&format!("creating user {name:?}"), resp)
                             .await;
                         match self.lookup(name).await? {
-                            Some(id) => self
-                                .set_password(id, name, &user.password)
-                                .await
-                                .map(|()| Outcome::Updated),
+                            Some(id) => {
+                                self.set_password(id, name, &user.password).await?;
+                                self.ensure_member(name).await?;
+                                Ok(Outcome::Updated)
+                            }
                             None => Err(err),
                         }
                     }

@@ -1,5 +1,5 @@
-//! Contract tests: the exact admin API requests for create, re-run, password change,
-//! already-exists, removal, 401 and 5xx.
+//! Contract tests: the exact admin API requests for create (with the main organisation
+//! membership), re-run, password change, already-exists, removal, 401 and 5xx.
 
 use std::time::Duration;
 
@@ -58,6 +58,19 @@ async fn create() {
         .and(body_json(json!({"name": "alice", "login": "alice", "email": "alice@example.org", "password": "user-Secret-1"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7, "message": "User created"})))
         .expect(1).mount(&s).await;
+    Mock::given(method("POST"))
+        .and(path("/api/orgs/1/users"))
+        .and(basic_auth("dtaas", "admin-pw"))
+        .and(body_json(
+            json!({"loginOrEmail": "alice", "role": "Viewer"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"message": "User added to organization"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
     assert_eq!(
         provisioner(&s)
             .ensure_user(&spec("alice", PasswordState::Unknown))
@@ -138,6 +151,19 @@ async fn already_exists_on_create_sets_the_password() {
     Mock::given(method("PUT"))
         .and(path("/api/admin/users/9/password"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    // Already a member (auto-assigned): fine, its role is kept.
+    Mock::given(method("POST"))
+        .and(path("/api/orgs/1/users"))
+        .and(body_json(
+            json!({"loginOrEmail": "alice", "role": "Viewer"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .set_body_json(json!({"message": "User is already member of this organization"})),
+        )
         .expect(1)
         .mount(&s)
         .await;
