@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::args::{HistoryArgs, RunArgs};
-use crate::daemon::{Schedule, schedule_of};
+use crate::daemon::{SCHEDULE_TRIGGER, Schedule, schedule_of};
 use crate::env::Env;
 use crate::exec::execute;
 use crate::job::{JobName, JobReport, Status};
@@ -119,20 +119,19 @@ struct ListRow {
     last_outcome: Option<String>,
 }
 
-/// `list`.
-pub(crate) async fn list(env: &Env, json: bool) -> anyhow::Result<ExitCode> {
-    let now = SystemTime::now();
+/// The `list` rows at `now`.
+async fn list_rows(env: &Env, now: SystemTime) -> anyhow::Result<Vec<ListRow>> {
     let mut rows = Vec::new();
     for job in JobName::ALL {
         let sched = schedule_of(&env.settings, job)?;
-        let (schedule, tz, next) = match &sched {
-            Schedule::Disabled => ("disabled".to_owned(), String::new(), None),
-            Schedule::Cron(c) => (
-                c.expr().to_owned(),
-                c.time_zone().to_owned(),
-                c.next_after(now),
-            ),
-            Schedule::Every { expr, every, tz } => (expr.clone(), tz.clone(), Some(now + *every)),
+        // The daemon's persisted last scheduled time: an `@every` schedule counts from it.
+        let last_scheduled = match sched {
+            Schedule::Every { .. } => {
+                env.store
+                    .last_scheduled(job.as_str(), SCHEDULE_TRIGGER)
+                    .await?
+            }
+            _ => None,
         };
         let last = env
             .store
@@ -143,9 +142,9 @@ pub(crate) async fn list(env: &Env, json: bool) -> anyhow::Result<ExitCode> {
         rows.push(ListRow {
             job: job.as_str(),
             description: job.description(),
-            schedule,
-            time_zone: tz,
-            next_run: next.map(rfc3339),
+            schedule: sched.expr().to_owned(),
+            time_zone: sched.time_zone().to_owned(),
+            next_run: sched.next_run(last_scheduled, now).map(rfc3339),
             last_run: last.as_ref().map(|e| rfc3339(e.started_at)),
             last_outcome: last.map(|e| {
                 e.outcome
@@ -153,22 +152,54 @@ pub(crate) async fn list(env: &Env, json: bool) -> anyhow::Result<ExitCode> {
             }),
         });
     }
+    Ok(rows)
+}
+
+/// The human `list` table: the schedule and zone columns as wide as their longest value.
+fn list_table(rows: &[ListRow]) -> Vec<String> {
+    let width = |head: &str, cell: &dyn Fn(&ListRow) -> usize| {
+        rows.iter().map(cell).chain([head.len()]).max().unwrap_or(0)
+    };
+    let sw = width("SCHEDULE", &|r| r.schedule.len());
+    let zw = width("ZONE", &|r| r.time_zone.len().max(1));
+    let line = |job: &str, sched: &str, zone: &str, next: &str, last: &str, outcome: &str| {
+        format!("{job:<18} {sched:<sw$} {zone:<zw$} {next:<22} {last:<22} {outcome}")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = vec![line(
+        "JOB",
+        "SCHEDULE",
+        "ZONE",
+        "NEXT RUN (UTC)",
+        "LAST RUN (UTC)",
+        "LAST OUTCOME",
+    )];
+    for r in rows {
+        out.push(line(
+            r.job,
+            &r.schedule,
+            if r.time_zone.is_empty() {
+                "-"
+            } else {
+                &r.time_zone
+            },
+            r.next_run.as_deref().unwrap_or("-"),
+            r.last_run.as_deref().unwrap_or("-"),
+            r.last_outcome.as_deref().unwrap_or("-"),
+        ));
+    }
+    out
+}
+
+/// `list`.
+pub(crate) async fn list(env: &Env, json: bool) -> anyhow::Result<ExitCode> {
+    let rows = list_rows(env, SystemTime::now()).await?;
     if json {
         print_json(&rows)?;
     } else {
-        out_line(&format!(
-            "{:<18} {:<16} {:<22} {:<22} {}",
-            "JOB", "SCHEDULE", "NEXT RUN (UTC)", "LAST RUN (UTC)", "LAST OUTCOME"
-        ));
-        for r in &rows {
-            out_line(&format!(
-                "{:<18} {:<16} {:<22} {:<22} {}",
-                r.job,
-                r.schedule,
-                r.next_run.as_deref().unwrap_or("-"),
-                r.last_run.as_deref().unwrap_or("-"),
-                r.last_outcome.as_deref().unwrap_or("-")
-            ));
+        for l in list_table(&rows) {
+            out_line(&l);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -287,4 +318,70 @@ pub(crate) async fn history(env: &Env, args: &HistoryArgs, json: bool) -> anyhow
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn list_counts_every_schedules_from_the_stored_last_run_and_shows_the_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::write(
+            dir.path().join("config/services.env"),
+            "HOSTNAME=jobs.example.org\nJOBS_TIMEZONE=America/Argentina/Buenos_Aires\n\
+             JOBS_PRUNE_HISTORY_SCHEDULE=\"@every 1h\"\nJOBS_CERTS_EXPIRY_SCHEDULE=\"@every 1h\"\n\
+             JOBS_USERS_SYNC_SCHEDULE=\n",
+        )
+        .unwrap();
+        let env = Env::open(dir.path()).await.unwrap();
+        let now = SystemTime::now();
+        let min = Duration::from_secs(60);
+        // prune-history last ran 10 min ago: next in 50 min. certs-expiry never ran.
+        env.store
+            .set_last_scheduled("prune-history", SCHEDULE_TRIGGER, now - 10 * min)
+            .await
+            .unwrap();
+        let rows = list_rows(&env, now).await.unwrap();
+        let row = |job: &str| rows.iter().find(|r| r.job == job).unwrap();
+        assert_eq!(
+            row("prune-history").next_run.as_deref(),
+            Some(rfc3339(now + 50 * min).as_str())
+        );
+        assert_eq!(
+            row("certs-expiry").next_run.as_deref(),
+            Some(rfc3339(now + 60 * min).as_str())
+        );
+        // A missed slot is due now.
+        env.store
+            .set_last_scheduled("certs-expiry", SCHEDULE_TRIGGER, now - 120 * min)
+            .await
+            .unwrap();
+        let rows = list_rows(&env, now).await.unwrap();
+        let row = |job: &str| rows.iter().find(|r| r.job == job).unwrap();
+        assert_eq!(
+            row("certs-expiry").next_run.as_deref(),
+            Some(rfc3339(now).as_str())
+        );
+
+        let table = list_table(&rows);
+        assert!(
+            table[0].starts_with(
+                "JOB                SCHEDULE    ZONE                           NEXT RUN (UTC) "
+            ),
+            "{table:#?}"
+        );
+        let line = |job: &str| table.iter().find(|l| l.starts_with(job)).unwrap();
+        assert!(
+            line("prune-history").contains("@every 1h   America/Argentina/Buenos_Aires "),
+            "{table:#?}"
+        );
+        assert!(
+            line("users-sync").contains("disabled    -                              - "),
+            "{table:#?}"
+        );
+    }
 }

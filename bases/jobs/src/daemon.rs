@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use scheduler::{
     CronSchedule, RunContext, Scheduler, SchedulerConfig, TaskError, TaskSpec, Trigger,
@@ -28,6 +28,46 @@ pub(crate) enum Schedule {
         every: Duration,
         tz: String,
     },
+}
+
+/// The name of the trigger of every job in the scheduler: it keys the last scheduled time
+/// persisted in the state database (table `trigger_state`).
+pub(crate) const SCHEDULE_TRIGGER: &str = "schedule";
+
+impl Schedule {
+    /// When the daemon runs the job next, given the persisted last scheduled time `last`
+    /// of its trigger. A cron schedule: its next slot after `now`. `@every`: `last` plus the
+    /// interval, or `now` when that is already past (the daemon runs the missed slot at
+    /// once); without a stored `last`, `now` plus the interval (the first run comes one
+    /// interval after the daemon starts).
+    pub(crate) fn next_run(&self, last: Option<SystemTime>, now: SystemTime) -> Option<SystemTime> {
+        match self {
+            Schedule::Disabled => None,
+            Schedule::Cron(c) => c.next_after(now),
+            Schedule::Every { every, .. } => Some(match last {
+                Some(last) => (last + *every).max(now),
+                None => now + *every,
+            }),
+        }
+    }
+
+    /// The IANA zone the schedule is evaluated in (empty when disabled).
+    pub(crate) fn time_zone(&self) -> &str {
+        match self {
+            Schedule::Disabled => "",
+            Schedule::Cron(c) => c.time_zone(),
+            Schedule::Every { tz, .. } => tz,
+        }
+    }
+
+    /// The expression as configured (`disabled` when empty).
+    pub(crate) fn expr(&self) -> &str {
+        match self {
+            Schedule::Disabled => "disabled",
+            Schedule::Cron(c) => c.expr(),
+            Schedule::Every { expr, .. } => expr,
+        }
+    }
 }
 
 /// The schedule of `job`: `JOBS_<JOB>_SCHEDULE` in `JOBS_TIMEZONE`.
@@ -75,7 +115,7 @@ fn task(env: &Arc<Env>, job: JobName, schedule: Schedule) -> Option<TaskSpec> {
         Schedule::Every { every, .. } => Trigger::interval(every),
     }
     // Keep the persisted state when the schedule is edited.
-    .named("schedule");
+    .named(SCHEDULE_TRIGGER);
     let env = Arc::clone(env);
     let spec = TaskSpec::new(job.as_str(), move |_ctx: RunContext| {
         let env = Arc::clone(&env);
@@ -179,6 +219,38 @@ mod tests {
         std::fs::write(dir.path().join("config/services.env"), text).unwrap();
         let s = crate::env::load_settings(dir.path()).unwrap();
         (dir, s)
+    }
+
+    #[test]
+    fn the_next_every_run_follows_the_persisted_last_run() {
+        let (_d, s) = settings(&[("JOBS_CERTS_EXPIRY_SCHEDULE", "\"@every 1h\"")]);
+        let every = schedule_of(&s, JobName::CertsExpiry).unwrap();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let min = Duration::from_secs(60);
+        // Last run 10 min ago: 50 min from now, not an hour.
+        assert_eq!(
+            every.next_run(Some(now - 10 * min), now),
+            Some(now + 50 * min)
+        );
+        // A slot missed (last run 2 h ago): due now.
+        assert_eq!(every.next_run(Some(now - 120 * min), now), Some(now));
+        // Never run: one interval from now.
+        assert_eq!(every.next_run(None, now), Some(now + 60 * min));
+        assert_eq!(every.time_zone(), "UTC");
+
+        let cron = schedule_of(&s, JobName::PruneHistory).unwrap();
+        assert_eq!(cron.expr(), "0 4 * * *");
+        let next = cron.next_run(Some(now - 120 * min), now).unwrap();
+        assert!(next > now && next <= now + 24 * 60 * min, "{next:?}");
+        let off = schedule_of(
+            &settings(&[("JOBS_USERS_SYNC_SCHEDULE", "")]).1,
+            JobName::UsersSync,
+        )
+        .unwrap();
+        assert_eq!(
+            (off.expr(), off.time_zone(), off.next_run(None, now)),
+            ("disabled", "", None)
+        );
     }
 
     #[test]

@@ -80,6 +80,23 @@ fn list_shows_every_job_with_its_schedule() {
     );
     assert!(v[0]["next_run"].is_string());
     assert!(v[0]["last_run"].is_null());
+
+    // The table has the zone column too.
+    let out = jobs_in(&p).arg("list").assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("JOB                SCHEDULE    ZONE          NEXT RUN (UTC)"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("service-health     */5 * * * * Europe/Zurich "),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("users-sync         disabled    -             -"),
+        "{stdout}"
+    );
 }
 
 #[test]
