@@ -1,5 +1,7 @@
+use std::collections::BTreeSet;
+
 use catalog::Service;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 use services_common::{
@@ -8,6 +10,8 @@ use services_common::{
 };
 
 const NAME: &str = "InfluxDB";
+/// The page size of list requests (the API's maximum).
+const PAGE: usize = 100;
 
 /// Where the API is and how to authenticate.
 #[derive(Debug, Clone)]
@@ -134,21 +138,47 @@ impl InfluxDbProvisioner {
         .await
     }
 
-    async fn create(
+    /// `POST path` with `body`: the new object's id and `true`. When the API answers that it
+    /// already exists (409, or 422 as InfluxDB says "... already exists": made concurrently,
+    /// or by an earlier run whose answer was lost), `lookup` finds it: its id and `false`;
+    /// when even `lookup` does not find it, the API's error.
+    async fn create_or_find(
         &self,
         path: &str,
         body: Value,
         action: &str,
-    ) -> Result<String, ProvisionError> {
-        let v = self
+        lookup: impl Future<Output = Result<Option<String>, ProvisionError>>,
+    ) -> Result<(String, bool), ProvisionError> {
+        let resp = self
             .api
-            .json_or_none(self.req(Method::POST, path).json(&body), action)
-            .await?
-            .unwrap_or(Value::Null);
+            .send(self.req(Method::POST, path).json(&body))
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::CONFLICT || status == StatusCode::UNPROCESSABLE_ENTITY {
+            let err = self.api.error(action, resp).await;
+            return match lookup.await? {
+                Some(id) => Ok((id, false)),
+                None => Err(err),
+            };
+        }
+        if !status.is_success() {
+            return Err(self.api.error(action, resp).await);
+        }
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
         v.get("id")
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .map(|id| (id.to_owned(), true))
             .ok_or_else(|| failed(format!("{action}: the answer holds no id")))
+    }
+
+    async fn bucket_id(&self, org_id: &str, name: &str) -> Result<Option<String>, ProvisionError> {
+        self.find(
+            &format!("/api/v2/buckets?orgID={org_id}&name={name}"),
+            "buckets",
+            name,
+            &format!("looking up bucket {name:?}"),
+        )
+        .await
     }
 
     async fn set_password(
@@ -193,43 +223,48 @@ impl InfluxDbProvisioner {
     async fn ensure(&self, user: &UserSpec) -> Result<Outcome, ProvisionError> {
         let name = user.name.as_str();
         self.refuse_admin(name)?;
-        let (user_id, mut outcome) = match self.user_id(name).await? {
+        let (user_id, created) = match self.user_id(name).await? {
+            Some(id) => (id, false),
             None => {
-                let id = self
-                    .create(
-                        "/api/v2/users",
-                        json!({ "name": name, "status": "active" }),
-                        &format!("creating user {name:?}"),
-                    )
-                    .await?;
-                self.set_password(&id, name, &user.password).await?;
-                (id, Outcome::Created)
+                self.create_or_find(
+                    "/api/v2/users",
+                    json!({ "name": name, "status": "active" }),
+                    &format!("creating user {name:?}"),
+                    self.user_id(name),
+                )
+                .await?
             }
-            Some(id) => {
-                let update = match user.password_state {
-                    PasswordState::Same => false,
-                    PasswordState::Changed => true,
-                    PasswordState::Unknown => !self.password_matches(name, &user.password).await?,
-                };
-                if update {
-                    self.set_password(&id, name, &user.password).await?;
-                    (id, Outcome::Updated)
-                } else {
-                    (id, Outcome::Unchanged)
-                }
+        };
+        let mut outcome = if created {
+            self.set_password(&user_id, name, &user.password).await?;
+            Outcome::Created
+        } else {
+            let update = match user.password_state {
+                PasswordState::Same => false,
+                PasswordState::Changed => true,
+                PasswordState::Unknown => !self.password_matches(name, &user.password).await?,
+            };
+            if update {
+                self.set_password(&user_id, name, &user.password).await?;
+                Outcome::Updated
+            } else {
+                Outcome::Unchanged
             }
         };
         let mut changed = false;
         let org_id = match self.org_id(name).await? {
             Some(id) => id,
             None => {
-                changed = true;
-                self.create(
-                    "/api/v2/orgs",
-                    json!({ "name": name, "description": name }),
-                    &format!("creating org {name:?}"),
-                )
-                .await?
+                let (id, created) = self
+                    .create_or_find(
+                        "/api/v2/orgs",
+                        json!({ "name": name, "description": name }),
+                        &format!("creating org {name:?}"),
+                        self.org_id(name),
+                    )
+                    .await?;
+                changed |= created;
+                id
             }
         };
         let owners = self
@@ -250,22 +285,16 @@ impl InfluxDbProvisioner {
                 )
                 .await?;
         }
-        let bucket = self
-            .find(
-                &format!("/api/v2/buckets?orgID={org_id}&name={name}"),
-                "buckets",
-                name,
-                &format!("looking up bucket {name:?}"),
-            )
-            .await?;
-        if bucket.is_none() {
-            changed = true;
-            self.create(
-                "/api/v2/buckets",
-                json!({ "orgID": org_id, "name": name, "retentionRules": [] }),
-                &format!("creating bucket {name:?}"),
-            )
-            .await?;
+        if self.bucket_id(&org_id, name).await?.is_none() {
+            let (_, created) = self
+                .create_or_find(
+                    "/api/v2/buckets",
+                    json!({ "orgID": org_id, "name": name, "retentionRules": [] }),
+                    &format!("creating bucket {name:?}"),
+                    self.bucket_id(&org_id, name),
+                )
+                .await?;
+            changed |= created;
         }
         if changed && outcome == Outcome::Unchanged {
             outcome = Outcome::Updated;
@@ -273,17 +302,42 @@ impl InfluxDbProvisioner {
         Ok(outcome)
     }
 
+    /// Every user, page by page (`limit=100&offset=N` until a short page; the API answers
+    /// 20 without `limit`), the admin left out.
     async fn list(&self) -> Result<Vec<String>, ProvisionError> {
-        let v = self
-            .api
-            .json_or_none(self.req(Method::GET, "/api/v2/users"), "listing users")
-            .await?
-            .unwrap_or(Value::Null);
-        let mut names: Vec<String> = ids(&v, "users")
-            .into_iter()
-            .map(|(_, n)| n)
-            .filter(|n| *n != self.admin_user)
-            .collect();
+        let mut seen = BTreeSet::new();
+        let mut names = Vec::new();
+        let mut offset = 0usize;
+        loop {
+            let v = self
+                .api
+                .json_or_none(
+                    self.req(
+                        Method::GET,
+                        &format!("/api/v2/users?limit={PAGE}&offset={offset}"),
+                    ),
+                    "listing users",
+                )
+                .await?
+                .unwrap_or(Value::Null);
+            let page = ids(&v, "users");
+            let len = page.len();
+            let mut new = false;
+            for (id, name) in page {
+                if seen.insert(id) {
+                    new = true;
+                    if name != self.admin_user {
+                        names.push(name);
+                    }
+                }
+            }
+            // A short page ends the list; so does a page of nothing new (a server that
+            // ignores `offset` must not loop forever).
+            if len < PAGE || !new {
+                break;
+            }
+            offset += len;
+        }
         names.sort();
         Ok(names)
     }

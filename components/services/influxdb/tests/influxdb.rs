@@ -1,4 +1,5 @@
-//! Contract tests: the exact v2 API requests for create, re-run, admin refusal, 401 and 5xx.
+//! Contract tests: the exact v2 API requests for create, re-run, admin refusal, 401 and 5xx,
+//! paged listing, and "already exists" answers to creations.
 
 use std::time::Duration;
 
@@ -275,4 +276,159 @@ async fn unauthorized_and_server_errors() {
         .unwrap_err();
     insta::assert_snapshot!(e.to_string(), @r#"InfluxDB: looking up user "bob" failed with HTTP 503: starting"#);
     assert!(!e.to_string().contains("op-token"));
+}
+
+fn users_page(range: std::ops::Range<usize>) -> serde_json::Value {
+    let users: Vec<_> = range
+        .map(|i| json!({"id": format!("u{i:03}"), "name": format!("user{i:03}")}))
+        .collect();
+    json!({ "users": users })
+}
+
+#[tokio::test]
+async fn list_users_reads_every_page() {
+    let s = MockServer::start().await;
+    // 100 users (the admin among them), then a short page of 3.
+    let mut first = users_page(0..100);
+    first["users"][7] = json!({"id": "admin-id", "name": "dtaas"});
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .and(query_param("limit", "100"))
+        .and(query_param("offset", "0"))
+        .and(header(AUTH.0, AUTH.1))
+        .respond_with(ResponseTemplate::new(200).set_body_json(first))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .and(query_param("limit", "100"))
+        .and(query_param("offset", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(users_page(100..103)))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let users = provisioner(&s).list_users().await.unwrap();
+    assert_eq!(users.len(), 102, "{users:?}");
+    assert!(!users.contains(&"dtaas".to_owned()));
+    assert_eq!(users.first().map(String::as_str), Some("user000"));
+    assert_eq!(users.last().map(String::as_str), Some("user102"));
+}
+
+#[tokio::test]
+async fn a_server_ignoring_offset_does_not_loop() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(users_page(0..100)))
+        .expect(2)
+        .mount(&s)
+        .await;
+    assert_eq!(provisioner(&s).list_users().await.unwrap().len(), 100);
+}
+
+/// `GET path?key=alice`: not found the first time, found (id `id`) afterwards.
+async fn found_on_second_look(s: &MockServer, p: &str, key: &str, list: &str, id: &str) {
+    Mock::given(method("GET"))
+        .and(path(p))
+        .and(query_param(key, "alice"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ list: [] })))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(p))
+        .and(query_param(key, "alice"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ list: [{"id": id, "name": "alice"}] })),
+        )
+        .expect(1)
+        .mount(s)
+        .await;
+}
+
+#[tokio::test]
+async fn already_exists_is_looked_up_again_and_carried_on() {
+    let s = MockServer::start().await;
+    found_on_second_look(&s, "/api/v2/users", "name", "users", "u1").await;
+    found_on_second_look(&s, "/api/v2/orgs", "org", "orgs", "o1").await;
+    found_on_second_look(&s, "/api/v2/buckets", "name", "buckets", "b1").await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/users"))
+        .and(body_json(json!({"name": "alice", "status": "active"})))
+        .respond_with(ResponseTemplate::new(422).set_body_json(
+            json!({"code": "conflict", "message": "user with name alice already exists"}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/users/u1/password"))
+        .and(body_json(json!({"password": "user-Secret-1"})))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/orgs"))
+        .and(body_json(json!({"name": "alice", "description": "alice"})))
+        .respond_with(ResponseTemplate::new(409).set_body_json(
+            json!({"code": "conflict", "message": "organization with name alice already exists"}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/orgs/o1/owners"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"users": [{"id": "u1", "name": "alice"}]})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/buckets"))
+        .and(body_json(
+            json!({"orgID": "o1", "name": "alice", "retentionRules": []}),
+        ))
+        .respond_with(ResponseTemplate::new(422).set_body_json(
+            json!({"code": "conflict", "message": "bucket with name alice already exists"}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    // The user existed: its password is set as for any existing user whose CSV password
+    // changed.
+    let out = provisioner(&s)
+        .ensure_user(&spec("alice", PasswordState::Changed))
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Updated);
+}
+
+#[tokio::test]
+async fn a_422_for_another_reason_is_still_an_error() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(2)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/users"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(
+            json!({"code": "unprocessable entity", "message": "user name is invalid"}),
+        ))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let e = provisioner(&s)
+        .ensure_user(&spec("alice", PasswordState::Unknown))
+        .await
+        .unwrap_err();
+    insta::assert_snapshot!(e.to_string(), @r#"InfluxDB: creating user "alice" failed with HTTP 422: user name is invalid"#);
 }
