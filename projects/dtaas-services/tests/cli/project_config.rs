@@ -356,3 +356,57 @@ fn mutating_commands_leave_a_journal_line_and_read_only_ones_do_not() {
     // Newest first: the refused set changed nothing (skipped), `config show` left no line.
     assert_eq!(config, [("config set", "skipped"), ("config set", "ok")]);
 }
+
+#[test]
+fn a_corrupt_state_db_a_wrong_key_and_an_unreachable_db_url_fail_clearly_changing_nothing() {
+    let p = Project::new();
+    p.cmd().args(["db", "migrate"]).assert().success();
+    p.cmd().args(["secrets", "list"]).assert().success();
+    let db = p.dir.join(".dtaas/state.db");
+
+    // A store key that is not the database's: exit 2, nothing changed, the key never shown.
+    let before = std::fs::read(&db).unwrap();
+    let wrong = "ff".repeat(32);
+    let out = p
+        .cmd()
+        .env("DTAAS_STORE_KEY", &wrong)
+        .args(["secrets", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not the key"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(&wrong));
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+
+    // The key file gone: exit 2, no new key made in its place.
+    let key = p.dir.join(".dtaas/store.key");
+    let saved = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let out = p.cmd().args(["secrets", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is missing"), "{}", stderr(&out));
+    assert!(!key.exists());
+    std::fs::write(&key, saved).unwrap();
+
+    // A corrupt database file: exit 1 naming it, the file left as it was.
+    std::fs::write(&db, b"this is not a SQLite database, not at all").unwrap();
+    let corrupt = std::fs::read(&db).unwrap();
+    let out = p.cmd().args(["db", "status"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("state.db"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&db).unwrap(), corrupt);
+
+    // An unreachable shared database: exit 1, its password redacted.
+    let out = p
+        .cmd()
+        .env(
+            "DTAAS_DATABASE_URL",
+            "postgres://dtaas:Url-Secret-9@127.0.0.1:1/dtaas",
+        )
+        .args(["db", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("127.0.0.1:1"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("Url-Secret-9"), "{}", stderr(&out));
+}
