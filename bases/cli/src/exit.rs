@@ -43,7 +43,16 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
                 CliError::NotReady(_) => 3,
             };
         }
-        if cause.is::<config::ConfigError>() || cause.is::<catalog::CatalogError>() {
+        // A file that cannot be read or written (full disk, permissions) is a failed
+        // operation; everything else the config brick reports is a configuration error.
+        if let Some(e) = cause.downcast_ref::<config::ConfigError>() {
+            return if matches!(e, config::ConfigError::Io { .. }) {
+                1
+            } else {
+                USAGE
+            };
+        }
+        if cause.is::<catalog::CatalogError>() {
             return USAGE;
         }
         if let Some(code) = crate::exit_hooks::code_of_component_error(cause) {

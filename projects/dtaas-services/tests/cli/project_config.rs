@@ -410,3 +410,82 @@ fn a_corrupt_state_db_a_wrong_key_and_an_unreachable_db_url_fail_clearly_changin
     assert!(stderr(&out).contains("127.0.0.1:1"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("Url-Secret-9"), "{}", stderr(&out));
 }
+
+/// A tmpfs mounted over a directory (its files copied in first), unmounted when dropped.
+struct FullDisk(std::path::PathBuf);
+
+impl FullDisk {
+    /// Mount a 64 KiB tmpfs over `dir` keeping its files, then fill it up. `None` (after
+    /// saying why) when mounting is impossible outside CI; in CI that is a failure.
+    #[allow(clippy::print_stderr)]
+    fn over(dir: &std::path::Path) -> Option<FullDisk> {
+        let keep = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), keep.path().join(e.file_name())).unwrap();
+            }
+        }
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "cannot mount a tmpfs in CI: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            eprintln!("skipped: cannot mount a tmpfs (needs root)");
+            return None;
+        }
+        let disk = FullDisk(dir.to_owned());
+        for e in std::fs::read_dir(keep.path()).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        // Fill what is left, one byte at a time at the end.
+        let mut filler = std::fs::File::create(dir.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+        while std::io::Write::write_all(&mut filler, &[0]).is_ok() {}
+        Some(disk)
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_full_disk_leaves_services_env_whole() {
+    let p = Project::new();
+    let config = p.dir.join("config");
+    let Some(_disk) = FullDisk::over(&config) else {
+        return;
+    };
+    let env = config.join("services.env");
+    let before = std::fs::read(&env).unwrap();
+    let out = p
+        .cmd()
+        .args([
+            "config",
+            "set",
+            "HOSTNAME",
+            "a-much-longer-host-name.example.org",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("services.env"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&env).unwrap(), before, "services.env changed");
+    let left: Vec<String> = std::fs::read_dir(&config)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
