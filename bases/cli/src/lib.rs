@@ -23,7 +23,7 @@ use crate::exit::Exit;
 #[must_use]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose, cli.global.quiet);
+    init_tracing(cli.global.verbose, cli.global.quiet, cli.global.no_color);
     let ctx = Ctx::new(cli.global.clone());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -56,7 +56,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
+fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -67,6 +67,13 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(
+            !no_color
+                && logging::colour(
+                    std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                    std::env::var_os("NO_COLOR").as_deref(),
+                ),
+        )
         .with_target(verbose > 1)
         .without_time()
         .try_init();

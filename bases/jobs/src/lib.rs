@@ -79,7 +79,7 @@ fn init_tracing(cli: &Cli) {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .with_ansi(log_colour(
+            .with_ansi(logging::colour(
                 std::io::stderr().is_terminal(),
                 std::env::var_os("NO_COLOR").as_deref(),
             ))
@@ -87,12 +87,6 @@ fn init_tracing(cli: &Cli) {
             .without_time()
             .try_init();
     }
-}
-
-/// Colour in the logs on stderr: only on a terminal and without `NO_COLOR` (an empty
-/// `NO_COLOR` counts as unset), the rule `dtaas-services` applies to its output.
-fn log_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -107,19 +101,4 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     env.store.close().await;
     Ok(code)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::ffi::OsStr;
-
-    use super::log_colour;
-
-    #[test]
-    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
-        assert!(log_colour(true, None));
-        assert!(log_colour(true, Some(OsStr::new(""))));
-        assert!(!log_colour(true, Some(OsStr::new("1"))));
-        assert!(!log_colour(false, None));
-    }
 }

@@ -18,6 +18,13 @@ const CAPPED: &[&str] = &[
     "sqlx=warn",
 ];
 
+/// Whether logs on stderr get colour: only on a terminal and without `NO_COLOR` (an empty
+/// `NO_COLOR` counts as unset; <https://no-color.org>), the rule the printers apply too.
+#[must_use]
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
 /// The filter for `requested` (the value of `DTAAS_LOG`, when set and valid) or else
 /// `default` (from `-q`/`-v`), with the body-logging crates capped.
 #[must_use]
@@ -35,6 +42,15 @@ pub fn filter(requested: Option<&str>, default: &str) -> EnvFilter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(super::colour(true, None));
+        assert!(super::colour(true, Some(OsStr::new(""))));
+        assert!(!super::colour(true, Some(OsStr::new("1"))));
+        assert!(!super::colour(false, None));
+    }
+
     use tracing_subscriber::layer::SubscriberExt as _;
 
     use super::*;
