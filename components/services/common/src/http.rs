@@ -143,13 +143,23 @@ impl HttpApi {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
-    /// Send `req`, retrying network errors and 5xx answers; 4xx answers are returned at once.
-    /// The last 5xx answer is returned too: the caller maps statuses to errors.
+    /// Send `req`, retrying what cannot have had an effect twice; 4xx answers are returned at
+    /// once, and so is the last 5xx answer (the caller maps statuses to errors).
+    ///
+    /// Idempotent requests (GET, PUT, DELETE...) are retried after any network error and any
+    /// 5xx answer. Others (POST, PATCH) may already have been carried out when the answer is
+    /// lost (a whole-request timeout, a reset connection, a 500/502/504), and a second attempt
+    /// would duplicate it (a second OAuth application, token or user): they are retried only
+    /// when the connection could not be made, or on 503 (the server did not take the request).
     ///
     /// # Errors
     /// [`ProvisionError::Unreachable`] when the last attempt failed without an answer.
     pub async fn send(&self, req: RequestBuilder) -> Result<Response, ProvisionError> {
         let attempts = self.retry.attempts.max(1);
+        let idempotent = req
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .is_none_or(|r| r.method().is_idempotent());
         let mut attempt = 0;
         loop {
             let this = req.try_clone().ok_or_else(|| ProvisionError::Failed {
@@ -158,11 +168,17 @@ impl HttpApi {
             })?;
             attempt += 1;
             match this.send().await {
-                Ok(resp) if resp.status().is_server_error() && attempt < attempts => {
+                Ok(resp)
+                    if attempt < attempts
+                        && resp.status().is_server_error()
+                        && (idempotent || resp.status() == StatusCode::SERVICE_UNAVAILABLE) =>
+                {
                     tracing::debug!(service = %self.service, status = %resp.status(), attempt, "retrying after a server error");
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) if attempt < attempts && !e.is_builder() => {
+                Err(e)
+                    if attempt < attempts && !e.is_builder() && (idempotent || e.is_connect()) =>
+                {
                     tracing::debug!(service = %self.service, error = %e.without_url(), attempt, "retrying after a network error");
                 }
                 Err(e) => {

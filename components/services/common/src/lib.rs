@@ -1,6 +1,7 @@
 //! services_common: what every service crate that provisions users shares — the ONE
 //! reqwest client builder (applying `SSL_VERIFY` and the project's CA), a bounded retry for
-//! network errors and 5xx answers (never 4xx), the [`Provisioner`] trait each service
+//! network errors and 5xx answers (never 4xx; a POST or PATCH only when it cannot have been
+//! carried out: no connection, or 503), the [`Provisioner`] trait each service
 //! implements (`list_users`, `ensure_user`, `remove_user`, a readiness probe) and the shared
 //! [`ProvisionError`].
 //!
