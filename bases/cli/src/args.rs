@@ -428,6 +428,12 @@ pub(crate) struct SelfSignedArgs {
     /// Host name of the certificate (default: HOSTNAME).
     #[arg(long)]
     pub(crate) hostname: Option<String>,
+    /// Overwrite certificates already in CERTS_SRC, or write next to numbered Let's Encrypt
+    /// files (asks unless --yes). Numbered Let's Encrypt files (privkey1.pem, ...) and the
+    /// links to them are never overwritten, but host setup installs the newest file of each
+    /// name: the self-signed set then replaces them in certs/.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -87,15 +87,52 @@ pub(crate) async fn check(ctx: &Ctx) -> anyhow::Result<Exit> {
     })
 }
 
-/// `certs self-signed [--hostname NAME]`: writes into CERTS_SRC.
+/// What `--force` would do to the files a refusal names, for the confirmation.
+fn force_prompt(e: &certs::CertsError) -> Option<String> {
+    let names = |paths: &[std::path::PathBuf]| {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match e {
+        certs::CertsError::Exists { paths } => Some(format!(
+            "This overwrites {} with a new self-signed set.",
+            names(paths)
+        )),
+        certs::CertsError::LetsEncrypt { dir, paths } => Some(format!(
+            "{} holds Let's Encrypt certificates ({}). This writes a self-signed set next to \
+             them (they are not changed, but host setup and certs refresh then install the \
+             self-signed certificate instead of them).",
+            dir.display(),
+            names(paths)
+        )),
+        _ => None,
+    }
+}
+
+/// `certs self-signed [--hostname NAME] [--force]`: writes into CERTS_SRC.
 pub(crate) async fn self_signed(ctx: &Ctx, args: &SelfSignedArgs) -> anyhow::Result<Exit> {
     let settings = ctx.settings()?;
     let hostname = args
         .hostname
         .clone()
         .unwrap_or_else(|| settings.hostname().to_owned());
-    let opts = certs::SelfSignedOptions::new(settings.certs_src(), hostname);
-    let report = certs::self_signed(&opts).map_err(certs_error)?;
+    let mut opts = certs::SelfSignedOptions::new(settings.certs_src(), hostname);
+    // Without force first: --force asks only when there is something to overwrite.
+    let report = match certs::self_signed(&opts) {
+        Err(e) if args.force => {
+            let Some(prompt) = force_prompt(&e) else {
+                return Err(certs_error(e));
+            };
+            ctx.confirm(&prompt)?;
+            opts.force = true;
+            certs::self_signed(&opts)
+        }
+        other => other,
+    }
+    .map_err(certs_error)?;
     if ctx.out.is_json() {
         ctx.out.json(&report)?;
         return Ok(Exit::Success);
@@ -106,6 +143,13 @@ pub(crate) async fn self_signed(ctx: &Ctx, args: &SelfSignedArgs) -> anyhow::Res
             report.names.join(", "),
             report.dir.display()
         ));
+        if !report.lets_encrypt.is_empty() {
+            ctx.out.warn(format!(
+                "the Let's Encrypt files in {} are kept, but host setup installs the newer \
+                 self-signed set instead of them",
+                report.dir.display()
+            ));
+        }
     } else {
         ctx.out.success(format!(
             "Valid self-signed certificates for {} already in {}: unchanged",

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `dtaas-services` binary that need no Docker engine: the grammar,
 //! legacy aliases, exit codes, `project generate` and `config`.
 
+mod certs;
 mod grammar;
 mod project_config;
 mod secrets_in_output;
