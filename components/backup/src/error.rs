@@ -70,8 +70,9 @@ pub enum BackupError {
         restarted: bool,
     },
     #[error(
-        "upgrade of {service} to {image} failed: {reason}; rolled back: the previous image {previous} serves again with the data of backup {}",
-        backup.display()
+        "upgrade of {service} to {image} failed: {reason}; rolled back: the previous image {previous} serves again with the data of backup {}{}",
+        backup.display(),
+        if *thingsboard_restarted { "; ThingsBoard, stopped for its database, runs again" } else { "" }
     )]
     UpgradeRolledBack {
         service: String,
@@ -79,6 +80,8 @@ pub enum BackupError {
         reason: String,
         previous: String,
         backup: PathBuf,
+        /// ThingsBoard was stopped for the upgrade of its database and runs again.
+        thingsboard_restarted: bool,
     },
     #[error(
         "{action} of {service} failed: {reason}; putting the previous state back ALSO failed: {rollback}; the data before the attempt is in {}",
@@ -92,7 +95,8 @@ pub enum BackupError {
         saved: PathBuf,
     },
     /// A restore that failed after it had restored other services (which stay restored),
-    /// or that had to leave a service stopped.
+    /// or a restore, backup or upgrade that had to leave a service it stopped for another
+    /// (ThingsBoard, for its database) stopped.
     #[error(
         "{source}{}{}",
         if restored.is_empty() { String::new() } else { format!("; already restored: {}", restored.join(", ")) },
@@ -103,7 +107,7 @@ pub enum BackupError {
         restored: Vec<String>,
         /// Set-aside copies of their previous data that could not be deleted.
         leftovers: Vec<PathBuf>,
-        /// Services the restore stopped and could not start again.
+        /// Services the operation stopped and could not start again.
         left_stopped: Vec<String>,
         #[source]
         source: Box<BackupError>,

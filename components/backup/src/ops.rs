@@ -51,6 +51,9 @@ pub struct BackupReport {
     pub manifest: Manifest,
     /// Services left out, with why (no data yet).
     pub skipped: Vec<(String, String)>,
+    /// Services stopped although not selected, and started again: ThingsBoard, while its
+    /// database was archived.
+    pub restarted: Vec<String>,
 }
 
 /// Options of [`DataSafety::restore`].
@@ -128,6 +131,12 @@ pub struct UpgradeReport {
     pub backup: Option<PathBuf>,
     /// Why the pull failed when a local copy of the image was used instead.
     pub pull_warning: Option<String>,
+    /// Services stopped for the upgrade and started again: ThingsBoard, while its
+    /// database was upgraded.
+    pub restarted: Vec<String>,
+    /// Services stopped for the upgrade that did not become ready again, with why (the
+    /// upgrade itself succeeded).
+    pub left_stopped: Vec<(String, String)>,
 }
 
 /// Backups, restores and upgrades of one project's services on one engine.
@@ -214,7 +223,9 @@ impl<'e, E: Engine> DataSafety<'e, E> {
     /// files are written to a temporary directory next to it, which is renamed when the
     /// manifest is complete. PostgreSQL (running) through `pg_dumpall` in its container;
     /// every other service as a tar.gz of its state directories, taken with the service
-    /// stopped and started again when it was running.
+    /// stopped and started again when it was running. PostgreSQL archived while it runs
+    /// (without `postgres_dump`) stops a running ThingsBoard first, and starts it again
+    /// after its database (reported in [`BackupReport::restarted`]).
     ///
     /// # Errors
     /// Selection, engine, exec and file-system errors; [`BackupError::Exists`] when the
@@ -250,8 +261,12 @@ impl<'e, E: Engine> DataSafety<'e, E> {
             services: Vec::new(),
         };
         let mut skipped = Vec::new();
+        let mut restarted = Vec::new();
         for s in targets {
-            match self.backup_one(*s, tmp.path(), opts, restart).await? {
+            match self
+                .backup_one(*s, tmp.path(), opts, restart, &mut restarted)
+                .await?
+            {
                 Some(entry) => manifest.services.push(entry),
                 None => skipped.push((s.compose_name().to_owned(), "no data yet".to_owned())),
             }
@@ -269,6 +284,7 @@ impl<'e, E: Engine> DataSafety<'e, E> {
             dir,
             manifest,
             skipped,
+            restarted,
         })
     }
 
@@ -317,6 +333,7 @@ impl<'e, E: Engine> DataSafety<'e, E> {
         dir: &Path,
         opts: &BackupOptions,
         restart: bool,
+        restarted: &mut Vec<String>,
     ) -> Result<Option<ServiceBackup>, BackupError> {
         let def = self.def(s)?;
         let current = self.container(s).await?;
@@ -354,16 +371,43 @@ impl<'e, E: Engine> DataSafety<'e, E> {
         if paths.is_empty() {
             return Ok(None);
         }
-        if running {
-            self.lifecycle.stop(&Selection::Only(vec![s]), None).await?;
-        }
+        // An archive of PostgreSQL's files needs it stopped, and so ThingsBoard first (an
+        // upgrade, which does not restart, holds ThingsBoard itself).
+        let tb_held =
+            running && restart && s == Service::Postgres && self.hold_thingsboard().await?;
         let file = format!("{}.tar.gz", s.compose_name());
-        let archived = archive::create(self.root(), &paths, &dir.join(&file));
-        if running && restart {
-            self.start_and_wait(&self.lifecycle, s, opts.timeout, &opts.progress)
-                .await?;
+        let archived = async {
+            if running {
+                self.lifecycle.stop(&Selection::Only(vec![s]), None).await?;
+            }
+            let archived = archive::create(self.root(), &paths, &dir.join(&file));
+            if running && restart {
+                self.start_and_wait(&self.lifecycle, s, opts.timeout, &opts.progress)
+                    .await?;
+            }
+            archived
         }
-        let (size, sha256) = archived?;
+        .await;
+        let (size, sha256) = match archived {
+            Ok(done) if tb_held => {
+                self.start_and_wait(
+                    &self.lifecycle,
+                    Service::ThingsBoard,
+                    opts.timeout,
+                    &opts.progress,
+                )
+                .await?;
+                restarted.push(Service::ThingsBoard.compose_name().to_owned());
+                done
+            }
+            Ok(done) => done,
+            Err(e) if tb_held => {
+                return Err(self
+                    .release_after_failure(&self.lifecycle, e, opts.timeout, &opts.progress)
+                    .await);
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Some(ServiceBackup {
             service: s.compose_name().to_owned(),
             kind: BackupKind::Archive,
@@ -423,6 +467,50 @@ impl<'e, E: Engine> DataSafety<'e, E> {
         )
         .await?;
         self.wait_ready(s, timeout, progress).await
+    }
+
+    /// ThingsBoard keeps its data in PostgreSQL, and the PostgreSQL guard refuses to stop
+    /// the database under a running ThingsBoard: before PostgreSQL stops for a restore, an
+    /// archive or an upgrade, ThingsBoard stops. Returns whether it ran, and so must start
+    /// again once its database serves (with the lifecycle that serves then; after a
+    /// failure through [`Self::release_after_failure`]).
+    async fn hold_thingsboard(&self) -> Result<bool, BackupError> {
+        let tb = Service::ThingsBoard;
+        if !self.project().services.contains_key(tb.compose_name()) {
+            return Ok(false);
+        }
+        if !self.container(tb).await?.as_ref().is_some_and(is_running) {
+            return Ok(false);
+        }
+        self.lifecycle
+            .stop(&Selection::Only(vec![tb]), None)
+            .await?;
+        Ok(true)
+    }
+
+    /// The error of a failed operation that held ThingsBoard: ThingsBoard starts again
+    /// through `lc` (the lifecycle whose PostgreSQL definition serves now: starting
+    /// ThingsBoard converges its dependencies) unless the database could not be put back
+    /// ([`BackupError::RollbackFailed`]); when it does not run again, the error is a
+    /// [`BackupError::Partial`] naming it as left stopped.
+    async fn release_after_failure(
+        &self,
+        lc: &Lifecycle<'e, E>,
+        failure: BackupError,
+        timeout: Duration,
+        progress: &ProgressSink,
+    ) -> BackupError {
+        let tb = Service::ThingsBoard;
+        let db_back = !matches!(failure, BackupError::RollbackFailed { .. });
+        if db_back && self.start_and_wait(lc, tb, timeout, progress).await.is_ok() {
+            return failure;
+        }
+        BackupError::Partial {
+            restored: Vec::new(),
+            leftovers: Vec::new(),
+            left_stopped: vec![tb.compose_name().to_owned()],
+            source: Box::new(failure),
+        }
     }
 
     /// Wait until the service's container runs and is healthy (or has no healthcheck);
@@ -540,14 +628,11 @@ impl<'e, E: Engine> DataSafety<'e, E> {
             }
         }
         // PostgreSQL cannot stop under a running ThingsBoard; when both are restored,
-        // ThingsBoard stops first and starts again after its database is back.
-        let tb_stopped = todo.iter().any(|(s, _)| *s == Service::Postgres)
-            && todo.iter().any(|(s, _)| *s == Service::ThingsBoard);
-        if tb_stopped {
-            self.lifecycle
-                .stop(&Selection::Only(vec![Service::ThingsBoard]), None)
-                .await?;
-        }
+        // ThingsBoard stops first and starts again after its database is back (restored
+        // itself, or after a rollback).
+        let tb_held = todo.iter().any(|(s, _)| *s == Service::Postgres)
+            && todo.iter().any(|(s, _)| *s == Service::ThingsBoard)
+            && self.hold_thingsboard().await?;
         let mut report = RestoreReport {
             from: from.to_owned(),
             restored: Vec::new(),
@@ -572,33 +657,35 @@ impl<'e, E: Engine> DataSafety<'e, E> {
         let Some((failed, source)) = failure else {
             return Ok(report);
         };
-        // ThingsBoard, stopped for its database and not reached: running again when it
-        // ran and its database was put back.
-        let mut left_stopped = Vec::new();
+        // ThingsBoard, stopped for its database and not reached: running again when its
+        // database was put back.
         let tb = Service::ThingsBoard;
         let reached = todo
             .iter()
             .position(|(s, _)| *s == tb)
             .is_some_and(|i| todo.iter().position(|(s, _)| *s == failed) >= Some(i));
-        if tb_stopped && running.contains(&tb) && !reached {
-            let db_back = !matches!(source, BackupError::RollbackFailed { .. });
-            if !db_back
-                || self
-                    .start_and_wait(&self.lifecycle, tb, opts.timeout, &opts.progress)
-                    .await
-                    .is_err()
-            {
-                left_stopped.push(tb.compose_name().to_owned());
-            }
-        }
+        let err = if tb_held && !reached {
+            self.release_after_failure(&self.lifecycle, source, opts.timeout, &opts.progress)
+                .await
+        } else {
+            source
+        };
+        let (left_stopped, source) = match err {
+            BackupError::Partial {
+                left_stopped,
+                source,
+                ..
+            } => (left_stopped, source),
+            e => (Vec::new(), Box::new(e)),
+        };
         if report.restored.is_empty() && left_stopped.is_empty() {
-            return Err(source);
+            return Err(*source);
         }
         Err(BackupError::Partial {
             restored: report.restored,
             leftovers: report.leftovers,
             left_stopped,
-            source: Box::new(source),
+            source,
         })
     }
 
@@ -749,9 +836,16 @@ impl<'e, E: Engine> DataSafety<'e, E> {
     /// the old image over migrated data) and puts the previous one back unless the error is
     /// [`BackupError::RollbackFailed`].
     ///
+    /// Upgrading a running PostgreSQL stops a running ThingsBoard first (the PostgreSQL
+    /// guard) and starts it again once the new server is ready (after a rollback: once the
+    /// previous one serves again); the report names it, or names it as left stopped when
+    /// it does not become ready (the upgrade stands).
+    ///
     /// # Errors
     /// [`BackupError::ImageUnavailable`] (nothing changed), [`BackupError::UpgradeRolledBack`],
-    /// [`BackupError::RollbackFailed`], selection, engine and file-system errors.
+    /// [`BackupError::RollbackFailed`], selection, engine and file-system errors;
+    /// [`BackupError::Partial`] around them when ThingsBoard, stopped for its database,
+    /// could not be started again.
     pub async fn upgrade(
         &self,
         s: Service,
@@ -773,6 +867,8 @@ impl<'e, E: Engine> DataSafety<'e, E> {
             image_key: s.image_key().to_owned(),
             backup: None,
             pull_warning,
+            restarted: Vec::new(),
+            left_stopped: Vec::new(),
         };
         if let Some(c) = &current {
             if c.image == image && c.image_id == new_id && was_running {
@@ -788,6 +884,15 @@ impl<'e, E: Engine> DataSafety<'e, E> {
                 report.previous = c.image_id.clone();
             }
         }
+        // The project as it runs now and as it will: ThingsBoard, when it is stopped for its
+        // database, starts again with the one that serves (starting it converges
+        // PostgreSQL, and an image id that differs recreates it).
+        let lc = self.with_image(s, &image)?;
+        let before = self.with_image(s, &report.previous)?;
+        // PostgreSQL cannot stop under a running ThingsBoard (the PostgreSQL guard):
+        // ThingsBoard stops first and starts again once its database serves.
+        let tb = Service::ThingsBoard;
+        let tb_held = s == Service::Postgres && was_running && self.hold_thingsboard().await?;
         let snapshot = self
             .backup_services(
                 &[s],
@@ -800,10 +905,18 @@ impl<'e, E: Engine> DataSafety<'e, E> {
                 Some(&format!("pre-upgrade-{name}")),
                 false,
             )
-            .await?;
+            .await;
+        let snapshot = match snapshot {
+            Ok(b) => b,
+            Err(e) if tb_held => {
+                return Err(self
+                    .release_after_failure(&before, e, opts.timeout, &opts.progress)
+                    .await);
+            }
+            Err(e) => return Err(e),
+        };
         report.backup = Some(snapshot.dir.clone());
         let attempt = async {
-            let lc = self.with_image(s, &image)?;
             lc.compose()
                 .up(
                     std::slice::from_ref(&name),
@@ -820,6 +933,19 @@ impl<'e, E: Engine> DataSafety<'e, E> {
         .await;
         let Err(failure) = attempt else {
             report.action = UpgradeAction::Upgraded;
+            if tb_held {
+                // The upgrade stands: a ThingsBoard that does not start again with it is
+                // reported, not a reason to go back.
+                match self
+                    .start_and_wait(&lc, tb, opts.timeout, &opts.progress)
+                    .await
+                {
+                    Ok(()) => report.restarted.push(tb.compose_name().to_owned()),
+                    Err(e) => report
+                        .left_stopped
+                        .push((tb.compose_name().to_owned(), e.to_string())),
+                }
+            }
             return Ok(report);
         };
         let rollback = self
@@ -832,13 +958,14 @@ impl<'e, E: Engine> DataSafety<'e, E> {
                 opts,
             )
             .await;
-        Err(match rollback {
+        let err = match rollback {
             Ok(()) => BackupError::UpgradeRolledBack {
                 service: name,
                 image,
                 reason: failure.to_string(),
                 previous: report.previous,
                 backup: snapshot.dir,
+                thingsboard_restarted: false,
             },
             Err(r) => BackupError::RollbackFailed {
                 action: "upgrade",
@@ -847,7 +974,21 @@ impl<'e, E: Engine> DataSafety<'e, E> {
                 rollback: r.to_string(),
                 saved: snapshot.dir,
             },
-        })
+        };
+        if !tb_held {
+            return Err(err);
+        }
+        let mut err = self
+            .release_after_failure(&before, err, opts.timeout, &opts.progress)
+            .await;
+        if let BackupError::UpgradeRolledBack {
+            thingsboard_restarted,
+            ..
+        } = &mut err
+        {
+            *thingsboard_restarted = true;
+        }
+        Err(err)
     }
 
     async fn rollback_upgrade(
@@ -1152,7 +1293,7 @@ services:
     networks: [platform-services]
     volumes: ["./data/grafana:/var/lib/grafana"]
   postgres:
-    image: img:1
+    image: ${POSTGRES_IMAGE:-img:1}
     container_name: postgres
     networks: [platform-services]
     healthcheck: { test: ["CMD", "true"] }
@@ -1299,6 +1440,195 @@ services:
         assert!(
             matches!(err, BackupError::RestoreRolledBack { ref service, restarted: true, .. } if service == "postgres"),
             "{err}"
+        );
+        assert_eq!(state_of(&e, "postgres").await, ContainerState::Running);
+        assert_eq!(state_of(&e, "thingsboard").await, ContainerState::Running);
+    }
+
+    /// The position of `ev` in the engine's calls.
+    fn at(e: &docker::FakeEngine, ev: &docker::FakeEvent) -> usize {
+        e.events()
+            .iter()
+            .position(|x| x == ev)
+            .unwrap_or_else(|| panic!("{ev:?} not in {:?}", e.events()))
+    }
+
+    fn last_at(e: &docker::FakeEngine, ev: &docker::FakeEvent) -> usize {
+        e.events()
+            .iter()
+            .rposition(|x| x == ev)
+            .unwrap_or_else(|| panic!("{ev:?} not in {:?}", e.events()))
+    }
+
+    fn upgrade_to(image: &str, progress: ProgressSink) -> UpgradeOptions {
+        UpgradeOptions {
+            image: Some(image.to_owned()),
+            timeout: Duration::from_secs(1),
+            backup_to: None,
+            progress,
+        }
+    }
+
+    #[tokio::test]
+    async fn upgrading_postgres_stops_thingsboard_first_and_starts_it_again_after() {
+        use docker::FakeEvent::{Start, Stop};
+        let d = tempfile::tempdir().unwrap();
+        let (e, files) = running(d.path()).await;
+        e.allow_pull("img:2");
+        e.clear_events();
+        let ds = DataSafety::new(&e, &files, &BTreeMap::new()).unwrap();
+        let r = ds
+            .upgrade(
+                Service::Postgres,
+                &upgrade_to("img:2", ProgressSink::none()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.action, UpgradeAction::Upgraded);
+        assert_eq!(r.restarted, ["thingsboard-ce"]);
+        assert!(r.left_stopped.is_empty(), "{:?}", r.left_stopped);
+        let tb = || "thingsboard".to_owned();
+        let pg = || "postgres".to_owned();
+        assert!(
+            at(&e, &Stop(tb())) < at(&e, &Stop(pg())),
+            "{:?}",
+            e.events()
+        );
+        assert!(
+            last_at(&e, &Start(pg())) < last_at(&e, &Start(tb())),
+            "{:?}",
+            e.events()
+        );
+        let pg_now = e.inspect_container("postgres").await.unwrap();
+        assert_eq!(pg_now.image, "img:2");
+        assert_eq!(pg_now.state, ContainerState::Running);
+        assert_eq!(state_of(&e, "thingsboard").await, ContainerState::Running);
+        let backup = r.backup.unwrap();
+        assert!(
+            backup.join("postgres.tar.gz").exists(),
+            "{}",
+            backup.display()
+        );
+    }
+
+    #[tokio::test]
+    async fn thingsboard_stopped_for_a_postgres_upgrade_runs_again_after_the_rollback() {
+        use docker::FakeEvent::{Start, Stop};
+        let d = tempfile::tempdir().unwrap();
+        let (e, files) = running(d.path()).await;
+        e.allow_pull("img:2");
+        // The new container never turns healthy; once the upgrade waits for it, any
+        // container created later (the rollback's) is healthy.
+        e.set_health_after_start("postgres", Health::Starting);
+        let fake = e.clone();
+        let progress = ProgressSink::new(move |p| {
+            if matches!(p, Progress::Waiting { .. }) {
+                fake.set_health_after_start("postgres", Health::Healthy);
+            }
+        });
+        e.clear_events();
+        let ds = DataSafety::new(&e, &files, &BTreeMap::new()).unwrap();
+        let err = ds
+            .upgrade(Service::Postgres, &upgrade_to("img:2", progress))
+            .await
+            .unwrap_err();
+        let BackupError::UpgradeRolledBack {
+            ref previous,
+            thingsboard_restarted,
+            ..
+        } = err
+        else {
+            panic!("not rolled back: {err}");
+        };
+        assert_eq!(previous, "img:1");
+        assert!(thingsboard_restarted);
+        assert!(
+            err.to_string()
+                .ends_with("; ThingsBoard, stopped for its database, runs again"),
+            "{err}"
+        );
+        let tb = || "thingsboard".to_owned();
+        let pg = || "postgres".to_owned();
+        assert!(
+            at(&e, &Stop(tb())) < at(&e, &Stop(pg())),
+            "{:?}",
+            e.events()
+        );
+        assert!(
+            last_at(&e, &Start(pg())) < last_at(&e, &Start(tb())),
+            "{:?}",
+            e.events()
+        );
+        let pg_now = e.inspect_container("postgres").await.unwrap();
+        assert_eq!(pg_now.image, "img:1", "the previous image serves again");
+        assert_eq!(pg_now.state, ContainerState::Running);
+        assert_eq!(state_of(&e, "thingsboard").await, ContainerState::Running);
+    }
+
+    #[tokio::test]
+    async fn a_thingsboard_that_does_not_start_again_is_reported_and_the_upgrade_stands() {
+        let d = tempfile::tempdir().unwrap();
+        let (e, files) = running(d.path()).await;
+        e.allow_pull("img:2");
+        e.fail_start(
+            "thingsboard",
+            docker::DockerError::Other {
+                message: "no memory".into(),
+            },
+        );
+        let ds = DataSafety::new(&e, &files, &BTreeMap::new()).unwrap();
+        let r = ds
+            .upgrade(
+                Service::Postgres,
+                &upgrade_to("img:2", ProgressSink::none()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.action, UpgradeAction::Upgraded);
+        assert!(r.restarted.is_empty());
+        assert_eq!(r.left_stopped.len(), 1, "{:?}", r.left_stopped);
+        assert_eq!(r.left_stopped[0].0, "thingsboard-ce");
+        assert!(
+            r.left_stopped[0].1.contains("no memory"),
+            "{:?}",
+            r.left_stopped
+        );
+        assert_eq!(
+            e.inspect_container("postgres").await.unwrap().image,
+            "img:2"
+        );
+    }
+
+    #[tokio::test]
+    async fn archiving_a_running_postgres_stops_thingsboard_first_and_starts_it_again() {
+        use docker::FakeEvent::{Start, Stop};
+        let d = tempfile::tempdir().unwrap();
+        let (e, files) = running(d.path()).await;
+        e.clear_events();
+        let ds = DataSafety::new(&e, &files, &BTreeMap::new()).unwrap();
+        let r = ds
+            .backup(
+                &Selection::Only(vec![Service::Postgres]),
+                &BackupOptions {
+                    postgres_dump: false,
+                    ..BackupOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.manifest.services[0].kind, BackupKind::Archive);
+        assert_eq!(r.restarted, ["thingsboard-ce"]);
+        let tb = || "thingsboard".to_owned();
+        let pg = || "postgres".to_owned();
+        assert!(
+            at(&e, &Stop(tb())) < at(&e, &Stop(pg())),
+            "{:?}",
+            e.events()
+        );
+        assert!(
+            last_at(&e, &Start(pg())) < last_at(&e, &Start(tb())),
+            "{:?}",
+            e.events()
         );
         assert_eq!(state_of(&e, "postgres").await, ContainerState::Running);
         assert_eq!(state_of(&e, "thingsboard").await, ContainerState::Running);

@@ -92,9 +92,20 @@ pub(crate) async fn upgrade(ctx: &Ctx, args: &UpgradeArgs) -> anyhow::Result<Exi
             r.image
         ));
     }
+    for (s, why) in &r.left_stopped {
+        ctx.out.warn(format!(
+            "{s} was stopped for the upgrade and is not running again: {why}"
+        ));
+    }
+    // The upgrade stands, but a service it stopped does not run: exit 1.
+    let exit = if r.left_stopped.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failed
+    };
     if ctx.out.is_json() {
         ctx.out.json(&r)?;
-        return Ok(Exit::Success);
+        return Ok(exit);
     }
     if let Some(b) = &r.backup {
         ctx.out.line(format!(
@@ -115,13 +126,17 @@ pub(crate) async fn upgrade(ctx: &Ctx, args: &UpgradeArgs) -> anyhow::Result<Exi
             r.image
         )),
     }
+    for s in &r.restarted {
+        ctx.out
+            .line(format!("{s} was stopped for the upgrade and runs again"));
+    }
     if recorded.is_some() {
         ctx.out.line(format!(
             "{}={} recorded in config/services.env",
             r.image_key, r.image
         ));
     }
-    Ok(Exit::Success)
+    Ok(exit)
 }
 
 /// Set `key` to `image` in services.env (atomically). Returns the previous value
@@ -155,10 +170,15 @@ fn revert_image(path: &std::path::Path, key: &str, previous: Option<&str>) -> an
 }
 
 /// Whether a failed upgrade keeps the new image recorded: only when putting the previous
-/// image and data back failed too (the new image may have migrated the data). Every other
-/// failure left the previous image serving (or changed nothing).
+/// image and data back failed too (the new image may have migrated the data), also when
+/// ThingsBoard, stopped for its database, was left stopped with it. Every other failure
+/// left the previous image serving (or changed nothing).
 fn keeps_new_image(e: &backup::BackupError) -> bool {
-    matches!(e, backup::BackupError::RollbackFailed { .. })
+    match e {
+        backup::BackupError::RollbackFailed { .. } => true,
+        backup::BackupError::Partial { source, .. } => keeps_new_image(source),
+        _ => false,
+    }
 }
 
 /// `service backup [-s LIST] [--to DIR]`.
@@ -200,6 +220,11 @@ pub(crate) async fn backup(ctx: &Ctx, args: &ServiceBackupArgs) -> anyhow::Resul
     }
     for (s, why) in &r.skipped {
         ctx.out.line(format!("{s}: skipped ({why})"));
+    }
+    for s in &r.restarted {
+        ctx.out.line(format!(
+            "{s} was stopped while its database was archived and runs again"
+        ));
     }
     ctx.out
         .success(format!("Backup written to {}", r.dir.display()));
@@ -337,6 +362,7 @@ mod tests {
             reason: "exited".into(),
             previous: "postgres:16".into(),
             backup: PathBuf::from("backups/x"),
+            thingsboard_restarted: true,
         };
         assert!(!keeps_new_image(&rolled_back));
         let unavailable = backup::BackupError::ImageUnavailable {
@@ -351,7 +377,14 @@ mod tests {
             rollback: "disk full".into(),
             saved: PathBuf::from("backups/x"),
         };
-        assert!(keeps_new_image(&failed));
+        let thingsboard_left_stopped = |source| backup::BackupError::Partial {
+            restored: Vec::new(),
+            leftovers: Vec::new(),
+            left_stopped: vec!["thingsboard-ce".into()],
+            source: Box::new(source),
+        };
+        assert!(!keeps_new_image(&thingsboard_left_stopped(rolled_back)));
+        assert!(keeps_new_image(&thingsboard_left_stopped(failed)));
     }
 
     #[test]
