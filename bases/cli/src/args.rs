@@ -420,6 +420,9 @@ pub(crate) enum CertsCmd {
     /// Create a local CA and a certificate for HOSTNAME, localhost and 127.0.0.1 in CERTS_SRC.
     SelfSigned(SelfSignedArgs),
     /// Re-copy and re-derive the certificates, restart the services whose files changed.
+    ///
+    /// Asks before restarting; --yes restarts without asking (with --json too, which never
+    /// asks: the JSON then lists the restarted containers under `restarted`).
     Refresh,
 }
 

@@ -164,63 +164,104 @@ pub(crate) async fn self_signed(ctx: &Ctx, args: &SelfSignedArgs) -> anyhow::Res
     Ok(Exit::Success)
 }
 
-/// `certs refresh`: re-copy and re-derive; names the services whose files changed.
+/// `certs refresh --json`: the refresh report, then what was restarted.
+#[derive(serde::Serialize)]
+struct RefreshOutput<'a> {
+    #[serde(flatten)]
+    report: &'a certs::RefreshReport,
+    /// Containers restarted to load the new files (only with --yes).
+    restarted: Vec<String>,
+    /// Services that read a changed file but do not run: they read it when started.
+    not_running: Vec<&'static str>,
+}
+
+/// `certs refresh`: re-copy and re-derive; names the services whose files changed and, after
+/// asking (--yes), restarts the running ones. With --json it never asks: --yes restarts,
+/// then the JSON names the restarted containers.
 pub(crate) async fn refresh(ctx: &Ctx) -> anyhow::Result<Exit> {
     let settings = ctx.settings()?;
     let report = certs::refresh(&certs_options(&settings, false, false)).map_err(certs_error)?;
-    if ctx.out.is_json() {
-        ctx.out.json(&report)?;
-        return Ok(Exit::Success);
-    }
-    print_setup(ctx, &report.setup);
-    if report.services.is_empty() {
-        ctx.out
-            .success("No service reads a changed file: nothing to restart.");
-        return Ok(Exit::Success);
-    }
+    let json = ctx.out.is_json();
     let list: Vec<&str> = report.services.iter().copied().collect();
-    ctx.out.line(format!(
-        "Services reading changed files: {}",
-        list.join(", ")
-    ));
-    let restart_hint = format!(
-        "restart them to load the new files: dtaas-services service restart -s {}",
-        list.join(",")
-    );
-    if !ctx.global.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        ctx.out.hint(restart_hint);
+    let restart = if list.is_empty() {
+        if !json {
+            print_setup(ctx, &report.setup);
+            ctx.out
+                .success("No service reads a changed file: nothing to restart.");
+        }
+        false
+    } else if json {
+        ctx.global.yes
+    } else {
+        print_setup(ctx, &report.setup);
+        ctx.out.line(format!(
+            "Services reading changed files: {}",
+            list.join(", ")
+        ));
+        let restart_hint = format!(
+            "restart them to load the new files: dtaas-services service restart -s {}",
+            list.join(",")
+        );
+        if !ctx.global.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            ctx.out.hint(restart_hint);
+            false
+        } else {
+            match ctx.confirm(&format!("Restart {} now?", list.join(", "))) {
+                Ok(()) => true,
+                Err(e) if matches!(e.downcast_ref(), Some(CliError::Aborted)) => {
+                    ctx.out.hint(restart_hint);
+                    false
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let (restarted, not_running) = if restart {
+        restart_running(&settings, &list).await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if json {
+        ctx.out.json(&RefreshOutput {
+            report: &report,
+            restarted,
+            not_running: not_running.iter().map(|s| s.compose_name()).collect(),
+        })?;
         return Ok(Exit::Success);
     }
-    if let Err(e) = ctx.confirm(&format!("Restart {} now?", list.join(", "))) {
-        if matches!(e.downcast_ref(), Some(crate::exit::CliError::Aborted)) {
-            ctx.out.hint(restart_hint);
-            return Ok(Exit::Success);
-        }
-        return Err(e);
+    for c in restarted {
+        ctx.out.success(format!("restarted {c}"));
     }
+    for s in not_running {
+        ctx.out.line(format!(
+            "  {} is not running; it reads the new files when started",
+            s.display_name()
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// Restarts the running services of `list` (compose names); returns the restarted
+/// containers and the services that do not run (they read the new files when started).
+async fn restart_running(
+    settings: &config::Settings,
+    list: &[&str],
+) -> anyhow::Result<(Vec<String>, Vec<catalog::Service>)> {
     let services: Vec<catalog::Service> = list
         .iter()
         .filter_map(|s| catalog::Service::from_compose_name(s))
         .collect();
-    let (engine, files, vars) = crate::commands::service::prepare_with(&settings).await?;
+    let (engine, files, vars) = crate::commands::service::prepare_with(settings).await?;
     let l = lifecycle::Lifecycle::new(&engine, &files, &vars)?;
-    // Only running containers need a restart; the others read the new files when started.
     let status = l.status(&lifecycle::Selection::Only(services)).await?;
     let (running, idle): (Vec<_>, Vec<_>) = status
         .services
         .iter()
         .partition(|s| matches!(s.state.as_str(), "running" | "restarting"));
+    let mut restarted = Vec::new();
     if !running.is_empty() {
         let sel = lifecycle::Selection::Only(running.iter().map(|s| s.service).collect());
-        for c in l.restart(&sel, None).await?.restarted {
-            ctx.out.success(format!("restarted {c}"));
-        }
+        restarted = l.restart(&sel, None).await?.restarted;
     }
-    for s in idle {
-        ctx.out.line(format!(
-            "  {} is not running; it reads the new files when started",
-            s.display_name
-        ));
-    }
-    Ok(Exit::Success)
+    Ok((restarted, idle.iter().map(|s| s.service).collect()))
 }

@@ -69,4 +69,35 @@ fn refresh_restarts_only_the_services_whose_files_changed() {
         out.contains("is not running; it reads the new files when started"),
         "{out}"
     );
+
+    // --json never asks: without --yes nothing is restarted ...
+    let renew = || {
+        std::fs::remove_dir_all(p.dir.join("certs-src")).unwrap();
+        ok(&["certs", "self-signed", "--hostname", "localhost"]);
+    };
+    renew();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["--json", "certs", "refresh"])).expect("one JSON document");
+    assert!(
+        json["services"]
+            .as_array()
+            .unwrap()
+            .contains(&"mongodb".into()),
+        "{json}"
+    );
+    assert_eq!(json["restarted"], serde_json::json!([]), "{json}");
+    // ... and with --yes the restart happens before the JSON, which names it.
+    renew();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["--json", "--yes", "certs", "refresh"]))
+            .expect("one JSON document");
+    assert_eq!(
+        json["restarted"],
+        serde_json::json!([format!("{}-mongodb", p.name)]),
+        "{json}"
+    );
+    let not_running = json["not_running"].as_array().unwrap();
+    assert!(not_running.contains(&"grafana".into()), "{json}");
+    assert!(!not_running.contains(&"mongodb".into()), "{json}");
+    assert!(json["setup"]["steps"].is_array(), "{json}");
 }
