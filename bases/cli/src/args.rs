@@ -371,7 +371,12 @@ pub(crate) enum ConfigCmd {
     Set(SetArgs),
     /// Remove a key from config/services.env (its default applies again).
     Unset(KeyArg),
-    /// Put one key, or every key, back to the template default.
+    /// Put one key, or every key, back to the template default (secrets: a new random value).
+    ///
+    /// A secret never gets the template's public password back: it gets a new random value,
+    /// which services that already run do not know. Restoring a secret or --all asks (unless
+    /// --yes) and first keeps the current file as config/services.env.<UTC time>.bak (an
+    /// existing backup is never overwritten).
     RestoreDefaults(RestoreArgs),
     /// Check config/services.env without running anything.
     Validate,
@@ -406,9 +411,10 @@ pub(crate) struct KeyArg {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct RestoreArgs {
-    /// The key to restore.
+    /// The key to restore (a secret gets a new random value; asks unless --yes).
     pub(crate) key: Option<String>,
-    /// Restore the whole file from the template (asks unless --yes; a backup is kept).
+    /// Restore the whole file from the template, with new random secrets (asks unless --yes;
+    /// a timestamped backup is kept).
     #[arg(long)]
     pub(crate) all: bool,
 }

@@ -10,7 +10,7 @@ use crate::keys::KEYS;
 /// every service's password policy and safe in URLs, YAML and dotenv without quoting.
 const LENGTH: usize = 24;
 
-fn random_secret() -> String {
+pub(crate) fn random_secret() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     (0..LENGTH)

@@ -9,12 +9,14 @@ mod envfile;
 mod error;
 mod fresh;
 mod keys;
+mod restore;
 mod settings;
 
 pub use envfile::EnvFile;
 pub use error::ConfigError;
 pub use fresh::replace_default_secrets;
 pub use keys::{KEYS, KeySpec, Kind, key_spec, suggest};
+pub use restore::{Restored, backup, from_template, restore_key};
 pub use settings::{
     ENV_PREFIX, LoadOptions, Settings, Source, Warning, env_file_path, env_layer, load,
     project_name_from_hostname, resolve, validate,

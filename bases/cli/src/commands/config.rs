@@ -84,6 +84,15 @@ fn edit(
     ctx: &Ctx,
     change: impl FnOnce(&mut config::EnvFile) -> anyhow::Result<String>,
 ) -> anyhow::Result<Exit> {
+    edit_with_backup(ctx, false, change)
+}
+
+/// [`edit`], keeping the current file as a new timestamped backup first when `backup`.
+fn edit_with_backup(
+    ctx: &Ctx,
+    backup: bool,
+    change: impl FnOnce(&mut config::EnvFile) -> anyhow::Result<String>,
+) -> anyhow::Result<Exit> {
     let dir = ctx.project_dir()?;
     let path = config::env_file_path(&dir);
     let mut doc = config::EnvFile::read(&path)?;
@@ -91,8 +100,13 @@ fn edit(
     // Validate the edited document as a whole before anything is written.
     let env: Vec<(String, String)> = Vec::new();
     config::resolve(&dir, &doc, &env, &[])?;
+    let kept = if backup { config::backup(&path)? } else { None };
     doc.write_atomic()?;
     ctx.out.success(message);
+    if let Some(kept) = kept {
+        ctx.out
+            .line(format!("  the previous file is kept as {}", kept.display()));
+    }
     Ok(Exit::Success)
 }
 
@@ -122,45 +136,74 @@ pub(crate) fn unset(ctx: &Ctx, args: &KeyArg) -> anyhow::Result<Exit> {
     })
 }
 
-/// `config restore-defaults KEY | --all`.
+/// What a new password means for services that already run.
+const RUNNING_SERVICES: &str = "Services that already run keep their current passwords: \
+change them there too, or put the old values back from the backup";
+
+/// `config restore-defaults KEY | --all`: template values, but fresh random secrets (never the
+/// public template passwords); the old file is kept as a new timestamped backup.
 pub(crate) fn restore_defaults(ctx: &Ctx, args: &RestoreArgs) -> anyhow::Result<Exit> {
+    let template = project::template("config/services.env.template")
+        .context("the services.env template is missing from this build")?;
     if args.all {
         let dir = ctx.project_dir()?;
         let path = config::env_file_path(&dir);
         ctx.confirm(&format!(
-            "This replaces {} with the template (a copy is kept as services.env.bak).",
+            "This replaces {} with the template (the current file is kept as a backup \
+             next to it), with new random passwords. {RUNNING_SERVICES}.",
             path.display()
         ))?;
-        let template = project::template("config/services.env.template")
-            .context("the services.env template is missing from this build")?;
-        let fresh = config::EnvFile::parse(&path, template)?;
-        if let Ok(old) = config::EnvFile::read(&path) {
-            config::EnvFile::parse(&path.with_extension("env.bak"), &old.render())?
-                .write_atomic()?;
-        }
+        let (fresh, generated) = config::from_template(&path, template)?;
+        let kept = config::backup(&path)?;
         fresh.write_atomic()?;
         ctx.out
             .success(format!("{} restored from the template", path.display()));
+        if !generated.is_empty() {
+            ctx.out.line(format!(
+                "  new random passwords for {} secrets (`dtaas-services config show \
+                 --show-secrets` prints them)",
+                generated.len()
+            ));
+        }
+        if let Some(kept) = kept {
+            ctx.out
+                .line(format!("  the previous file is kept as {}", kept.display()));
+        }
         return Ok(Exit::Success);
     }
     let key = args.key.as_deref().unwrap_or_default();
     let spec = known_key(key)?;
-    let template = project::template("config/services.env.template").unwrap_or_default();
-    let template_value = config::EnvFile::parse(std::path::Path::new("template"), template)?
-        .get(spec.name)
-        .map(str::to_owned);
-    edit(ctx, |doc| match template_value {
-        Some(v) => {
-            doc.set(spec.name, &v);
-            Ok(format!("{} restored to its template default", spec.name))
+    let template = config::EnvFile::parse(std::path::Path::new("template"), template)?;
+    edit_with_backup(ctx, spec.is_secret(), |doc| {
+        let restored = config::restore_key(doc, spec, &template);
+        // A secret is a password services use: ask, saying what happens to it.
+        if spec.is_secret() {
+            ctx.confirm(&match restored {
+                config::Restored::NewSecret => format!(
+                    "{} gets a new random value (never the public template one). \
+                     {RUNNING_SERVICES} (the current file is kept as a backup next to it).",
+                    spec.name
+                ),
+                _ => format!(
+                    "{} is reset to the template (the current file is kept as a backup next \
+                     to it).",
+                    spec.name
+                ),
+            })?;
         }
-        None => {
-            doc.unset(spec.name);
-            Ok(format!(
-                "{} removed; its built-in default applies",
-                spec.name
-            ))
-        }
+        Ok(match restored {
+            config::Restored::Template => {
+                format!("{} restored to its template default", spec.name)
+            }
+            config::Restored::NewSecret => format!(
+                "{} set to a new random value (`dtaas-services config get {} --show-secrets` \
+                 prints it)",
+                spec.name, spec.name
+            ),
+            config::Restored::Removed => {
+                format!("{} removed; its built-in default applies", spec.name)
+            }
+        })
     })
 }
 

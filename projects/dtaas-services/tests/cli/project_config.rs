@@ -129,9 +129,116 @@ fn config_unset_and_restore_defaults() {
         .assert()
         .success();
     assert!(p.read_env().contains("HOSTNAME=services.intocps.org"));
-    let bak = std::fs::read_to_string(p.dir.join("config/services.env.bak")).unwrap();
+    let baks = backups(&p);
+    assert_eq!(baks.len(), 1, "{baks:?}");
+    let bak = std::fs::read_to_string(&baks[0]).unwrap();
     assert!(bak.contains("HOSTNAME=mine.example.org"));
-    assert_eq!(mode(&p.dir.join("config/services.env.bak")), 0o600);
+    assert_eq!(mode(&baks[0]), 0o600);
+}
+
+/// The timestamped backups in config/ (`services.env.<UTC time>[-N].bak`), sorted.
+fn backups(p: &Project) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(p.dir.join("config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            name.starts_with("services.env.") && name.ends_with(".bak")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn value_of(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap()
+        .to_owned()
+}
+
+/// restore-defaults never puts a public template password back: a secret gets a new random
+/// value, after asking; every run keeps its own backup.
+#[test]
+fn restore_defaults_gives_secrets_new_random_values_and_keeps_every_backup() {
+    let p = Project::new();
+    let generated = value_of(&p.read_env(), "POSTGRES_PASSWORD");
+
+    // One secret: asks (refused without a terminal and --yes), nothing written.
+    let before = p.read_env();
+    p.cmd()
+        .args(["config", "restore-defaults", "POSTGRES_PASSWORD"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("Services that already run keep their current passwords")
+                .and(predicate::str::contains("pass --yes")),
+        );
+    assert_eq!(p.read_env(), before);
+    assert!(backups(&p).is_empty());
+
+    let out = p
+        .cmd()
+        .args(["--yes", "config", "restore-defaults", "POSTGRES_PASSWORD"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("new random value"),
+        "{}",
+        stdout(&out)
+    );
+    let env = p.read_env();
+    let restored = value_of(&env, "POSTGRES_PASSWORD");
+    assert_ne!(restored, "dtaas_secret");
+    assert_ne!(restored, generated);
+    assert_eq!(restored.len(), 24);
+    assert!(!stdout(&out).contains(&restored) && !stderr(&out).contains(&restored));
+    assert_eq!(backups(&p).len(), 1);
+    assert_eq!(std::fs::read_to_string(&backups(&p)[0]).unwrap(), before);
+
+    // A non-secret key does not ask and makes no backup.
+    p.cmd()
+        .args(["config", "restore-defaults", "GRAFANA_PORT"])
+        .assert()
+        .success();
+    assert_eq!(backups(&p).len(), 1);
+
+    // --all, twice in a row: fresh secrets each time, two backups, none overwritten.
+    for run in 0..2 {
+        let before = p.read_env();
+        p.cmd()
+            .args(["--yes", "config", "restore-defaults", "--all"])
+            .assert()
+            .success();
+        let env = p.read_env();
+        for (key, public) in [
+            ("POSTGRES_PASSWORD", "dtaas_secret"),
+            ("RABBITMQ_ADMIN_PASSWORD", "dtaas"),
+            ("MONGODB_ADMIN_PASSWORD", "XaphrDKDTaaS2025"),
+            ("GITLAB_ROOT_NEW_PASSWORD", "Astr0n0m1c@lG28ww"),
+        ] {
+            let v = value_of(&env, key);
+            assert_ne!(v, public, "{key}");
+            assert_ne!(v, value_of(&before, key), "{key}");
+        }
+        let baks = backups(&p);
+        assert_eq!(baks.len(), 2 + run, "{baks:?}");
+        let newest: Vec<String> = baks
+            .iter()
+            .map(|b| std::fs::read_to_string(b).unwrap())
+            .collect();
+        assert!(
+            newest.contains(&before),
+            "run {run}: the previous file is kept"
+        );
+    }
+    let out = p.cmd().args(["config", "validate"]).output().unwrap();
+    assert!(
+        !stderr(&out).contains("public template value"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
