@@ -342,10 +342,56 @@ impl InfluxDbProvisioner {
         Ok(names)
     }
 
+    /// The users of org `org_id` (owners and members) other than `user_id`, by name.
+    async fn other_org_users(
+        &self,
+        org_id: &str,
+        name: &str,
+        user_id: Option<&str>,
+    ) -> Result<Vec<String>, ProvisionError> {
+        let mut others = Vec::new();
+        for list in ["owners", "members"] {
+            let v = self
+                .api
+                .json_or_none(
+                    self.req(Method::GET, &format!("/api/v2/orgs/{org_id}/{list}")),
+                    &format!("listing the {list} of org {name:?}"),
+                )
+                .await?
+                .unwrap_or(Value::Null);
+            for (id, user) in ids(&v, "users") {
+                if Some(id.as_str()) != user_id && !others.contains(&user) {
+                    others.push(user);
+                }
+            }
+        }
+        Ok(others)
+    }
+
     async fn remove(&self, name: &str, keep_data: bool) -> Result<Removal, ProvisionError> {
         self.refuse_admin(name)?;
+        let user_id = self.user_id(name).await?;
+        // Only the user's own org goes with it: one nobody else owns or belongs to (the
+        // platform's primary org may share a name with a user). Checked before anything
+        // is deleted.
+        let org = if keep_data {
+            None
+        } else {
+            self.org_id(name).await?
+        };
+        if let Some(org_id) = &org {
+            let others = self
+                .other_org_users(org_id, name, user_id.as_deref())
+                .await?;
+            if !others.is_empty() {
+                return Err(failed(format!(
+                    "org {name:?} also belongs to {}: nothing removed; remove the user with --keep-data to keep the org, or delete the org in InfluxDB yourself",
+                    others.join(", ")
+                )));
+            }
+        }
         let mut removed = false;
-        if let Some(id) = self.user_id(name).await? {
+        if let Some(id) = user_id {
             self.api
                 .json_or_none(
                     self.req(Method::DELETE, &format!("/api/v2/users/{id}")),
@@ -354,7 +400,7 @@ impl InfluxDbProvisioner {
                 .await?;
             removed = true;
         }
-        if !keep_data && let Some(org) = self.org_id(name).await? {
+        if let Some(org) = org {
             self.api
                 .json_or_none(
                     self.req(Method::DELETE, &format!("/api/v2/orgs/{org}")),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::json;
 use services_common::{
-    HttpOptions, Outcome, PasswordState, ProvisionError, Provisioner, Retry, UserSpec,
+    HttpOptions, Outcome, PasswordState, ProvisionError, Provisioner, Removal, Retry, UserSpec,
 };
 use services_influxdb::{InfluxDbOptions, InfluxDbProvisioner};
 use wiremock::matchers::{body_json, header, method, path, query_param};
@@ -431,4 +431,82 @@ async fn a_422_for_another_reason_is_still_an_error() {
         .await
         .unwrap_err();
     insta::assert_snapshot!(e.to_string(), @r#"InfluxDB: creating user "alice" failed with HTTP 422: user name is invalid"#);
+}
+
+async fn found(s: &MockServer, p: &str, key: &str, value: &str, list: &str, id: &str) {
+    Mock::given(method("GET"))
+        .and(path(p))
+        .and(query_param(key, value))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ list: [{"id": id, "name": value}] })),
+        )
+        .mount(s)
+        .await;
+}
+
+async fn org_users(s: &MockServer, list: &str, users: serde_json::Value) {
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v2/orgs/o1/{list}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "users": users })))
+        .mount(s)
+        .await;
+}
+
+async fn deletes(s: &MockServer, p: &str, times: u64) {
+    Mock::given(method("DELETE"))
+        .and(path(p))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(times)
+        .mount(s)
+        .await;
+}
+
+#[tokio::test]
+async fn remove_takes_the_users_own_org_with_it() {
+    let s = MockServer::start().await;
+    found(&s, "/api/v2/users", "name", "alice", "users", "u1").await;
+    found(&s, "/api/v2/orgs", "org", "alice", "orgs", "o1").await;
+    org_users(&s, "owners", json!([{"id": "u1", "name": "alice"}])).await;
+    org_users(&s, "members", json!([])).await;
+    deletes(&s, "/api/v2/users/u1", 1).await;
+    deletes(&s, "/api/v2/orgs/o1", 1).await;
+    assert_eq!(
+        provisioner(&s).remove_user("alice", false).await.unwrap(),
+        Removal::Removed
+    );
+}
+
+#[tokio::test]
+async fn an_org_that_others_belong_to_is_never_removed() {
+    let s = MockServer::start().await;
+    // A user named like the platform's primary org, which the operator also owns.
+    found(&s, "/api/v2/users", "name", "platform", "users", "u1").await;
+    found(&s, "/api/v2/orgs", "org", "platform", "orgs", "o1").await;
+    org_users(
+        &s,
+        "owners",
+        json!([{"id": "u1", "name": "platform"}, {"id": "u0", "name": "operator"}]),
+    )
+    .await;
+    org_users(&s, "members", json!([{"id": "u2", "name": "bob"}])).await;
+    deletes(&s, "/api/v2/users/u1", 0).await;
+    deletes(&s, "/api/v2/orgs/o1", 0).await;
+    let err = provisioner(&s)
+        .remove_user("platform", false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("org \"platform\" also belongs to operator, bob: nothing removed"),
+        "{err}"
+    );
+    // With --keep-data only the user goes; the org is not even looked at.
+    let s = MockServer::start().await;
+    found(&s, "/api/v2/users", "name", "platform", "users", "u1").await;
+    deletes(&s, "/api/v2/users/u1", 1).await;
+    deletes(&s, "/api/v2/orgs/o1", 0).await;
+    assert_eq!(
+        provisioner(&s).remove_user("platform", true).await.unwrap(),
+        Removal::Removed
+    );
 }
