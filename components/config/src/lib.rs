@@ -18,6 +18,7 @@ pub use fresh::replace_default_secrets;
 pub use keys::{KEYS, KeySpec, Kind, key_spec, suggest};
 pub use restore::{Restored, backup, from_template, restore_key};
 pub use settings::{
-    ENV_PREFIX, LoadOptions, Settings, Source, Warning, env_file_path, env_layer, load,
-    project_name_from_hostname, resolve, validate,
+    ENV_PREFIX, LoadOptions, OTHER_ENV_PREFIXES, OTHER_ENV_VARS, Settings, Source, Warning,
+    env_file_path, env_layer, is_other_env_var, load, project_name_from_hostname, resolve,
+    validate,
 };

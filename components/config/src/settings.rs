@@ -16,6 +16,30 @@ use crate::keys::{KEYS, KeySpec, Kind, key_spec, suggest};
 /// The prefix of environment variables that override settings (`DTAAS_HOSTNAME`, ...).
 pub const ENV_PREFIX: &str = "DTAAS_";
 
+/// `DTAAS_*` environment variables that are not settings keys but are read elsewhere, so
+/// they are not warned about: the binaries' own (project dir, log filter, store key), the
+/// helper scripts' (`scripts/run-local.sh`), the jobs compose file's image, and the tests'.
+/// The one list of them; [`is_other_env_var`] also accepts the [`OTHER_ENV_PREFIXES`].
+pub const OTHER_ENV_VARS: &[&str] = &[
+    "DTAAS_PROJECT_DIR",
+    "DTAAS_LOG",
+    "DTAAS_STORE_KEY",
+    "DTAAS_UPDATE_DOCS",
+    "DTAAS_RUN_IMAGES",
+    "DTAAS_RUN_TIMEOUT",
+    "DTAAS_JOBS_IMAGE",
+];
+
+/// Prefixes of test-only `DTAAS_*` variables (`DTAAS_TEST_PG_URL`, ...).
+pub const OTHER_ENV_PREFIXES: &[&str] = &["DTAAS_TEST_", "DTAAS_STORE_TEST_"];
+
+/// True for a `DTAAS_*` variable that is known but not a settings key (see
+/// [`OTHER_ENV_VARS`]).
+#[must_use]
+pub fn is_other_env_var(var: &str) -> bool {
+    OTHER_ENV_VARS.contains(&var) || OTHER_ENV_PREFIXES.iter().any(|p| var.starts_with(p))
+}
+
 /// Where a resolved value came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -43,7 +67,8 @@ pub struct LoadOptions {
     /// The project directory (holding `config/services.env`).
     pub project_dir: PathBuf,
     /// The process environment (only `DTAAS_<KEY>` entries of known keys are used; the shell's
-    /// own `HOSTNAME` and friends never leak in).
+    /// own `HOSTNAME` and friends never leak in; other `DTAAS_*` entries warn, except
+    /// [`OTHER_ENV_VARS`]).
     pub env: Vec<(String, String)>,
     /// `KEY=VALUE` overrides from flags, highest precedence.
     pub overrides: Vec<(String, String)>,
@@ -173,6 +198,20 @@ pub fn resolve(
             warnings.push(Warning(format!(
                 "{}:{line}: unknown key {key}{hint}",
                 file.path().display()
+            )));
+        }
+    }
+    // A misspelt DTAAS_<KEY> would otherwise be ignored without a word.
+    for (var, _) in env {
+        let Some(key) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if key_spec(key).is_none() && !is_other_env_var(var) {
+            let hint = suggest(key)
+                .map(|s| format!("; did you mean {ENV_PREFIX}{s}?"))
+                .unwrap_or_default();
+            warnings.push(Warning(format!(
+                "environment variable {var}: unknown key {key}, ignored{hint}"
             )));
         }
     }

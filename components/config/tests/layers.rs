@@ -267,3 +267,99 @@ fn project_name_follows_the_python_rule() {
         "services-intocps-org"
     );
 }
+
+#[test]
+fn misspelt_dtaas_env_vars_warn_with_a_suggestion_and_known_non_keys_do_not() {
+    let dir = project("HOSTNAME=h\n");
+    let mut o = opts(dir.path());
+    o.env = vec![
+        pair("DTAAS_GRAFANA_PROT", "9100"),
+        pair("DTAAS_hostname", "x"),
+        pair("DTAAS_NOTHING_LIKE_IT", "1"),
+        pair("DTAAS_GRAFANA_PORT", "9101"),
+        pair("DTAAS_PROJECT_DIR", "/elsewhere"),
+        pair("DTAAS_LOG", "debug"),
+        pair("DTAAS_STORE_KEY", "00"),
+        pair("DTAAS_UPDATE_DOCS", "1"),
+        pair("DTAAS_TEST_PG_URL", "postgres://x"),
+        pair("DTAAS_STORE_TEST_CHILD_MODE", "x"),
+        pair("DTAAS_RUN_TIMEOUT", "10m"),
+        pair("GRAFANA_PROT", "not ours"),
+    ];
+    let (s, warnings) = load(&o).unwrap();
+    assert_eq!(s.port("GRAFANA_PORT"), 9101);
+    let w: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        [
+            "environment variable DTAAS_GRAFANA_PROT: unknown key GRAFANA_PROT, ignored; did you mean DTAAS_GRAFANA_PORT?",
+            "environment variable DTAAS_hostname: unknown key hostname, ignored; did you mean DTAAS_HOSTNAME?",
+            "environment variable DTAAS_NOTHING_LIKE_IT: unknown key NOTHING_LIKE_IT, ignored",
+        ]
+    );
+}
+
+/// Every `DTAAS_*` variable the workspace reads from an environment is a key or on
+/// `config::OTHER_ENV_VARS`, so no real variable is warned about as a typo.
+#[test]
+fn every_dtaas_env_var_read_in_the_workspace_is_allowed() {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy();
+            if name == "target" || name.starts_with('.') {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out);
+            } else if [".rs", ".sh", ".yml", ".yaml", "Makefile"]
+                .iter()
+                .any(|s| name.ends_with(s))
+            {
+                out.push(p);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = Vec::new();
+    for d in [
+        "bases",
+        "components",
+        "projects",
+        "scripts",
+        "images",
+        "Makefile",
+    ] {
+        let p = root.join(d);
+        if p.is_dir() {
+            walk(&p, &mut files);
+        } else if p.is_file() {
+            files.push(p);
+        }
+    }
+    // How a variable is read: Rust env lookups, clap's `env =`, shell and compose `${...}`.
+    let readers = ["var(\"", "var_os(\"", "env = \"", "${", "$"];
+    let mut unknown = Vec::new();
+    for f in &files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for reader in readers {
+            for (i, _) in text.match_indices(&format!("{reader}DTAAS_")) {
+                let start = i + reader.len();
+                let var: String = text[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let key = &var["DTAAS_".len()..];
+                if config::key_spec(key).is_none() && !config::is_other_env_var(&var) {
+                    unknown.push(format!("{}: {var}", f.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "add these to config::OTHER_ENV_VARS: {unknown:#?}"
+    );
+}

@@ -596,3 +596,33 @@ fn a_full_disk_leaves_services_env_whole() {
         .collect();
     assert!(left.is_empty(), "temporary files left behind: {left:?}");
 }
+
+/// A misspelt DTAAS_<KEY> warns like a typo in services.env; the binaries' own DTAAS_*
+/// variables do not.
+#[test]
+fn misspelt_dtaas_env_vars_warn_once_with_a_suggestion() {
+    let p = Project::new();
+    let out = p
+        .cmd()
+        .env("DTAAS_MONGODB_PROT", "9187")
+        .env("DTAAS_LOG", "warn")
+        .env("DTAAS_STORE_KEY", "00")
+        .args(["config", "get", "MONGODB_PORT"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "8087\n");
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches(
+            "environment variable DTAAS_MONGODB_PROT: unknown key MONGODB_PROT, ignored; did you mean DTAAS_MONGODB_PORT?"
+        )
+        .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        !err.contains("DTAAS_LOG") && !err.contains("DTAAS_STORE_KEY"),
+        "{err}"
+    );
+}
