@@ -308,7 +308,7 @@ pub static KEYS: &[KeySpec] = &[
         "SSL_VERIFY",
         Bool,
         "True",
-        "verify TLS certificates of the services' APIs",
+        "verify TLS certificates of the services' APIs and PostgreSQL",
     ),
     key(
         "GITLAB_PORT",

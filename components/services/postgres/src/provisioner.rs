@@ -1,7 +1,9 @@
+use std::path::PathBuf;
+
 use catalog::Service;
 use secrecy::SecretString;
 use services_common::{
-    BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+    BoxFuture, HttpOptions, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
 };
 use store::StoreError;
 use store::pg_admin::{PgAdmin, PgTarget, PgTls, check_login};
@@ -10,7 +12,8 @@ use tokio::sync::OnceCell;
 const NAME: &str = "PostgreSQL";
 
 /// The admin target of a project: `HOSTNAME:POSTGRES_PORT`, database `postgres`, login
-/// `POSTGRES_USER`/`POSTGRES_PASSWORD`, TLS `prefer`.
+/// `POSTGRES_USER`/`POSTGRES_PASSWORD`, TLS as [`tls_from`] decides it for the project's
+/// [`HttpOptions::from_settings`] (`SSL_VERIFY`, the project's CA).
 ///
 /// # Errors
 /// [`ProvisionError::Config`] when `POSTGRES_PASSWORD` is not set.
@@ -23,13 +26,26 @@ pub fn target_from_settings(settings: &config::Settings) -> Result<PgTarget, Pro
                 detail: "POSTGRES_PASSWORD is not set".to_owned(),
             })?;
     let user = settings.get("POSTGRES_USER").unwrap_or("postgres");
+    let (tls, ca_file) = tls_from(&HttpOptions::from_settings(settings));
     Ok(PgTarget::new(
         settings.hostname(),
         settings.port("POSTGRES_PORT"),
         user,
         &password,
     )
-    .tls(PgTls::Prefer, None))
+    .tls(tls, ca_file))
+}
+
+/// The TLS of PostgreSQL connections, decided as for the HTTP clients: with `ssl_verify`,
+/// `verify-full` (certificate chain and host name checked, the project's CA trusted besides
+/// the platform's roots); without, `prefer` (TLS when offered, any certificate accepted).
+#[must_use]
+pub fn tls_from(http: &HttpOptions) -> (PgTls, Option<PathBuf>) {
+    if http.ssl_verify {
+        (PgTls::VerifyFull, http.ca_file.clone())
+    } else {
+        (PgTls::Prefer, None)
+    }
 }
 
 /// The databases PostgreSQL itself needs: never provisioned, given away or dropped.
@@ -233,5 +249,55 @@ impl Provisioner for PostgresProvisioner {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
         Box::pin(self.remove(name, keep_data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_follows_ssl_verify_and_the_project_ca() {
+        let ca = PathBuf::from("/project/certs/ca.pem");
+        let verify = HttpOptions {
+            ssl_verify: true,
+            ca_file: Some(ca.clone()),
+            ..HttpOptions::default()
+        };
+        assert_eq!(tls_from(&verify), (PgTls::VerifyFull, Some(ca)));
+        let verify_no_ca = HttpOptions {
+            ca_file: None,
+            ..verify.clone()
+        };
+        assert_eq!(tls_from(&verify_no_ca), (PgTls::VerifyFull, None));
+        let off = HttpOptions {
+            ssl_verify: false,
+            ..verify
+        };
+        assert_eq!(tls_from(&off), (PgTls::Prefer, None));
+    }
+
+    fn settings(dir: &std::path::Path, extra: &str) -> config::Settings {
+        let text = format!("HOSTNAME=db.example.org\nPOSTGRES_PASSWORD=pw-Secret-1\n{extra}");
+        let doc = config::EnvFile::parse(&dir.join("config/services.env"), &text).unwrap();
+        config::resolve(dir, &doc, &[], &[]).unwrap().0
+    }
+
+    #[test]
+    fn tls_from_the_project_settings() {
+        let dir = std::env::temp_dir().join(format!("svc-pg-tls-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("certs")).unwrap();
+        std::fs::write(dir.join("certs/ca.pem"), "x").unwrap();
+        let http = HttpOptions::from_settings(&settings(&dir, ""));
+        assert_eq!(
+            tls_from(&http),
+            (PgTls::VerifyFull, Some(dir.join("certs/ca.pem"))),
+            "SSL_VERIFY defaults to on"
+        );
+        let http = HttpOptions::from_settings(&settings(&dir, "SSL_VERIFY=false\n"));
+        assert_eq!(tls_from(&http), (PgTls::Prefer, None));
+        let target = target_from_settings(&settings(&dir, "SSL_VERIFY=false\n")).unwrap();
+        assert_eq!(target.describe(), "dtaas_user@db.example.org:5432/postgres");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,7 +3,7 @@
 
 use secrecy::SecretString;
 use services_common::{Outcome, PasswordState, Provisioner, Removal, UserSpec};
-use services_postgres::{PostgresProvisioner, SYSTEM_DATABASES};
+use services_postgres::{PostgresProvisioner, SYSTEM_DATABASES, target_from_settings};
 use store::pg_admin::{PgAdmin, PgTarget, check_login};
 
 #[allow(clippy::print_stderr)]
@@ -219,4 +219,37 @@ async fn the_admin_the_application_database_and_system_databases_are_refused() {
 
     assert!(admin.drop_database(&app).await.unwrap());
     assert!(admin.drop_role(&app).await.unwrap());
+}
+
+/// Settings of a project in `dir` whose PostgreSQL is the live test server, plus `extra`.
+fn live_settings(dir: &std::path::Path, extra: &str) -> Option<config::Settings> {
+    let url = std::env::var("DTAAS_TEST_PG_URL").ok()?;
+    let rest = url.split_once("://")?.1;
+    let (login, at) = rest.rsplit_once('@')?;
+    let (user, pw) = login.split_once(':')?;
+    let hostport = at.split('/').next()?;
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    let text = format!(
+        "HOSTNAME={host}\nPOSTGRES_PORT={port}\nPOSTGRES_USER={user}\nPOSTGRES_PASSWORD={pw}\n{extra}"
+    );
+    let doc = config::EnvFile::parse(&dir.join("config/services.env"), &text).unwrap();
+    Some(config::resolve(dir, &doc, &[], &[]).unwrap().0)
+}
+
+#[tokio::test]
+async fn ssl_verify_decides_whether_the_certificate_is_checked() {
+    // The live server offers TLS with a certificate no project CA vouches for.
+    let dir = tempfile::tempdir().unwrap();
+    let Some(on) = live_settings(dir.path(), "") else {
+        let _ = provisioner();
+        return;
+    };
+    let e = check_login(&target_from_settings(&on).unwrap())
+        .await
+        .expect_err("SSL_VERIFY on: verify-full refuses an unknown certificate");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    let off = live_settings(dir.path(), "SSL_VERIFY=false\n").unwrap();
+    check_login(&target_from_settings(&off).unwrap())
+        .await
+        .expect("SSL_VERIFY off: prefer accepts any certificate");
 }
