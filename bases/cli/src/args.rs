@@ -183,7 +183,8 @@ pub(crate) struct UpgradeArgs {
     #[arg(short = 's', long = "services", value_name = "SERVICE")]
     pub(crate) service: String,
     /// The new image (default: the configured one, pulled again). Recorded as
-    /// <SERVICE>_IMAGE in config/services.env once the service is ready.
+    /// <SERVICE>_IMAGE in config/services.env before the recreate and put back on a
+    /// rollback, so a later start never runs an older image over migrated data.
     #[arg(long, value_name = "REF")]
     pub(crate) image: Option<String>,
     /// How long the new container has to become ready.
