@@ -82,6 +82,41 @@ pub enum StateFinding {
     NoStableIdentity { service: String },
 }
 
+impl StateFinding {
+    /// The compose name of the service the finding is about.
+    #[must_use]
+    pub fn service(&self) -> &str {
+        match self {
+            StateFinding::NotMounted { service, .. }
+            | StateFinding::OutsideProject { service, .. }
+            | StateFinding::NoStableIdentity { service } => service,
+        }
+    }
+
+    /// How to fix it.
+    #[must_use]
+    pub fn hint(&self) -> String {
+        match self {
+            StateFinding::NotMounted {
+                service,
+                container_path,
+            } => format!(
+                "add a bind mount from the project (e.g. ./data/...:{container_path}) to {service}'s volumes, or restore the generated compose files with `dtaas-services project generate --force`"
+            ),
+            StateFinding::OutsideProject {
+                service,
+                container_path,
+                ..
+            } => format!(
+                "mount {container_path} of {service} from a directory inside the project (data/ or config/) so that `service backup` covers it"
+            ),
+            StateFinding::NoStableIdentity { service } => format!(
+                "set `hostname: {service}` for {service} in its compose file (the generated one does); the node's data directory is named after it"
+            ),
+        }
+    }
+}
+
 impl std::fmt::Display for StateFinding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -91,9 +91,10 @@ pub async fn diagnose<E: Engine>(
     // The compose files.
     let project = check_compose(&mut r, opts, &dir);
 
-    // Published ports.
+    // Published ports; where the services keep their state.
     if let Some(project) = &project {
         check_ports(&mut r, project, engine).await;
+        check_state(&mut r, project);
     }
 
     // HOSTNAME resolves.
@@ -261,6 +262,24 @@ fn check_compose(r: &mut DoctorReport, opts: &DoctorOptions<'_>, dir: &Path) -> 
             );
             None
         }
+    }
+}
+
+/// Every stateful service keeps its state in writable mounts under the project, RabbitMQ
+/// with a fixed host name (`backup::check_state`, docs/data-safety.md): each finding is a
+/// warning (data lost or not backed up when a container is recreated).
+fn check_state(r: &mut DoctorReport, project: &Project) {
+    let findings = backup::check_state(project);
+    if findings.is_empty() {
+        r.push(
+            "state",
+            Level::Ok,
+            "every stateful service keeps its state in mounts under the project, with a stable identity",
+            None,
+        );
+    }
+    for f in findings {
+        r.push("state", Level::Warning, f.to_string(), Some(f.hint()));
     }
 }
 
@@ -510,4 +529,74 @@ fn check_disk(r: &mut DoctorReport, opts: &DoctorOptions<'_>, dir: &Path) {
 #[allow(clippy::cast_precision_loss)]
 fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `doctor` on a generated project (HOSTNAME localhost, no engine); `edit` changes its
+    /// compose.services.yml first.
+    async fn doctor_on_generated(edit: impl FnOnce(String) -> String) -> DoctorReport {
+        let dir = tempfile::tempdir().unwrap();
+        project::generate(dir.path(), false).unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let services = root.join("compose.services.yml");
+        let text = std::fs::read_to_string(&services).unwrap();
+        std::fs::write(&services, edit(text)).unwrap();
+        let (settings, _) = config::load(&config::LoadOptions {
+            project_dir: root.clone(),
+            env: Vec::new(),
+            overrides: vec![("HOSTNAME".into(), "localhost".into())],
+        })
+        .unwrap();
+        let opts = DoctorOptions::new(
+            &settings,
+            compose::default_compose_files(&root),
+            StoreLocation::default_for_project(&root),
+        );
+        diagnose::<docker::FakeEngine>(Err("no engine here".into()), &opts).await
+    }
+
+    #[tokio::test]
+    async fn a_rabbitmq_without_a_fixed_hostname_is_a_state_warning() {
+        let r = doctor_on_generated(|t| t.replace("    hostname: rabbitmq\n", "")).await;
+        let state: Vec<&crate::Finding> = r.of("state").collect();
+        assert_eq!(state.len(), 1, "{state:#?}");
+        let f = state[0];
+        assert_eq!(f.level, Level::Warning);
+        assert_eq!(
+            f.message,
+            "rabbitmq: no fixed hostname; every recreated container starts an empty node (set `hostname:` in its compose file)"
+        );
+        assert!(
+            f.hint
+                .as_deref()
+                .is_some_and(|h| h.starts_with("set `hostname: rabbitmq` for rabbitmq")),
+            "{f:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_path_without_a_mount_is_a_state_warning() {
+        let r =
+            doctor_on_generated(|t| t.replace("      - ./data/rabbitmq:/var/lib/rabbitmq\n", ""))
+                .await;
+        let messages: Vec<&str> = r.of("state").map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "rabbitmq: /var/lib/rabbitmq is not mounted from the host; its data is lost when the container is recreated"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_generated_project_has_no_state_findings() {
+        let r = doctor_on_generated(|t| t).await;
+        let state: Vec<&crate::Finding> = r.of("state").collect();
+        assert_eq!(state.len(), 1, "{state:#?}");
+        assert_eq!(state[0].level, Level::Ok);
+        assert_eq!(r.of("compose").next().unwrap().level, Level::Ok);
+    }
 }

@@ -12,8 +12,8 @@ pub enum Level {
 /// One result of a check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// Stable id: `engine`, `compose`, `ports`, `hostname`, `certs`, `file_modes`,
-    /// `passwords`, `disk`, `state_db`.
+    /// Stable id: `engine`, `compose`, `ports`, `state`, `hostname`, `certs`,
+    /// `file_modes`, `passwords`, `disk`, `state_db`.
     pub check: &'static str,
     pub level: Level,
     pub message: String,

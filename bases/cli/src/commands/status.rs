@@ -56,9 +56,49 @@ fn ready_label(v: &ServiceView) -> String {
     }
 }
 
-fn print_view(ctx: &Ctx, view: &StatusView) -> anyhow::Result<()> {
+/// A finding of `backup::check_state` in `--json`: the finding's fields and its message.
+#[derive(serde::Serialize)]
+struct StateWarning<'a> {
+    #[serde(flatten)]
+    finding: &'a backup::StateFinding,
+    message: String,
+}
+
+/// `--json`: the status view and the state findings of the selected services.
+#[derive(serde::Serialize)]
+struct StatusJson<'a> {
+    #[serde(flatten)]
+    view: &'a StatusView,
+    warnings: Vec<StateWarning<'a>>,
+}
+
+/// The state findings (docs/data-safety.md) of the selected services.
+fn state_warnings(project: &compose::Project, sel: &Selection) -> Vec<backup::StateFinding> {
+    backup::check_state(project)
+        .into_iter()
+        .filter(|f| match sel {
+            Selection::All => true,
+            Selection::Only(v) => v.iter().any(|s| s.compose_name() == f.service()),
+        })
+        .collect()
+}
+
+fn print_view(
+    ctx: &Ctx,
+    view: &StatusView,
+    warnings: &[backup::StateFinding],
+) -> anyhow::Result<()> {
     if ctx.out.is_json() {
-        return ctx.out.json(view);
+        return ctx.out.json(&StatusJson {
+            view,
+            warnings: warnings
+                .iter()
+                .map(|finding| StateWarning {
+                    finding,
+                    message: finding.to_string(),
+                })
+                .collect(),
+        });
     }
     if !view.matched() {
         return Ok(());
@@ -112,13 +152,23 @@ pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit>
         ..ProbeSettings::from_settings(&settings)
     };
     let project = files.name.clone();
+    let warnings = state_warnings(l.compose().project(), &sel);
     loop {
         let r = l.status(&sel).await?;
         let view = status_view(&project, &r, &probes).await;
         if args.watch {
             ctx.out.clear_screen();
         }
-        print_view(ctx, &view)?;
+        print_view(ctx, &view, &warnings)?;
+        if !ctx.out.is_json() {
+            for w in &warnings {
+                ctx.out.warn(w);
+            }
+            if !warnings.is_empty() {
+                ctx.out
+                    .hint("`dtaas-services doctor` tells how to fix each (docs/data-safety.md)");
+            }
+        }
         for s in &view.not_defined {
             ctx.out.warn(format!(
                 "{} is not defined in the compose files",
@@ -208,6 +258,108 @@ pub(crate) async fn logs(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<Exit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A temporary directory, removed on drop.
+    struct Dir(std::path::PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn dir(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("cli-status-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(std::fs::canonicalize(&d).unwrap())
+    }
+
+    fn load(
+        root: &std::path::Path,
+        vars: &std::collections::BTreeMap<String, String>,
+    ) -> compose::Project {
+        compose::load_project(
+            &compose::ProjectFiles {
+                name: "p".into(),
+                working_dir: root.to_owned(),
+                files: compose::default_compose_files(root),
+            },
+            vars,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn json_lists_the_state_findings_of_the_selected_services() {
+        let d = dir("warnings");
+        std::fs::write(
+            d.0.join("compose.services.yml"),
+            r#"
+services:
+  rabbitmq:
+    image: img:1
+    volumes: ["./data/rabbitmq:/var/lib/rabbitmq"]
+  grafana:
+    image: img:1
+    volumes: ["./data/grafana:/var/lib/grafana"]
+"#,
+        )
+        .unwrap();
+        let project = load(&d.0, &std::collections::BTreeMap::new());
+        let warnings = state_warnings(&project, &Selection::All);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            state_warnings(&project, &Selection::Only(vec![catalog::Service::Grafana])).is_empty(),
+            "only the selection's findings"
+        );
+        let view = StatusView {
+            project: "p".into(),
+            hostname: "h".into(),
+            services: Vec::new(),
+            not_defined: Vec::new(),
+        };
+        let json = serde_json::to_value(StatusJson {
+            view: &view,
+            warnings: warnings
+                .iter()
+                .map(|finding| StateWarning {
+                    finding,
+                    message: finding.to_string(),
+                })
+                .collect(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "project": "p",
+                "hostname": "h",
+                "services": [],
+                "not_defined": [],
+                "warnings": [{
+                    "problem": "no-stable-identity",
+                    "service": "rabbitmq",
+                    "message": "rabbitmq: no fixed hostname; every recreated container starts an empty node (set `hostname:` in its compose file)"
+                }]
+            })
+        );
+    }
+
+    #[test]
+    fn a_generated_project_has_no_state_warnings() {
+        let d = dir("generated");
+        project::generate(&d.0, false).unwrap();
+        let (settings, _) = config::load(&config::LoadOptions {
+            project_dir: d.0.clone(),
+            env: Vec::new(),
+            overrides: vec![("HOSTNAME".into(), "example.org".into())],
+        })
+        .unwrap();
+        let project = load(&d.0, &settings.interpolation_vars());
+        assert!(project.services.contains_key("rabbitmq"));
+        assert_eq!(state_warnings(&project, &Selection::All), Vec::new());
+    }
 
     #[test]
     fn uptime_is_short_and_human() {

@@ -1,4 +1,5 @@
-//! `service status`: restart loops, unhealthy containers, probes, URLs; `--json` shape.
+//! `service status`: restart loops, unhealthy containers, probes, URLs, state warnings;
+//! `--json` shape.
 
 use std::time::Duration;
 
@@ -93,6 +94,34 @@ fn status_shows_restart_loop_unhealthy_probe_and_urls() {
         table.contains(&format!("http://127.0.0.1:{}/", p.tb_port)),
         "{table}"
     );
+    // The stand-ins mount nothing and RabbitMQ has no fixed host name: warnings on stderr,
+    // never in the table.
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "warning: rabbitmq: no fixed hostname; every recreated container starts an empty node"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: grafana: /var/lib/grafana is not mounted from the host"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: `dtaas-services doctor` tells how to fix each"),
+        "{err}"
+    );
+    assert!(!table.contains("no fixed hostname"), "{table}");
+    // Only the selection's.
+    let out = p
+        .cmd()
+        .args(["service", "status", "-s", "grafana", "--no-probes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("warning: grafana: "), "{err}");
+    assert!(!err.contains("rabbitmq"), "{err}");
 
     // Exit 1 when the selection matches nothing.
     let out = p
