@@ -84,7 +84,8 @@ pub(crate) enum Command {
     /// Check the host and the project, with a fix hint per finding.
     ///
     /// Checks: the Docker engine, the compose files, published ports, DNS for HOSTNAME,
-    /// certificates, secret file modes, default passwords, free disk, the state DB.
+    /// certificates, secret file modes, default passwords, free disk, the state DB, and
+    /// that every service's state is mounted with a stable identity.
     Doctor,
 
     // ---- hidden legacy aliases (Python CLI 0.4.3), each warns and runs the new command ----
