@@ -41,6 +41,21 @@ services:
       postgres: { condition: service_healthy }
 "#;
 
+/// A project of PostgreSQL and ThingsBoard on the fake engine (its directory, files, engine).
+fn project() -> (tempfile::TempDir, ProjectFiles, FakeEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.services.yml"), SERVICES).unwrap();
+    std::fs::write(dir.path().join("compose.thingsboard.yml"), THINGSBOARD).unwrap();
+    let files = ProjectFiles {
+        name: "proj".into(),
+        working_dir: dir.path().to_owned(),
+        files: compose::default_compose_files(dir.path()),
+    };
+    let engine = FakeEngine::new();
+    engine.add_image("img:1");
+    (dir, files, engine)
+}
+
 #[tokio::test]
 async fn install_stops_a_running_thingsboard_and_never_serves_the_factory_password() {
     let Some(db) = TestDb::postgres("tb_install_flow").await else {
@@ -65,16 +80,7 @@ async fn install_stops_a_running_thingsboard_and_never_serves_the_factory_passwo
     // The stand-in's sysadmin logs in with what the SQL step writes.
     e.fake.0.lock().unwrap().users[0].password = Some("Sys-Final-1".into());
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("compose.services.yml"), SERVICES).unwrap();
-    std::fs::write(dir.path().join("compose.thingsboard.yml"), THINGSBOARD).unwrap();
-    let files = ProjectFiles {
-        name: "proj".into(),
-        working_dir: dir.path().to_owned(),
-        files: compose::default_compose_files(dir.path()),
-    };
-    let engine = FakeEngine::new();
-    engine.add_image("img:1");
+    let (_dir, files, engine) = project();
     engine.set_exit_on_start("proj-thingsboard-ce-run-", 0);
     let lc = Lifecycle::new(&engine, &files, &BTreeMap::new()).unwrap();
     // ThingsBoard already runs (without a schema it would only crash-loop).
@@ -132,16 +138,7 @@ async fn install_stops_a_running_thingsboard_and_never_serves_the_factory_passwo
 #[tokio::test]
 async fn missing_final_passwords_stop_the_install_before_anything_runs() {
     let e = crate::env_with(|c| c.tenant_admin_password = None).await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("compose.services.yml"), SERVICES).unwrap();
-    std::fs::write(dir.path().join("compose.thingsboard.yml"), THINGSBOARD).unwrap();
-    let files = ProjectFiles {
-        name: "proj".into(),
-        working_dir: dir.path().to_owned(),
-        files: compose::default_compose_files(dir.path()),
-    };
-    let engine = FakeEngine::new();
-    engine.add_image("img:1");
+    let (_dir, files, engine) = project();
     let lc = Lifecycle::new(&engine, &files, &BTreeMap::new()).unwrap();
     // Never contacted: the settings are checked first.
     let pg = store::pg_admin::PgTarget::new(
