@@ -83,6 +83,21 @@ fn state_warnings(project: &compose::Project, sel: &Selection) -> Vec<backup::St
         .collect()
 }
 
+/// Every published port as `host→container` (`/udp` marked), or `-`.
+fn ports_label(ports: &[service_probes::PortView]) -> String {
+    if ports.is_empty() {
+        return "-".to_owned();
+    }
+    ports
+        .iter()
+        .map(|p| {
+            let udp = if p.protocol == "udp" { "/udp" } else { "" };
+            format!("{}→{}{udp}", p.host_port, p.container_port)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn print_view(
     ctx: &Ctx,
     view: &StatusView,
@@ -119,6 +134,7 @@ fn print_view(
                 ready_label(v),
                 v.image.clone(),
                 v.url.clone().unwrap_or_else(|| "-".to_owned()),
+                ports_label(&v.ports),
                 v.uptime_secs.map_or_else(|| "-".to_owned(), human_secs),
                 restarts,
             ]
@@ -132,6 +148,7 @@ fn print_view(
             "Ready",
             "Image",
             "URL",
+            "Ports",
             "Uptime",
             "Restarts",
         ],

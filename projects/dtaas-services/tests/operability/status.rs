@@ -94,6 +94,9 @@ fn status_shows_restart_loop_unhealthy_probe_and_urls() {
         table.contains(&format!("http://127.0.0.1:{}/", p.tb_port)),
         "{table}"
     );
+    // Every published port, not only the URL's.
+    assert!(table.contains(&format!("{}→", p.tb_port)), "{table}");
+    assert!(table.contains(&format!("{}→", p.grafana_port)), "{table}");
     // The stand-ins mount nothing and RabbitMQ has no fixed host name: warnings on stderr,
     // never in the table.
     let err = stderr(&out);
