@@ -342,7 +342,9 @@ impl InfluxDbProvisioner {
         Ok(names)
     }
 
-    /// The users of org `org_id` (owners and members) other than `user_id`, by name.
+    /// The users of org `org_id` (owners and members) other than `user_id` and the admin
+    /// (InfluxDB makes the creator of an org — the operator, for every org `ensure` made —
+    /// one of its owners), by name.
     async fn other_org_users(
         &self,
         org_id: &str,
@@ -360,7 +362,10 @@ impl InfluxDbProvisioner {
                 .await?
                 .unwrap_or(Value::Null);
             for (id, user) in ids(&v, "users") {
-                if Some(id.as_str()) != user_id && !others.contains(&user) {
+                if Some(id.as_str()) != user_id
+                    && user != self.admin_user
+                    && !others.contains(&user)
+                {
                     others.push(user);
                 }
             }

@@ -466,7 +466,13 @@ async fn remove_takes_the_users_own_org_with_it() {
     let s = MockServer::start().await;
     found(&s, "/api/v2/users", "name", "alice", "users", "u1").await;
     found(&s, "/api/v2/orgs", "org", "alice", "orgs", "o1").await;
-    org_users(&s, "owners", json!([{"id": "u1", "name": "alice"}])).await;
+    // InfluxDB made the operator (who created the org) an owner too.
+    org_users(
+        &s,
+        "owners",
+        json!([{"id": "u1", "name": "alice"}, {"id": "u0", "name": "dtaas"}]),
+    )
+    .await;
     org_users(&s, "members", json!([])).await;
     deletes(&s, "/api/v2/users/u1", 1).await;
     deletes(&s, "/api/v2/orgs/o1", 1).await;
@@ -485,7 +491,7 @@ async fn an_org_that_others_belong_to_is_never_removed() {
     org_users(
         &s,
         "owners",
-        json!([{"id": "u1", "name": "platform"}, {"id": "u0", "name": "operator"}]),
+        json!([{"id": "u1", "name": "platform"}, {"id": "u0", "name": "dtaas"}, {"id": "u3", "name": "operator"}]),
     )
     .await;
     org_users(&s, "members", json!([{"id": "u2", "name": "bob"}])).await;
