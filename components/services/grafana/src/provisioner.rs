@@ -220,10 +220,14 @@ impl GrafanaProvisioner {
                 };
                 if update {
                     self.set_password(id, name, &user.password).await?;
-                    Ok(Outcome::Updated)
-                } else {
-                    Ok(Outcome::Unchanged)
                 }
+                // Also for users made before, or whose first membership call failed.
+                self.ensure_member(name).await?;
+                Ok(if update {
+                    Outcome::Updated
+                } else {
+                    Outcome::Unchanged
+                })
             }
         }
     }

@@ -50,6 +50,21 @@ async fn lookup(s: &MockServer, name: &str, found: Option<i64>) {
         .await;
 }
 
+/// The main organisation's membership call, answered "already a member", `times` times.
+async fn already_member(s: &MockServer, name: &str, times: u64) {
+    Mock::given(method("POST"))
+        .and(path("/api/orgs/1/users"))
+        .and(basic_auth("dtaas", "admin-pw"))
+        .and(body_json(json!({"loginOrEmail": name, "role": "Viewer"})))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .set_body_json(json!({"message": "User is already member of this organization"})),
+        )
+        .expect(times)
+        .mount(s)
+        .await;
+}
+
 #[tokio::test]
 async fn create() {
     let s = MockServer::start().await;
@@ -94,6 +109,9 @@ async fn rerun_is_unchanged_and_a_changed_password_is_set() {
         .expect(1)
         .mount(&s)
         .await;
+    // An existing user's membership is ensured on every run (a user made before it was,
+    // or whose first membership call failed).
+    already_member(&s, "alice", 2).await;
     let p = provisioner(&s);
     assert_eq!(
         p.ensure_user(&spec("alice", PasswordState::Same))
@@ -120,6 +138,7 @@ async fn unknown_password_is_checked_by_a_login() {
         .expect(1)
         .mount(&s)
         .await;
+    already_member(&s, "alice", 1).await;
     assert_eq!(
         provisioner(&s)
             .ensure_user(&spec("alice", PasswordState::Unknown))
@@ -155,18 +174,7 @@ async fn already_exists_on_create_sets_the_password() {
         .mount(&s)
         .await;
     // Already a member (auto-assigned): fine, its role is kept.
-    Mock::given(method("POST"))
-        .and(path("/api/orgs/1/users"))
-        .and(body_json(
-            json!({"loginOrEmail": "alice", "role": "Viewer"}),
-        ))
-        .respond_with(
-            ResponseTemplate::new(409)
-                .set_body_json(json!({"message": "User is already member of this organization"})),
-        )
-        .expect(1)
-        .mount(&s)
-        .await;
+    already_member(&s, "alice", 1).await;
     assert_eq!(
         provisioner(&s)
             .ensure_user(&spec("alice", PasswordState::Unknown))
