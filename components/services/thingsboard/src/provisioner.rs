@@ -43,6 +43,8 @@ fn failed(detail: String) -> ProvisionError {
 pub struct ThingsBoardProvisioner {
     tb: ThingsBoard,
     sys: OnceCell<Token>,
+    /// The read-only tenant admin session (`None`: no tenant yet), once per provisioner.
+    read: OnceCell<Option<Token>>,
     setup: OnceCell<TenantSetup>,
 }
 
@@ -52,6 +54,7 @@ impl ThingsBoardProvisioner {
         Self {
             tb,
             sys: OnceCell::new(),
+            read: OnceCell::new(),
             setup: OnceCell::new(),
         }
     }
@@ -69,11 +72,16 @@ impl ThingsBoardProvisioner {
         if let Some(setup) = self.setup.get() {
             return Ok(Some(setup.token.clone()));
         }
-        let sys = self.sys().await?;
-        self.tb
-            .tenant_session_readonly(sys)
+        self.read
+            .get_or_try_init(|| async {
+                let sys = self.sys().await?;
+                self.tb
+                    .tenant_session_readonly(sys)
+                    .await
+                    .map_err(to_provision)
+            })
             .await
-            .map_err(to_provision)
+            .cloned()
     }
 
     /// The tenant setup (tenant, its admin, a tenant admin session), once per provisioner.
