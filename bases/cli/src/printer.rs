@@ -20,10 +20,13 @@ const RESET: &str = "\x1b[0m";
 
 impl Printer {
     pub(crate) fn new(quiet: bool, json: bool, no_color: bool) -> Self {
+        // Output goes to both streams: colour only when both are terminals.
         let color = !no_color
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stdout().is_terminal()
-            && std::io::stderr().is_terminal();
+            && logging::colour(
+                std::io::stderr().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            );
         Self { quiet, json, color }
     }
 
