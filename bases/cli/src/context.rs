@@ -4,8 +4,6 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
 use crate::args::GlobalArgs;
 use crate::exit::CliError;
 use crate::printer::Printer;
@@ -26,8 +24,8 @@ impl Ctx {
     /// The project directory: --project-dir / DTAAS_PROJECT_DIR, else the nearest ancestor of
     /// the current directory holding config/services.env. Never silently the parent.
     pub(crate) fn project_dir(&self) -> anyhow::Result<PathBuf> {
-        let cwd = std::env::current_dir().context("the current directory is not accessible")?;
-        project::locate_project(self.global.project_dir.as_deref(), &cwd).map_err(|e| {
+        let cwd = std::env::current_dir().ok();
+        project::locate_project(self.global.project_dir.as_deref(), cwd.as_deref()).map_err(|e| {
             CliError::Usage(format!(
                 "{e}\nhint: run `dtaas-services project generate`, or pass --project-dir"
             ))
@@ -44,23 +42,24 @@ impl Ctx {
     /// The settings of the project without printing load warnings again (for work after
     /// the command, e.g. the journal); `Err` when there is no project.
     pub(crate) fn settings_quiet(&self) -> anyhow::Result<config::Settings> {
-        let (settings, _) = config::load(&config::LoadOptions {
-            project_dir: self.project_dir()?,
-            env: config::env_layer(std::env::vars_os()),
-            overrides: self.global.set.clone(),
-        })?;
-        Ok(settings)
+        self.load_settings(&self.project_dir()?, false)
     }
 
-    /// Resolve the settings of the project in `dir`.
+    /// Resolve the settings of the project in `dir`, printing load warnings.
     pub(crate) fn settings_in(&self, dir: &Path) -> anyhow::Result<config::Settings> {
+        self.load_settings(dir, true)
+    }
+
+    fn load_settings(&self, dir: &Path, warn: bool) -> anyhow::Result<config::Settings> {
         let (settings, warnings) = config::load(&config::LoadOptions {
             project_dir: dir.to_owned(),
             env: config::env_layer(std::env::vars_os()),
             overrides: self.global.set.clone(),
         })?;
-        for w in warnings {
-            self.out.warn(w);
+        if warn {
+            for w in warnings {
+                self.out.warn(w);
+            }
         }
         Ok(settings)
     }

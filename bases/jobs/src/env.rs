@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use lifecycle::Selection;
 use password_store::KeySource;
 use secrecy::SecretString;
@@ -104,8 +103,8 @@ pub(crate) fn holder_id() -> String {
 /// The project directory: `--project-dir` / `DTAAS_PROJECT_DIR`, else the nearest ancestor
 /// of the current directory holding `config/services.env`.
 pub(crate) fn project_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let cwd = std::env::current_dir().context("the current directory is not accessible")?;
-    project::locate_project(flag, &cwd)
+    let cwd = std::env::current_dir().ok();
+    project::locate_project(flag, cwd.as_deref())
         .map_err(|e| problem(format!("{e}; pass --project-dir or set DTAAS_PROJECT_DIR")))
 }
 

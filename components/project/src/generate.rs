@@ -171,16 +171,23 @@ pub fn generate(dir: &Path, force: bool) -> Result<GenerateReport, ProjectError>
 
 /// The project directory: `explicit` (`--project-dir` / `DTAAS_PROJECT_DIR`, relative to
 /// `cwd`), else the nearest ancestor of `cwd` holding `config/services.env`; never silently
-/// anything else. The error text names where it looked.
+/// anything else. `cwd` is `None` when the current directory is not accessible (an absolute
+/// `explicit` still works). The error text names where it looked.
 ///
 /// # Errors
 /// The message when no project is found.
-pub fn locate_project(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, String> {
+pub fn locate_project(explicit: Option<&Path>, cwd: Option<&Path>) -> Result<PathBuf, String> {
+    let no_cwd = || "the current directory is not accessible".to_owned();
     if let Some(dir) = explicit {
+        let joined = if dir.is_absolute() {
+            dir.to_owned()
+        } else {
+            cwd.ok_or_else(no_cwd)?.join(dir)
+        };
         // `absolute` drops `.` components (`--project-dir .` is the cwd itself).
-        let joined = cwd.join(dir);
         return Ok(std::path::absolute(&joined).unwrap_or(joined));
     }
+    let cwd = cwd.ok_or_else(no_cwd)?;
     find_project(cwd).ok_or_else(|| {
         format!(
             "no DTaaS services project found in {} or its parents (no config/services.env)",

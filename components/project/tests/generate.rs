@@ -174,18 +174,22 @@ fn find_project_takes_the_nearest_ancestor_and_never_a_bare_parent() {
     // An explicit directory wins (relative to the cwd, `.` dropped); none found names where.
     let p = root.join("p");
     assert_eq!(
-        project::locate_project(Some(Path::new(".")), &p),
+        project::locate_project(Some(Path::new(".")), Some(&p)),
         Ok(p.clone())
     );
     assert_eq!(
-        project::locate_project(Some(Path::new("../p")), &root.join("a")),
+        project::locate_project(Some(Path::new("../p")), Some(&root.join("a"))),
         Ok(root.join("a/../p"))
     );
     assert_eq!(
-        project::locate_project(None, &root.join("p/data/x")),
+        project::locate_project(None, Some(&root.join("p/data/x"))),
         Ok(p.clone())
     );
-    let err = project::locate_project(None, &root.join("a")).unwrap_err();
+    // Without an accessible cwd only an absolute directory works.
+    assert_eq!(project::locate_project(Some(&p), None), Ok(p.clone()));
+    assert!(project::locate_project(None, None).is_err());
+    assert!(project::locate_project(Some(Path::new("p")), None).is_err());
+    let err = project::locate_project(None, Some(&root.join("a"))).unwrap_err();
     assert!(
         err.contains(&root.join("a").display().to_string()) && err.contains("config/services.env"),
         "{err}"
