@@ -222,12 +222,17 @@ async fn the_admin_the_application_database_and_system_databases_are_refused() {
 }
 
 /// Settings of a project in `dir` whose PostgreSQL is the live test server, plus `extra`.
+/// `None` only when `DTAAS_TEST_PG_URL` is unset; a URL that is set but not of the form
+/// `postgres://user:password@host[:port]/db` fails the test.
 fn live_settings(dir: &std::path::Path, extra: &str) -> Option<config::Settings> {
     let url = std::env::var("DTAAS_TEST_PG_URL").ok()?;
-    let rest = url.split_once("://")?.1;
-    let (login, at) = rest.rsplit_once('@')?;
-    let (user, pw) = login.split_once(':')?;
-    let hostport = at.split('/').next()?;
+    fn bad<T>() -> T {
+        panic!("DTAAS_TEST_PG_URL is not postgres://user:password@host[:port]/db")
+    }
+    let rest = url.split_once("://").unwrap_or_else(bad).1;
+    let (login, at) = rest.rsplit_once('@').unwrap_or_else(bad);
+    let (user, pw) = login.split_once(':').unwrap_or_else(bad);
+    let hostport = at.split('/').next().unwrap_or_else(bad);
     let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
     let text = format!(
         "HOSTNAME={host}\nPOSTGRES_PORT={port}\nPOSTGRES_USER={user}\nPOSTGRES_PASSWORD={pw}\n{extra}"

@@ -5,6 +5,7 @@
 
 use std::io::Read as _;
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
 
 use crate::fixture::{Project, jobs_in};
 
@@ -26,8 +27,23 @@ L1Otw0bkkxQ9+fwCIQCeeuX6XFXsmAfDVapjfSTXqFdUVdWW6SeLcXECCjkKrA==
 fn first_bytes_sent(p: &Project, tls: bool) -> Vec<u8> {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    // Bounded: a runner that fails before connecting must fail the test, not hang it.
+    listener.set_nonblocking(true).unwrap();
     let reader = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((conn, _)) => break conn,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "the runner never connected");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let mut buf = [0u8; 4];
         conn.read_exact(&mut buf).unwrap();
         buf.to_vec()
