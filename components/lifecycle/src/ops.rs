@@ -364,11 +364,18 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
             .compose
             .rm(&Self::names(&targets), volumes, timeout)
             .await?;
-        let networks_removed = self.compose.remove_networks_if_unused().await?;
         let (wiped, data_deleted) = if volumes {
             (self.empty_service_dirs(&targets)?, targets)
         } else {
             (Vec::new(), Vec::new())
+        };
+        // Last and best effort: a network left behind is harmless, the rest is done.
+        let networks_removed = match self.compose.remove_networks_if_unused().await {
+            Ok(removed) => removed,
+            Err(e) => {
+                tracing::warn!(error = %e, "the project network was left in place");
+                Vec::new()
+            }
         };
         Ok(RemoveReport {
             removed,
