@@ -5,12 +5,12 @@ use std::fs;
 use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::envfile::EnvFile;
 use crate::error::ConfigError;
 use crate::fresh::random_secret;
-use crate::keys::{KEYS, KeySpec};
+use crate::keys::KeySpec;
 
 /// What restoring one key did (never the value: it may be a secret).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,13 +53,9 @@ pub fn from_template(
     template: &str,
 ) -> Result<(EnvFile, Vec<&'static str>), ConfigError> {
     let mut doc = EnvFile::parse(path, template)?;
-    let mut generated = Vec::new();
-    for spec in KEYS.iter().filter(|k| k.is_secret()) {
-        if doc.get(spec.name).is_some_and(|v| !v.is_empty()) {
-            doc.set(spec.name, &random_secret());
-            generated.push(spec.name);
-        }
-    }
+    // The template's secrets are the public built-in defaults (a test in the project brick
+    // keeps them equal), so this is what `project generate` does to a new file.
+    let generated = crate::replace_default_secrets(&mut doc);
     Ok((doc, generated))
 }
 
@@ -114,31 +110,16 @@ fn backup_at(path: &Path, now: SystemTime) -> Result<Option<PathBuf>, ConfigErro
     unreachable!("u32 suffixes exhausted")
 }
 
-/// `20250102T030405Z`.
+/// `20250102T030405Z` (RFC 3339 in UTC without its separators).
 fn utc_stamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, days >= 0).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace(['-', ':'], "")
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
     use crate::keys::key_spec;
