@@ -706,12 +706,16 @@ impl<'e, E: Engine> Compose<'e, E> {
                 let count = c.details.as_ref().map_or(0, |d| d.restart_count);
                 let first = *restarts.entry(name.clone()).or_insert(count);
                 if c.state == ContainerState::Restarting || count > first {
+                    // The engine keeps the last exit code only until the container runs again.
+                    let last = match (&c.state, c.exit_code) {
+                        (ContainerState::Restarting, Some(code)) => {
+                            format!("last exit code {code}, ")
+                        }
+                        _ => String::new(),
+                    };
                     return Err(ComposeError::NotReady {
                         container: name.clone(),
-                        reason: format!(
-                            "keeps restarting (last exit code {}, restarted {count} times)",
-                            c.exit_code.unwrap_or(-1)
-                        ),
+                        reason: format!("keeps restarting ({last}restarted {count} times)"),
                     });
                 }
                 match (&c.state, c.health) {
