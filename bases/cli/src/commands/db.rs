@@ -31,18 +31,31 @@ pub(crate) async fn open_store(ctx: &Ctx) -> anyhow::Result<Store> {
     Ok(Store::open(&store_location(&settings)).await?)
 }
 
+/// The project's state database when it exists: `None` for a SQLite file not created yet
+/// (a shared PostgreSQL database always exists).
+pub(crate) async fn open_existing_store(
+    settings: &config::Settings,
+) -> anyhow::Result<Option<Store>> {
+    let location = store_location(settings);
+    if matches!(&location, StoreLocation::Sqlite(p) if !p.exists()) {
+        return Ok(None);
+    }
+    Ok(Some(Store::open(&location).await?))
+}
+
 /// After `services`' data was deleted: forget the secrets and account records held in it
 /// (a project without a state database has nothing to forget and gets none created).
 pub(crate) async fn forget_deleted_state(
     ctx: &Ctx,
     services: &[catalog::Service],
 ) -> anyhow::Result<password_store::Forgotten> {
-    let settings = ctx.settings()?;
-    let location = store_location(&settings);
-    if services.is_empty() || matches!(&location, StoreLocation::Sqlite(p) if !p.exists()) {
+    if services.is_empty() {
         return Ok(password_store::Forgotten::default());
     }
-    let store = Store::open(&location).await?;
+    // The command loaded the settings (and showed their warnings) already.
+    let Some(store) = open_existing_store(&ctx.settings_quiet()?).await? else {
+        return Ok(password_store::Forgotten::default());
+    };
     let forgotten = password_store::forget_data_of(&store, services).await?;
     store.close().await;
     if !forgotten.is_empty() {

@@ -5,10 +5,10 @@
 //! Journalling never changes a command's outcome: a project without a state database, or
 //! one that cannot be opened, is skipped (logged at debug level).
 
-use store::{JournalEntry, Outcome, Store};
+use store::{JournalEntry, Outcome};
 
 use crate::args::{CertsCmd, Command, ConfigCmd, HostCmd, ServiceCmd, UserCmd};
-use crate::commands::db::store_location;
+use crate::commands::db::open_existing_store;
 use crate::context::Ctx;
 use crate::exit::{self, Exit};
 
@@ -100,24 +100,20 @@ pub(crate) async fn record(ctx: &Ctx, line: &Line, result: &anyhow::Result<Exit>
     let Ok(settings) = ctx.settings_quiet() else {
         return;
     };
-    let location = store_location(&settings);
-    if matches!(&location, store::StoreLocation::Sqlite(p) if !p.exists()) {
-        tracing::debug!(
-            "no state database yet: the journal starts with the first command that needs one"
-        );
-        return;
-    }
     let mut entry = JournalEntry::new(line.command, outcome).detail(detail);
     if let Some(s) = &line.services {
         entry = entry.service(s.clone());
     }
-    match Store::open(&location).await {
-        Ok(store) => {
+    match open_existing_store(&settings).await {
+        Ok(Some(store)) => {
             if let Err(e) = store.record(&entry).await {
                 tracing::debug!(error = %e, "cannot write the journal");
             }
             store.close().await;
         }
+        Ok(None) => tracing::debug!(
+            "no state database yet: the journal starts with the first command that needs one"
+        ),
         Err(e) => tracing::debug!(error = %e, "cannot open the state database for the journal"),
     }
 }
