@@ -5,7 +5,7 @@ CARGO ?= cargo
 PLATFORM_DIR ?= $(CURDIR)/platform
 BIN := target/release/dtaas-services
 
-.PHONY: run build release test lint fmt fmt-check clippy nextest e2e bench images test-images snapshots clean-platform
+.PHONY: run build release test test-deps lint fmt fmt-check clippy nextest e2e bench images test-images snapshots clean-platform
 
 ## Build and bring up a local development platform in ./platform with the embedded defaults.
 run: release
@@ -17,8 +17,20 @@ build:
 release:
 	$(CARGO) build --release -p dtaas-services
 
-## Everything CI checks: formatting, clippy with warnings denied, the whole test suite.
-test: fmt-check clippy nextest
+## The live services the tests use (scripts/test-deps.sh sets them up for exactly these URLs);
+## exported to every recipe, so `make test` and `make nextest` run with them.
+export DTAAS_TEST_PG_URL ?= postgres://dtaas_test:dtaas_test@127.0.0.1:5432/dtaas_test
+export DTAAS_TEST_RABBITMQ_URL ?= http://dtaas_test:dtaas_test@127.0.0.1:15672
+
+## Everything CI checks: formatting, clippy with warnings denied, the whole test suite, after
+## installing and starting what the suite needs (a quick no-op when it is all up).
+test: test-deps
+	$(MAKE) fmt-check clippy nextest
+
+## Install and start PostgreSQL, RabbitMQ, Docker, the compose plugin, the test images and
+## cargo-nextest (idempotent; needs root on a fresh Debian 12 machine).
+test-deps:
+	bash scripts/test-deps.sh
 
 fmt:
 	$(CARGO) fmt --all
