@@ -64,3 +64,6 @@ pub(crate) struct HistoryArgs {
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: u32,
 }
+
+#[cfg(test)]
+mod tests;
