@@ -5,7 +5,7 @@ CARGO ?= cargo
 PLATFORM_DIR ?= $(CURDIR)/platform
 BIN := target/release/dtaas-services
 
-.PHONY: run build release test test-deps lint fmt fmt-check clippy nextest e2e bench images test-images snapshots clean-platform
+.PHONY: run build release test test-deps man lint fmt fmt-check clippy nextest e2e bench images test-images snapshots clean-platform
 
 ## Build and bring up a local development platform in ./platform with the embedded defaults.
 run: release
@@ -61,12 +61,23 @@ bench: release
 test-images:
 	bash images/build.sh
 
+## Man pages and shell completions of dtaas-services, laid out as under /usr/share (the
+## dtaas-services image installs them): man/man1/*.1, bash-completion, zsh, fish.
+SHARE_DIR := target/share
+man: release
+	rm -rf $(SHARE_DIR)
+	mkdir -p $(SHARE_DIR)/bash-completion/completions $(SHARE_DIR)/zsh/vendor-completions $(SHARE_DIR)/fish/vendor_completions.d
+	$(BIN) man --dir $(SHARE_DIR)/man/man1
+	$(BIN) completions bash > $(SHARE_DIR)/bash-completion/completions/dtaas-services
+	$(BIN) completions zsh > $(SHARE_DIR)/zsh/vendor-completions/_dtaas-services
+	$(BIN) completions fish > $(SHARE_DIR)/fish/vendor_completions.d/dtaas-services.fish
+
 ## Container images of both binaries, from host-built release binaries on an empty base
 ## (no registry needed): dtaas/dtaas-services:$(IMAGE_TAG), dtaas/dtaas-jobs:$(IMAGE_TAG).
 IMAGE_TAG ?= dev
-images:
+images: man
 	$(CARGO) build --release -p dtaas-services -p dtaas-jobs
-	bash scripts/build-image.sh target/release/dtaas-services projects/dtaas-services/Dockerfile dtaas/dtaas-services:$(IMAGE_TAG)
+	bash scripts/build-image.sh target/release/dtaas-services projects/dtaas-services/Dockerfile dtaas/dtaas-services:$(IMAGE_TAG) $(SHARE_DIR)
 	bash scripts/build-image.sh target/release/dtaas-jobs projects/dtaas-jobs/Dockerfile dtaas/dtaas-jobs:$(IMAGE_TAG)
 
 ## Review changed insta snapshots (needs cargo-insta).

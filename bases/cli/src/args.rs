@@ -87,6 +87,15 @@ pub(crate) enum Command {
     /// certificates, secret file modes, default passwords, free disk, the state DB, and
     /// that every service's state is mounted with a stable identity.
     Doctor,
+    /// Print a shell completion script on stdout.
+    ///
+    /// bash: `dtaas-services completions bash > /usr/share/bash-completion/completions/dtaas-services`;
+    /// zsh: write `_dtaas-services` into a directory of $fpath;
+    /// fish: `dtaas-services completions fish > ~/.config/fish/completions/dtaas-services.fish`.
+    Completions(CompletionsArgs),
+    /// Write the man pages (dtaas-services.1 and one per command) into a directory.
+    #[command(hide = true)]
+    Man(ManArgs),
 
     // ---- hidden legacy aliases (Python CLI 0.4.3), each warns and runs the new command ----
     #[command(name = "generate-project", hide = true)]
@@ -476,6 +485,20 @@ pub(crate) struct HistoryArgs {
     pub(crate) limit: u32,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Where to write the pages (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub(crate) dir: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum DbCmd {
     /// Where the state DB is and its schema version.
@@ -490,3 +513,6 @@ fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
     }
     humantime::parse_duration(s).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests;

@@ -123,6 +123,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Db(DbCmd::Status) => db::status(ctx).await,
         Command::Db(DbCmd::Migrate) => db::migrate(ctx).await,
         Command::Doctor => doctor::run(ctx).await,
+        Command::Completions(a) => commands::shell::completions(ctx, &a),
+        Command::Man(a) => commands::shell::man(ctx, &a),
         // Legacy aliases: warn on stderr, then run the new command with the same arguments.
         Command::GenerateProject(a) => {
             ctx.out.deprecated("generate-project", "project generate");

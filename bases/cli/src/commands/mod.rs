@@ -12,5 +12,6 @@ pub(crate) mod journal;
 pub(crate) mod project;
 pub(crate) mod secrets;
 pub(crate) mod service;
+pub(crate) mod shell;
 pub(crate) mod status;
 pub(crate) mod user;

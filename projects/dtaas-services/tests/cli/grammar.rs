@@ -17,11 +17,28 @@ fn root_help_lists_the_nouns_in_install_order() {
     assert_eq!(
         nouns,
         [
-            "project", "host", "service", "user", "config", "certs", "secrets", "history", "db",
-            "doctor", "help"
+            "project",
+            "host",
+            "service",
+            "user",
+            "config",
+            "certs",
+            "secrets",
+            "history",
+            "db",
+            "doctor",
+            "completions",
+            "help"
         ]
     );
-    for hidden in ["generate-project", "setup", "install", "start", "remove"] {
+    for hidden in [
+        "generate-project",
+        "setup",
+        "install",
+        "start",
+        "remove",
+        "man",
+    ] {
         assert!(
             !text.contains(&format!("\n  {hidden} ")),
             "{hidden} should be hidden"
@@ -202,4 +219,24 @@ fn the_project_is_found_from_a_subdirectory_and_via_the_env_var() {
         .assert()
         .success()
         .stdout("5432\n");
+}
+
+#[test]
+fn completions_print_a_script_and_man_writes_the_pages() {
+    let out = bin().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("complete -F _dtaas__services"),
+        "{}",
+        stdout(&out)
+    );
+    let out = bin().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let man1 = dir.path().join("man1");
+    let out = bin().args(["man", "--dir"]).arg(&man1).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let root = std::fs::read_to_string(man1.join("dtaas-services.1")).unwrap();
+    assert!(root.contains(".TH dtaas-services 1"), "{root}");
+    assert!(man1.join("dtaas-services-service-start.1").is_file());
 }
