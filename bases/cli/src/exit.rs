@@ -1,15 +1,8 @@
-//! Exit status policy, in one place: 0 success; 1 the operation failed (also partly);
-//! 2 usage or configuration error; 3 not ready yet, retry later; 4 Docker engine unreachable.
+//! The cli's side of the one exit-status policy (the exit_status component): its own
+//! errors ([`CliError`]) classified, then every component error by `exit_status::of_error`;
+//! rendering an error and its fix hints.
 
-use std::process::ExitCode;
-
-/// How a command that did not error ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Exit {
-    Success,
-    /// The command ran but (part of) the operation failed; details were printed.
-    Failed,
-}
+pub(crate) use exit_status::ExitStatus as Exit;
 
 /// Errors the cli itself raises.
 #[derive(Debug, thiserror::Error)]
@@ -18,48 +11,16 @@ pub(crate) enum CliError {
     Usage(String),
     #[error("Aborted!")]
     Aborted,
-    #[error("{0}")]
-    NotReady(String),
-}
-
-pub(crate) const USAGE: u8 = 2;
-
-impl Exit {
-    pub(crate) fn code(self) -> ExitCode {
-        match self {
-            Exit::Success => ExitCode::SUCCESS,
-            Exit::Failed => ExitCode::from(1),
-        }
-    }
 }
 
 /// The exit status of an error, found by walking its source chain.
-pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<CliError>() {
-            return match e {
-                CliError::Usage(_) => USAGE,
-                CliError::Aborted => 1,
-                CliError::NotReady(_) => 3,
-            };
-        }
-        // A file that cannot be read or written (full disk, permissions) is a failed
-        // operation; everything else the config brick reports is a configuration error.
-        if let Some(e) = cause.downcast_ref::<config::ConfigError>() {
-            return if matches!(e, config::ConfigError::Io { .. }) {
-                1
-            } else {
-                USAGE
-            };
-        }
-        if cause.is::<catalog::CatalogError>() {
-            return USAGE;
-        }
-        if let Some(code) = crate::exit_hooks::code_of_component_error(cause) {
-            return code;
-        }
-    }
-    1
+pub(crate) fn status_of(err: &anyhow::Error) -> Exit {
+    exit_status::of_error(err, |cause| {
+        cause.downcast_ref::<CliError>().map(|e| match e {
+            CliError::Usage(_) => Exit::Usage,
+            CliError::Aborted => Exit::Failed,
+        })
+    })
 }
 
 /// The error as one line: each cause of the chain once (a message that already contains
@@ -136,5 +97,26 @@ mod tests {
         );
         let chained = anyhow::Error::new(std::io::Error::other("disk full")).context("writing x");
         assert_eq!(render(&chained), "writing x: disk full");
+    }
+
+    #[test]
+    fn the_cli_s_own_errors_map_to_2_and_1_and_a_wrapped_error_keeps_its_status() {
+        let usage = anyhow::Error::new(CliError::Usage("bad".into()));
+        assert_eq!(status_of(&usage), Exit::Usage);
+        assert_eq!(status_of(&usage).code(), 2);
+        let aborted = anyhow::Error::new(CliError::Aborted);
+        assert_eq!(status_of(&aborted).code(), 1);
+        // The error chain is kept: a wrapped engine error still exits 4 and renders fully.
+        let wrapped = anyhow::Error::new(docker::DockerError::EngineUnreachable {
+            host: "unix:///var/run/docker.sock".into(),
+            reason: "refused".into(),
+        })
+        .context("Installation failed");
+        assert_eq!(status_of(&wrapped).code(), 4);
+        assert!(
+            render(&wrapped).starts_with("Installation failed: "),
+            "{}",
+            render(&wrapped)
+        );
     }
 }

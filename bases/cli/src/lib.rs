@@ -6,7 +6,6 @@ mod args;
 mod commands;
 mod context;
 mod exit;
-mod exit_hooks;
 mod printer;
 
 use std::process::ExitCode;
@@ -33,7 +32,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             ctx.out
                 .error(format!("cannot start the async runtime: {e}"));
-            return ExitCode::from(1);
+            return Exit::Failed.into();
         }
     };
     let journal = commands::journal::describe(&cli.command);
@@ -45,13 +44,13 @@ pub fn main() -> ExitCode {
         result
     });
     match result {
-        Ok(exit) => exit.code(),
+        Ok(exit) => exit.into(),
         Err(err) => {
             ctx.out.error(exit::render(&err));
             for hint in exit::hints(&err) {
                 ctx.out.hint(hint);
             }
-            ExitCode::from(exit::code_of(&err))
+            exit::status_of(&err).into()
         }
     }
 }

@@ -1,9 +1,9 @@
 //! `run`, `list` and `history`: their output goes to stdout (JSON with `--json`).
 
 use std::io::Write as _;
-use std::process::ExitCode;
 use std::time::SystemTime;
 
+use exit_status::ExitStatus;
 use serde::Serialize;
 
 use crate::args::{HistoryArgs, RunArgs};
@@ -40,7 +40,7 @@ struct RunReport {
 }
 
 /// `run JOB... | --all`: every job runs (in order), failures are collected into one report.
-pub(crate) async fn run(env: &Env, args: &RunArgs, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(env: &Env, args: &RunArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let mut jobs: Vec<JobName> = if args.all {
         JobName::ALL.to_vec()
     } else {
@@ -57,7 +57,11 @@ pub(crate) async fn run(env: &Env, args: &RunArgs, json: bool) -> anyhow::Result
 }
 
 /// Print the `run` report; exit 1 when a job failed.
-pub(crate) fn print_run(env: &Env, reports: &[JobReport], json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn print_run(
+    env: &Env,
+    reports: &[JobReport],
+    json: bool,
+) -> anyhow::Result<ExitStatus> {
     let failed: Vec<&JobReport> = reports
         .iter()
         .filter(|r| r.status == Status::Failed)
@@ -101,9 +105,9 @@ pub(crate) fn print_run(env: &Env, reports: &[JobReport], json: bool) -> anyhow:
         }
     }
     Ok(if ok {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     } else {
-        ExitCode::from(crate::EXIT_FAILED)
+        ExitStatus::Failed
     })
 }
 
@@ -193,7 +197,7 @@ fn list_table(rows: &[ListRow]) -> Vec<String> {
 }
 
 /// `list`.
-pub(crate) async fn list(env: &Env, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn list(env: &Env, json: bool) -> anyhow::Result<ExitStatus> {
     let rows = list_rows(env, SystemTime::now()).await?;
     if json {
         print_json(&rows)?;
@@ -202,7 +206,7 @@ pub(crate) async fn list(env: &Env, json: bool) -> anyhow::Result<ExitCode> {
             out_line(&l);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 #[derive(Debug, Serialize)]
@@ -235,7 +239,11 @@ struct History {
 }
 
 /// `history [--job JOB] [--limit N]`.
-pub(crate) async fn history(env: &Env, args: &HistoryArgs, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn history(
+    env: &Env,
+    args: &HistoryArgs,
+    json: bool,
+) -> anyhow::Result<ExitStatus> {
     let jobs: Vec<JobName> = args.job.map_or_else(|| JobName::ALL.to_vec(), |j| vec![j]);
     let mut execs = Vec::new();
     for job in &jobs {
@@ -284,7 +292,7 @@ pub(crate) async fn history(env: &Env, args: &HistoryArgs, json: bool) -> anyhow
     };
     if json {
         print_json(&h)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     if h.executions.is_empty() {
         out_line("No job has run yet.");
@@ -317,7 +325,7 @@ pub(crate) async fn history(env: &Env, args: &HistoryArgs, json: bool) -> anyhow
             ));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! `daemon`: the jobs on the scheduler component, on their schedules from the settings,
 //! until SIGTERM or SIGINT (then a graceful stop).
 
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use exit_status::ExitStatus;
 use scheduler::{
     CronSchedule, RunContext, Scheduler, SchedulerConfig, TaskError, TaskSpec, Trigger,
 };
@@ -186,7 +186,7 @@ async fn shutdown_signal() -> &'static str {
 }
 
 /// `daemon`.
-pub(crate) async fn run(env: Env) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(env: Env) -> anyhow::Result<ExitStatus> {
     let env = Arc::new(env);
     let sched = build(&env).await?;
     sched.start()?;
@@ -202,7 +202,7 @@ pub(crate) async fn run(env: Env) -> anyhow::Result<ExitCode> {
     tracing::info!(signal, grace_secs = STOP_GRACE.as_secs(), "stopping");
     let report = sched.stop(STOP_GRACE).await;
     tracing::info!(report = ?report, "stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

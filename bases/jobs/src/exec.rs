@@ -291,7 +291,7 @@ mod tests {
         let next = execute(&env, JobName::PruneHistory, true).await;
         assert_eq!(next.status, Status::Ok, "{next:?}");
         let code = crate::commands::print_run(&env, &[panicked, next], true).unwrap();
-        assert_eq!(code, std::process::ExitCode::from(crate::EXIT_FAILED));
+        assert_eq!(code, exit_status::ExitStatus::Failed);
     }
 
     #[tokio::test]

@@ -20,14 +20,10 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use exit_status::ExitStatus;
 
 use crate::args::{Cli, Command};
 use crate::env::ConfigProblem;
-
-/// Exit status: a job failed.
-const EXIT_FAILED: u8 = 1;
-/// Exit status: configuration or bootstrap error.
-const EXIT_CONFIG: u8 = 2;
 
 /// Entry point called by `projects/dtaas-jobs/src/main.rs`.
 #[must_use]
@@ -42,20 +38,24 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             commands::error_line(&format!("cannot start the async runtime: {e}"));
-            return ExitCode::from(EXIT_CONFIG);
+            return ExitStatus::Usage.into();
         }
     };
     match runtime.block_on(dispatch(cli)) {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(err) => {
             commands::error_line(&format!("{err:#}"));
-            if err.downcast_ref::<ConfigProblem>().is_some() {
-                ExitCode::from(EXIT_CONFIG)
-            } else {
-                ExitCode::from(EXIT_FAILED)
-            }
+            status_of(&err).into()
         }
     }
+}
+
+/// The exit status of an error (the one mapping of the exit_status component): a
+/// configuration or bootstrap problem of this binary is a usage error (2).
+fn status_of(err: &anyhow::Error) -> ExitStatus {
+    exit_status::of_error(err, |cause| {
+        cause.is::<ConfigProblem>().then_some(ExitStatus::Usage)
+    })
 }
 
 fn init_tracing(cli: &Cli) {
@@ -89,7 +89,7 @@ fn init_tracing(cli: &Cli) {
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     let dir = env::project_dir(cli.global.project_dir.as_deref())?;
     let env = env::Env::open(&dir).await?;
     let json = cli.global.json;
@@ -101,4 +101,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     env.store.close().await;
     Ok(code)
+}
+
+#[cfg(test)]
+mod exit_tests {
+    use super::*;
+
+    #[test]
+    fn a_config_problem_exits_2_anything_else_by_the_shared_mapping() {
+        let problem = anyhow::Error::new(ConfigProblem("JOBS_SERVICES: unknown".into()));
+        assert_eq!(status_of(&problem).code(), 2);
+        let other = anyhow::anyhow!("a job failed");
+        assert_eq!(status_of(&other).code(), 1);
+        let engine = anyhow::Error::new(docker::DockerError::EngineUnreachable {
+            host: "unix:///var/run/docker.sock".into(),
+            reason: "refused".into(),
+        })
+        .context("service-health");
+        assert_eq!(status_of(&engine).code(), 4);
+    }
 }

@@ -127,21 +127,20 @@ impl BackupError {
         }
     }
 
-    /// The process exit status: 4 engine unreachable, 2 usage or configuration (unknown
-    /// service, bad compose files, a service without its state mounted, an existing target
-    /// directory, a service the backup does not hold), 1 anything else (also a partial
-    /// restore).
+    /// Whether this is a usage or configuration error (unknown service, bad compose files, a
+    /// service without its state mounted, an existing target directory, a service the
+    /// backup does not hold); a partial restore is not. The exit status it maps to is
+    /// decided by the exit_status component.
     #[must_use]
-    pub fn exit_code(&self) -> u8 {
+    pub fn is_usage(&self) -> bool {
         match self {
-            _ if self.docker().is_some_and(DockerError::is_unreachable) => 4,
-            BackupError::Lifecycle(l) => l.exit_code(),
-            BackupError::Compose(c) if c.is_config_error() => 2,
+            BackupError::Lifecycle(l) => l.is_usage(),
+            BackupError::Compose(c) => c.is_config_error(),
             BackupError::NotDefined { .. }
             | BackupError::NotMounted { .. }
             | BackupError::Exists { .. }
-            | BackupError::NotInBackup { .. } => 2,
-            _ => 1,
+            | BackupError::NotInBackup { .. } => true,
+            _ => false,
         }
     }
 }

@@ -367,7 +367,7 @@ mod tests {
                 .ends_with("holds no grafana; it holds: rabbitmq"),
             "{err}"
         );
-        assert_eq!(err.exit_code(), 2);
+        assert!(err.is_usage());
     }
 
     #[test]

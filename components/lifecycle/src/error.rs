@@ -38,15 +38,15 @@ impl LifecycleError {
         }
     }
 
-    /// The process exit status for this error: 4 engine unreachable, 2 usage or
-    /// configuration (selector, compose files), 1 anything else.
+    /// Whether this is a usage or configuration error (the selection, the compose files):
+    /// nothing was changed and re-running with the same input fails the same way. The exit
+    /// status it maps to is decided by the exit_status component.
     #[must_use]
-    pub fn exit_code(&self) -> u8 {
+    pub fn is_usage(&self) -> bool {
         match self {
-            _ if self.docker().is_some_and(DockerError::is_unreachable) => 4,
-            LifecycleError::Selector(_) | LifecycleError::NotDefined { .. } => 2,
-            LifecycleError::Compose(c) if c.is_config_error() => 2,
-            _ => 1,
+            LifecycleError::Selector(_) | LifecycleError::NotDefined { .. } => true,
+            LifecycleError::Compose(c) => c.is_config_error(),
+            _ => false,
         }
     }
 }

@@ -312,7 +312,7 @@ async fn start_wait_reports_a_container_killed_during_the_wait() {
         err.to_string(),
         format!("container {name} exited with code 137")
     );
-    assert_eq!(err.exit_code(), 1);
+    assert!(!err.is_usage());
     drop(f.guard);
 }
 
@@ -326,7 +326,7 @@ async fn unsupported_key_names_key_and_file() {
     .unwrap();
     let e = docker::FakeEngine::new();
     let err = Lifecycle::new(&e, &files(&f), &vars(1)).unwrap_err();
-    assert_eq!(err.exit_code(), 2);
+    assert!(err.is_usage());
     assert_eq!(
         err.to_string(),
         format!(

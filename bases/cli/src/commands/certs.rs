@@ -5,15 +5,6 @@ use crate::commands::host::certs_options;
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
 
-/// Configuration errors of the certs component exit with 2, the others with 1.
-pub(crate) fn certs_error(e: certs::CertsError) -> anyhow::Error {
-    if e.is_usage() {
-        CliError::Usage(e.to_string()).into()
-    } else {
-        e.into()
-    }
-}
-
 /// The steps of a setup report, one by one.
 pub(crate) fn print_setup(ctx: &Ctx, report: &certs::SetupReport) {
     for step in &report.steps {
@@ -124,15 +115,14 @@ pub(crate) async fn self_signed(ctx: &Ctx, args: &SelfSignedArgs) -> anyhow::Res
     let report = match certs::self_signed(&opts) {
         Err(e) if args.force => {
             let Some(prompt) = force_prompt(&e) else {
-                return Err(certs_error(e));
+                return Err(e.into());
             };
             ctx.confirm(&prompt)?;
             opts.force = true;
             certs::self_signed(&opts)
         }
         other => other,
-    }
-    .map_err(certs_error)?;
+    }?;
     if ctx.out.is_json() {
         ctx.out.json(&report)?;
         return Ok(Exit::Success);
@@ -180,7 +170,7 @@ struct RefreshOutput<'a> {
 /// then the JSON names the restarted containers.
 pub(crate) async fn refresh(ctx: &Ctx) -> anyhow::Result<Exit> {
     let settings = ctx.settings()?;
-    let report = certs::refresh(&certs_options(&settings, false, false)).map_err(certs_error)?;
+    let report = certs::refresh(&certs_options(&settings, false, false))?;
     let json = ctx.out.is_json();
     let list: Vec<&str> = report.services.iter().copied().collect();
     let restart = if list.is_empty() {

@@ -1,7 +1,7 @@
 //! `host setup`: thin handler over the certs component.
 
 use crate::args::SetupArgs;
-use crate::commands::certs::{certs_error, print_setup};
+use crate::commands::certs::print_setup;
 use crate::context::Ctx;
 use crate::exit::Exit;
 
@@ -33,7 +33,7 @@ pub(crate) fn certs_options(
 pub(crate) async fn setup(ctx: &Ctx, args: &SetupArgs) -> anyhow::Result<Exit> {
     let settings = ctx.settings()?;
     let opts = certs_options(&settings, args.skip_chown, args.dry_run);
-    let report = certs::host_setup(&opts).map_err(certs_error)?;
+    let report = certs::host_setup(&opts)?;
     if ctx.out.is_json() {
         ctx.out.json(&report)?;
         return Ok(Exit::Success);

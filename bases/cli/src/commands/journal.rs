@@ -81,7 +81,7 @@ pub(crate) fn describe(command: &Command) -> Option<Line> {
 pub(crate) async fn record(ctx: &Ctx, line: &Line, result: &anyhow::Result<Exit>) {
     let (outcome, detail) = match result {
         Ok(Exit::Success) => (Outcome::Ok, String::new()),
-        Ok(Exit::Failed) => (Outcome::Failed, "failed (also partly)".to_owned()),
+        Ok(_) => (Outcome::Failed, "failed (also partly)".to_owned()),
         Err(e) => {
             let first = exit::render(e)
                 .lines()
@@ -89,7 +89,7 @@ pub(crate) async fn record(ctx: &Ctx, line: &Line, result: &anyhow::Result<Exit>
                 .unwrap_or_default()
                 .to_owned();
             // Usage and configuration errors (refusals included) change nothing.
-            let outcome = if exit::code_of(e) == 2 {
+            let outcome = if exit::status_of(e) == Exit::Usage {
                 Outcome::Skipped
             } else {
                 Outcome::Failed

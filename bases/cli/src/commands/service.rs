@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context as _;
 use compose::ProjectFiles;
 use docker::BollardEngine;
 use lifecycle::{Lifecycle, Selection, StartOptions};
@@ -119,12 +120,9 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
         match s {
             Service::ThingsBoard => {
                 let tb =
-                    services_thingsboard::ThingsBoard::from_settings(&settings, secrets.clone())
-                        .map_err(|e| CliError::Usage(e.to_string()))?;
+                    services_thingsboard::ThingsBoard::from_settings(&settings, secrets.clone())?;
                 let db = settings.get("POSTGRES_DB").unwrap_or("thingsboard");
-                let pg = services_postgres::target_from_settings(&settings)
-                    .map_err(|e| CliError::Usage(e.to_string()))?
-                    .database(db);
+                let pg = services_postgres::target_from_settings(&settings)?.database(db);
                 if args.force {
                     ctx.confirm(
                         "--force re-runs the ThingsBoard installer on an installed database.",
@@ -137,16 +135,9 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
                     api_timeout: args.timeout,
                 };
                 ctx.out.heading("Installing ThingsBoard...");
-                let r = match services_thingsboard::install(&lc, &pg, &tb, &opts, &progress).await {
-                    Ok(r) => r,
-                    Err(e) if e.is_not_ready() => {
-                        return Err(CliError::NotReady(format!("Installation failed: {e}")).into());
-                    }
-                    Err(services_thingsboard::ThingsBoardError::Config(m)) => {
-                        return Err(CliError::Usage(m).into());
-                    }
-                    Err(e) => return Err(anyhow::Error::new(e).context("Installation failed")),
-                };
+                let r = services_thingsboard::install(&lc, &pg, &tb, &opts, &progress)
+                    .await
+                    .context("Installation failed")?;
                 if ctx.out.is_json() {
                     ctx.out.json(&r)?;
                 } else {
@@ -159,8 +150,7 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
                 }
             }
             Service::GitLab => {
-                let gl = services_gitlab::GitLab::from_settings(&settings, secrets.clone())
-                    .map_err(|e| CliError::Usage(e.to_string()))?;
+                let gl = services_gitlab::GitLab::from_settings(&settings, secrets.clone())?;
                 let opts = services_gitlab::InstallOptions {
                     wait: args.wait.then_some(args.timeout),
                     poll: std::time::Duration::from_secs(10),
@@ -168,14 +158,16 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
                 ctx.out.heading("Installing GitLab...");
                 let r = match services_gitlab::install(&lc, &gl, &opts, &progress).await {
                     Ok(r) => r,
-                    Err(e) if e.is_not_ready() => {
-                        return Err(CliError::NotReady(e.to_string()).into());
-                    }
-                    Err(
-                        e @ (services_gitlab::GitLabError::Config(_)
-                        | services_gitlab::GitLabError::OAuthFile { .. }),
-                    ) => {
-                        return Err(CliError::Usage(e.to_string()).into());
+                    // Not ready, a bad setting or OAuth file: the message says all.
+                    Err(e)
+                        if e.is_not_ready()
+                            || matches!(
+                                e,
+                                services_gitlab::GitLabError::Config(_)
+                                    | services_gitlab::GitLabError::OAuthFile { .. }
+                            ) =>
+                    {
+                        return Err(e.into());
                     }
                     Err(e) => return Err(anyhow::Error::new(e).context("Installation failed")),
                 };

@@ -53,7 +53,7 @@ fn read_credentials(
         .project_dir()
         .join("config")
         .join("credentials.csv");
-    credentials::read(&path, services).map_err(|e| CliError::Usage(e.to_string()).into())
+    Ok(credentials::read(&path, services)?)
 }
 
 /// `user add`.
