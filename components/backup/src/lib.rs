@@ -12,17 +12,24 @@
 //! and puts the previous one back when the upgrade rolled back).
 
 mod archive;
+mod aside;
+mod backup;
+mod data_safety;
 mod error;
+#[cfg(test)]
+mod fixtures;
 mod manifest;
-mod ops;
+mod postgres;
+mod restore;
 mod state;
+mod upgrade;
 
+pub use backup::{BackupOptions, BackupReport};
+pub use data_safety::DataSafety;
 pub use error::BackupError;
 pub use manifest::{
     BackupKind, FORMAT, MANIFEST_FILE, Manifest, ServiceBackup, sha256_file, verify,
 };
-pub use ops::{
-    BackupOptions, BackupReport, DataSafety, RestoreOptions, RestoreReport, UpgradeAction,
-    UpgradeOptions, UpgradeReport,
-};
+pub use restore::{RestoreOptions, RestoreReport};
 pub use state::{StateFinding, StatePath, check_state, state_paths};
+pub use upgrade::{UpgradeAction, UpgradeOptions, UpgradeReport};

@@ -106,10 +106,29 @@ impl Manifest {
             message: e.to_string(),
         })?;
         json.push(b'\n');
-        let mut f = std::fs::File::create(&path).map_err(|e| io_err(&path, &e))?;
+        let mut f = create_private_file(&path)?;
         f.write_all(&json).map_err(|e| io_err(&path, &e))?;
         f.sync_all().map_err(|e| io_err(&path, &e))
     }
+}
+
+/// Create (or truncate) a backup file with mode 0600 whatever the umask: backups hold
+/// password hashes, GitLab's secrets and RabbitMQ's Erlang cookie. A symlink at `path`
+/// is refused (`O_NOFOLLOW`), never written through.
+pub(crate) fn create_private_file(path: &Path) -> Result<std::fs::File, BackupError> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| io_err(path, &e))?;
+    // An existing file keeps its mode through open(2): set it.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| io_err(path, &e))?;
+    Ok(f)
 }
 
 /// A file name without directories, `..` or a leading dot.
@@ -213,7 +232,7 @@ pub(crate) struct HashingFile {
 
 impl HashingFile {
     pub(crate) fn create(path: &Path) -> Result<HashingFile, BackupError> {
-        let file = std::fs::File::create(path).map_err(|e| io_err(path, &e))?;
+        let file = create_private_file(path)?;
         Ok(HashingFile {
             path: path.to_owned(),
             file,
