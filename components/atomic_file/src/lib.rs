@@ -3,26 +3,18 @@
 //! over the target, and the directory synced, so a reader sees the old file or the new
 //! one, never half of one, and a secret file is never briefly world-readable.
 //!
-//! It knows nothing of what the files mean.
+//! It knows nothing of what the files mean; the temp-file-and-rename itself is
+//! `safe_fs::Dir::write_atomic` (the one implementation).
 
-use std::fs;
-use std::io::{self, Write as _};
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::io;
 use std::path::Path;
 
-/// Who owns the written file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
-    /// The process's user (a new file).
-    Process,
-    /// Whoever owns the file being replaced (the process's user when there is none), so an
-    /// edit made with sudo does not hand a user's file to root.
-    Keep,
-    /// These ids (`None` leaves that id as the process's).
-    Set { uid: Option<u32>, gid: Option<u32> },
-}
+pub use safe_fs::Owner;
 
-/// Write `bytes` to `path` atomically with `mode` and `owner`.
+/// Write `bytes` to `path` atomically with `mode` and `owner`. `path`'s directory is taken
+/// as given; the file name itself is never written through (a link or hard link there is
+/// replaced). Below a project directory use `safe_fs::Dir::write_atomic`, which also
+/// refuses links among the parents.
 ///
 /// # Errors
 /// Any I/O error; the temp file is removed and `path` is unchanged then.
@@ -31,39 +23,17 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32, owner: Owner) -> io::Result<(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let (uid, gid) = match owner {
-        Owner::Process => (None, None),
-        Owner::Keep => match fs::metadata(path) {
-            Ok(m) => (Some(m.uid()), Some(m.gid())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => (None, None),
-            Err(e) => return Err(e),
-        },
-        Owner::Set { uid, gid } => (uid, gid),
-    };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))?;
-    if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::fchown(tmp.as_file(), uid, gid)?;
-    }
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    // On error the PersistError owns the temp file and removes it when dropped.
-    tmp.persist(path).map_err(|e| e.error)?;
-    // Best effort: make the rename itself durable.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    safe_fs::Dir::open_root(dir)?.write_atomic(Path::new(name), bytes, mode, owner)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 
     fn mode(p: &Path) -> u32 {
         fs::metadata(p).unwrap().permissions().mode() & 0o7777

@@ -1,47 +1,103 @@
-use std::fs;
+//! The per-service directories `remove --volumes`, `clean` and `start` change, reached
+//! through `safe_fs` from the project directory: a link anywhere in a path is refused (a
+//! data dir linked to `/somewhere` is never emptied), links inside a data dir are removed
+//! as links, and a mount point inside one is left in place and reported.
+
 use std::io;
 use std::path::Path;
 
-/// Delete everything inside `dir` except a top-level `.gitkeep`; the directory itself,
-/// its owner and mode stay. Returns `false` when `dir` does not exist.
-pub(crate) fn empty_dir(dir: &Path) -> io::Result<bool> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
+use catalog::Service;
+use safe_fs::{Dir, Kind};
+
+/// InfluxDB's setup output: a stale one breaks the next setup.
+const INFLUX_CONFIGS: &str = "config/influxdb/influx-configs";
+
+/// What `remove --volumes` and `clean` wipe for `services`: data and log dirs, and
+/// InfluxDB's `config/influxdb/influx-configs`.
+pub(crate) fn service_dirs(services: &[Service]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for s in services {
+        out.push(s.data_dir());
+        out.extend(s.log_dir());
+        if *s == Service::InfluxDb {
+            out.push(INFLUX_CONFIGS);
+        }
+    }
+    out
+}
+
+/// Refuse before anything changes: every path of `rels` that exists must be reachable
+/// from `project` without a link (InfluxDB's file may itself be a link: removed as one).
+pub(crate) fn check(project: &Path, rels: &[&str]) -> io::Result<()> {
+    let root = Dir::open_root(project)?;
+    for rel in rels {
+        if *rel == INFLUX_CONFIGS {
+            root.meta(rel)?;
+            continue;
+        }
+        match root.open_dir(rel) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Wipe `rel` below `project`: InfluxDB's configs removed, a directory emptied (see
+/// [`empty_dir`]). Returns whether there was something.
+pub(crate) fn wipe(project: &Path, rel: &str) -> io::Result<bool> {
+    if rel == INFLUX_CONFIGS {
+        let root = Dir::open_root(project)?;
+        return match root.remove_all(rel)? {
+            Some(out) if !out.skipped.is_empty() => Err(mount_points(rel, &out)),
+            Some(_) => Ok(true),
+            None => Ok(false),
+        };
+    }
+    empty_dir(project, rel)
+}
+
+/// Delete everything inside `project/rel` except a top-level `.gitkeep`; the directory
+/// itself, its owner and mode stay. `false` when it does not exist. A link at `rel` (or
+/// above it) is refused; links inside are removed as links.
+pub(crate) fn empty_dir(project: &Path, rel: &str) -> io::Result<bool> {
+    let dir = match Dir::open_root(project).and_then(|r| r.open_dir(rel)) {
+        Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    for entry in entries {
-        let entry = entry?;
-        if entry.file_name() == ".gitkeep" {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            fs::remove_dir_all(&path)?;
-        } else {
-            fs::remove_file(&path)?;
-        }
+    let out = dir.empty(&[".gitkeep"])?;
+    if !out.skipped.is_empty() {
+        return Err(mount_points(rel, &out));
     }
     Ok(true)
 }
 
-/// Remove `dir/.gitkeep` when it is the only entry. PostgreSQL's initdb refuses a data
-/// directory that is not empty, and projects made by the Python CLI (and older versions of
-/// this one) ship `data/postgres/.gitkeep`. Returns whether the file was removed.
-pub(crate) fn drop_lone_gitkeep(dir: &Path) -> io::Result<bool> {
-    let mut entries = match fs::read_dir(dir) {
-        Ok(e) => e,
+fn mount_points(rel: &str, out: &safe_fs::Emptied) -> io::Error {
+    let paths: Vec<String> = out
+        .skipped
+        .iter()
+        .map(|s| Path::new(rel).join(&s.path).display().to_string())
+        .collect();
+    io::Error::other(format!(
+        "left in place: {} (another device, a mount point: never entered)",
+        paths.join(", ")
+    ))
+}
+
+/// Remove `project/rel/.gitkeep` when it is the only entry. PostgreSQL's initdb refuses a
+/// data directory that is not empty, and projects made by the Python CLI (and older
+/// versions of this one) ship `data/postgres/.gitkeep`. Returns whether it was removed.
+pub(crate) fn drop_lone_gitkeep(project: &Path, rel: &str) -> io::Result<bool> {
+    let dir = match Dir::open_root(project).and_then(|r| r.open_dir(rel)) {
+        Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    let first = entries.next().transpose()?;
-    if entries.next().is_some() {
-        return Ok(false);
-    }
-    match first {
-        Some(e) if e.file_name() == ".gitkeep" && e.file_type()?.is_file() => {
-            fs::remove_file(e.path())?;
-            Ok(true)
+    match dir.entries()?.as_slice() {
+        [(name, meta)] if name == ".gitkeep" && meta.kind == Kind::File => {
+            dir.remove_file(".gitkeep")
         }
         _ => Ok(false),
     }
@@ -50,6 +106,7 @@ pub(crate) fn drop_lone_gitkeep(dir: &Path) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -61,7 +118,7 @@ mod tests {
         fs::write(dir.join("file"), "1").unwrap();
         fs::write(dir.join(".gitkeep"), "").unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o750)).unwrap();
-        assert!(empty_dir(&dir).unwrap());
+        assert!(empty_dir(d.path(), "data/x").unwrap());
         let left: Vec<_> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -71,7 +128,7 @@ mod tests {
             fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
             0o750
         );
-        assert!(!empty_dir(&d.path().join("missing")).unwrap());
+        assert!(!empty_dir(d.path(), "missing").unwrap());
     }
 
     #[test]
@@ -80,12 +137,12 @@ mod tests {
         let pg = d.path().join("pg");
         fs::create_dir_all(&pg).unwrap();
         fs::write(pg.join(".gitkeep"), "").unwrap();
-        assert!(drop_lone_gitkeep(&pg).unwrap());
+        assert!(drop_lone_gitkeep(d.path(), "pg").unwrap());
         assert!(pg.is_dir() && !pg.join(".gitkeep").exists());
         fs::write(pg.join(".gitkeep"), "").unwrap();
         fs::write(pg.join("PG_VERSION"), "15").unwrap();
-        assert!(!drop_lone_gitkeep(&pg).unwrap());
+        assert!(!drop_lone_gitkeep(d.path(), "pg").unwrap());
         assert!(pg.join(".gitkeep").exists());
-        assert!(!drop_lone_gitkeep(&d.path().join("missing")).unwrap());
+        assert!(!drop_lone_gitkeep(d.path(), "missing").unwrap());
     }
 }

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use catalog::{CatalogError, Service};
@@ -12,7 +12,6 @@ use docker::{
 };
 use futures_util::future::join_all;
 
-use crate::dirs::empty_dir;
 use crate::{
     CleanReport, LifecycleError, PublishedPort, RemoveReport, RestartReport, ServiceStatus,
     StartReport, StartedService, StatusReport, StopReport,
@@ -176,8 +175,9 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         let timeout = opts.timeout.unwrap_or(DEFAULT_WAIT);
         if !todo.is_empty() {
             // initdb needs an empty data dir; a fresh project's only holds .gitkeep.
-            let pg = self.project_dir().join(Service::Postgres.data_dir());
-            crate::dirs::drop_lone_gitkeep(&pg).map_err(|e| io_err(&pg, &e))?;
+            let pg = Service::Postgres.data_dir();
+            crate::dirs::drop_lone_gitkeep(self.project_dir(), pg)
+                .map_err(|e| io_err(&self.project_dir().join(pg), &e))?;
             let up = self
                 .compose
                 .up(
@@ -360,6 +360,11 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
     ) -> Result<RemoveReport, LifecycleError> {
         let targets = self.targets(sel)?;
         self.postgres_guard(sel, "remove").await?;
+        if volumes {
+            // A link where a data or log dir should be is refused before anything changes.
+            crate::dirs::check(self.project_dir(), &crate::dirs::service_dirs(&targets))
+                .map_err(|e| io_err(self.project_dir(), &e))?;
+        }
         let removed = self
             .compose
             .rm(&Self::names(&targets), volumes, timeout)
@@ -425,38 +430,18 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
     /// # Errors
     /// [`LifecycleError::Io`] naming the path.
     pub fn clean_certs(&self) -> Result<bool, LifecycleError> {
-        let path = self.project_dir().join("certs");
-        empty_dir(&path).map_err(|e| io_err(&path, &e))
+        crate::dirs::empty_dir(self.project_dir(), "certs")
+            .map_err(|e| io_err(&self.project_dir().join("certs"), &e))
     }
 
     fn empty_service_dirs(&self, services: &[Service]) -> Result<Vec<String>, LifecycleError> {
+        let rels = crate::dirs::service_dirs(services);
+        let project = self.project_dir();
+        crate::dirs::check(project, &rels).map_err(|e| io_err(project, &e))?;
         let mut done = Vec::new();
-        for s in services {
-            let mut dirs: Vec<&str> = vec![s.data_dir()];
-            dirs.extend(s.log_dir());
-            if *s == Service::InfluxDb {
-                dirs.push("config/influxdb/influx-configs");
-            }
-            for rel in dirs {
-                let path: PathBuf = self.project_dir().join(rel);
-                if rel.ends_with("influx-configs") {
-                    // A file InfluxDB writes at setup; a stale one breaks the next setup.
-                    match std::fs::metadata(&path) {
-                        Ok(m) if m.is_file() => {
-                            std::fs::remove_file(&path).map_err(|e| io_err(&path, &e))?;
-                            done.push(rel.to_owned());
-                        }
-                        Ok(_) => {
-                            std::fs::remove_dir_all(&path).map_err(|e| io_err(&path, &e))?;
-                            done.push(rel.to_owned());
-                        }
-                        Err(_) => {}
-                    }
-                    continue;
-                }
-                if empty_dir(&path).map_err(|e| io_err(&path, &e))? {
-                    done.push(rel.to_owned());
-                }
+        for rel in rels {
+            if crate::dirs::wipe(project, rel).map_err(|e| io_err(&project.join(rel), &e))? {
+                done.push(rel.to_owned());
             }
         }
         Ok(done)

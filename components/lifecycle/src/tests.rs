@@ -316,3 +316,93 @@ async fn errors_map_to_exit_codes() {
             .is_some_and(docker::DockerError::is_unreachable)
     );
 }
+
+// Root safety (docs/security.md, "Files and links"): nothing outside the project changes.
+
+#[tokio::test]
+async fn remove_volumes_refuses_a_linked_data_dir_and_leaves_its_target_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let (e, files) = setup(d.path());
+    let sentinel = test_support::Sentinel::plant();
+    std::fs::create_dir_all(d.path().join("data")).unwrap();
+    std::os::unix::fs::symlink(sentinel.path(), d.path().join("data/rabbitmq")).unwrap();
+    let l = Lifecycle::new(&e, &files, &BTreeMap::new()).unwrap();
+    l.start(&sel("rabbitmq"), &StartOptions::default())
+        .await
+        .unwrap();
+    let err = l.remove(&sel("rabbitmq"), true, None).await.unwrap_err();
+    assert!(
+        err.to_string().contains("data/rabbitmq is a symbolic link"),
+        "{err}"
+    );
+    sentinel.assert_unchanged("service remove -s rabbitmq --volumes");
+    assert!(
+        std::fs::symlink_metadata(d.path().join("data/rabbitmq"))
+            .unwrap()
+            .is_symlink()
+    );
+    // Refused before anything changed: the container is still there.
+    assert!(
+        !e.events()
+            .iter()
+            .any(|ev| matches!(ev, FakeEvent::Remove(n) if n == "rabbitmq")),
+        "{:?}",
+        e.events()
+    );
+}
+
+#[tokio::test]
+async fn clean_removes_links_inside_data_dirs_as_links_and_refuses_linked_dirs() {
+    let d = tempfile::tempdir().unwrap();
+    let (e, files) = setup(d.path());
+    let sentinel = test_support::Sentinel::plant();
+    let p = d.path();
+    let data = p.join("data/rabbitmq");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    use std::os::unix::fs::symlink;
+    symlink(sentinel.secret(), data.join("file-link")).unwrap();
+    symlink(sentinel.path(), data.join("sub/dir-link")).unwrap();
+    symlink(p.join("gone"), data.join("dangling")).unwrap();
+    std::fs::hard_link(sentinel.secret(), data.join("hard")).unwrap();
+    std::fs::create_dir_all(p.join("config/influxdb")).unwrap();
+    symlink(sentinel.path(), p.join("config/influxdb/influx-configs")).unwrap();
+    let l = Lifecycle::new(&e, &files, &BTreeMap::new()).unwrap();
+    let r = l.clean(&sel("rabbitmq,influxdb")).await.unwrap();
+    assert_eq!(
+        r.cleaned,
+        ["data/rabbitmq", "config/influxdb/influx-configs"]
+    );
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+    assert!(std::fs::symlink_metadata(p.join("config/influxdb/influx-configs")).is_err());
+    sentinel.assert_unchanged("service clean");
+
+    // A linked log dir, and `data` itself a link: refused, nothing emptied.
+    std::fs::create_dir_all(p.join("log")).unwrap();
+    symlink(sentinel.path(), p.join("log/thingsboard")).unwrap();
+    let err = l.clean(&sel("thingsboard")).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("log/thingsboard is a symbolic link"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(p.join("data")).unwrap();
+    symlink(sentinel.path(), p.join("data")).unwrap();
+    let err = l.clean(&sel("rabbitmq")).await.unwrap_err();
+    assert!(err.to_string().contains("data is a symbolic link"), "{err}");
+    sentinel.assert_unchanged("service clean through linked dirs");
+}
+
+#[tokio::test]
+async fn clean_certs_refuses_a_linked_certs_dir() {
+    let d = tempfile::tempdir().unwrap();
+    let (e, files) = setup(d.path());
+    let sentinel = test_support::Sentinel::plant();
+    std::os::unix::fs::symlink(sentinel.path(), d.path().join("certs")).unwrap();
+    let l = Lifecycle::new(&e, &files, &BTreeMap::new()).unwrap();
+    let err = l.clean_certs().unwrap_err();
+    assert!(
+        err.to_string().contains("certs is a symbolic link"),
+        "{err}"
+    );
+    sentinel.assert_unchanged("service clean --certs");
+}

@@ -3,15 +3,18 @@
 //! It builds small local images from Debian's `busybox-static` with `docker import` (no
 //! registry needed), hands out unique per-test names and free ports, and removes a test's
 //! containers, networks and volumes when its guard drops, even when the test fails.
+//! [`Sentinel`] plants a tree outside a project and checks that no command changed it.
 //! Only for `[dev-dependencies]`: it shells out to the `docker` CLI and may print.
 
 mod guard;
 mod image;
 mod names;
+mod sentinel;
 
 pub use guard::ProjectGuard;
 pub use image::{BUSYBOX_IMAGE, busybox_image};
 pub use names::{free_port, unique_name};
+pub use sentinel::Sentinel;
 
 /// Connect to the local engine, or decide that the live test cannot run: when env `CI` is
 /// set this panics (a live test must not be skipped in CI); otherwise it prints why and
