@@ -1,12 +1,14 @@
 //! The generated compose files as the engine loads them: no bind mount hides a CA
-//! directory of an image (outbound TLS needs the image's own CA bundle), and every
+//! directory of an image (outbound TLS needs the image's own CA bundle), every
 //! certificate mount is one file, read-only, of the service that reads it
-//! (`certs::services_reading`, the one rule host setup and `certs refresh` use too).
+//! (`certs::services_reading`, the one rule host setup and `certs refresh` use too), and
+//! the restart policy keeps a service stopped on purpose stopped.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use compose::{Mount, Project, ProjectFiles, load_project};
+use docker::RestartPolicy;
 
 /// The CA locations of the images we run: Debian/Ubuntu (`/etc/ssl/certs`, filled by
 /// ca-certificates from `/usr/share/ca-certificates` and `/usr/local/share/ca-certificates`),
@@ -86,11 +88,7 @@ fn each_service_mounts_only_its_own_certificate_files_read_only() {
                 continue;
             }
             assert_ne!(source, certs, "{name} mounts all of certs/ at {target}");
-            assert_eq!(
-                source.parent(),
-                Some(certs.as_path()),
-                "{name}: {source:?}"
-            );
+            assert_eq!(source.parent(), Some(certs.as_path()), "{name}: {source:?}");
             assert!(read_only, "{name}: {source:?} is mounted read-write");
             let rel = source.strip_prefix(&root).unwrap().to_owned();
             assert!(
@@ -134,5 +132,16 @@ fn each_service_mounts_only_its_own_certificate_files_read_only() {
         for path in settings {
             assert!(targets.contains(&path), "{name} uses {path}, not mounted");
         }
+    }
+}
+
+/// `unless-stopped`: a crashed container comes back, one stopped on purpose (`service stop`,
+/// `docker stop`) stays stopped across a restart of Docker or of the host; `always` would
+/// bring it back.
+#[test]
+fn every_service_restarts_unless_stopped() {
+    let (_tmp, _root, p) = generated();
+    for (name, def) in &p.services {
+        assert_eq!(def.restart, RestartPolicy::UnlessStopped, "{name}");
     }
 }
