@@ -25,17 +25,19 @@ pub enum Step {
     Rabbitmq,
     Postgres,
     Thingsboard,
+    Grafana,
 }
 
 impl Step {
     /// All steps in the order they run.
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 7] = [
         Step::CopyCertificates,
         Step::Mongodb,
         Step::Influxdb,
         Step::Rabbitmq,
         Step::Postgres,
         Step::Thingsboard,
+        Step::Grafana,
     ];
 
     /// The human label ("Configuring MongoDB").
@@ -47,6 +49,7 @@ impl Step {
             Step::Rabbitmq => "Configuring RabbitMQ",
             Step::Postgres => "Configuring PostgreSQL",
             Step::Thingsboard => "Configuring ThingsBoard",
+            Step::Grafana => "Configuring Grafana",
         }
     }
 }
@@ -719,6 +722,18 @@ impl Planner<'_> {
             ],
             notes,
         });
+
+        // Grafana runs as USERID:GROUPID (the image's non-root 472:0 by default) and writes
+        // data/grafana.
+        let step = Step::Grafana;
+        steps.push(PlannedStep {
+            step,
+            ops: vec![
+                self.plan_dir("data/grafana", owners.grafana)
+                    .map_err(fail(step))?,
+            ],
+            notes: Vec::new(),
+        });
         Ok(steps)
     }
 }
@@ -906,7 +921,8 @@ mod tests {
                 "Configuring InfluxDB",
                 "Configuring RabbitMQ",
                 "Configuring PostgreSQL",
-                "Configuring ThingsBoard"
+                "Configuring ThingsBoard",
+                "Configuring Grafana"
             ]
         );
     }

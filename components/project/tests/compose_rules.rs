@@ -145,3 +145,25 @@ fn every_service_restarts_unless_stopped() {
         assert_eq!(def.restart, RestartPolicy::UnlessStopped, "{name}");
     }
 }
+
+/// Containers run as the image's non-root user where the image allows: Grafana's image runs
+/// as 472:0 (grafana/grafana Dockerfile `ARG GF_UID="472"`, `ARG GF_GID="0"`, `USER
+/// "$GF_UID"`); the generated file used to override that with root. PostgreSQL, MongoDB,
+/// RabbitMQ and InfluxDB start as root and drop to their user in their entrypoints
+/// (docs/security.md, "Containers"); ThingsBoard's image runs as its own user
+/// (thingsboard/thingsboard v4.2.1 msa/tb-node/docker/Dockerfile `USER ${pkg.user}`), which
+/// the generated file used to override with root. None of these sets a `user:`.
+#[test]
+fn grafana_runs_as_the_images_non_root_user() {
+    let (_tmp, _root, p) = generated();
+    assert_eq!(p.services["grafana"].user.as_deref(), Some("472:0"));
+    for name in [
+        "postgres",
+        "mongodb",
+        "rabbitmq",
+        "influxdb",
+        "thingsboard-ce",
+    ] {
+        assert_eq!(p.services[name].user, None, "{name}");
+    }
+}
