@@ -26,7 +26,7 @@ impl Owner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Owners {
     /// `USERID:GROUPID` (Grafana's process): owner of the copied `privkey.pem`, which Grafana
-    /// reads directly (GitLab reads it as root).
+    /// reads directly (GitLab reads it as root), and of `data/grafana`.
     pub grafana: Owner,
     /// `MONGO_UID:MONGO_GID`: `combined.pem`.
     pub mongo: Owner,
@@ -44,7 +44,7 @@ impl Default for Owners {
     /// The defaults of the `services.env` template.
     fn default() -> Self {
         Owners {
-            grafana: Owner::new(0, 0),
+            grafana: Owner::new(472, 0),
             mongo: Owner::new(999, 999),
             influx: Owner::new(1000, 1000),
             rabbit: Owner::uid_only(999),

@@ -571,3 +571,59 @@ async fn exec_streaming_moves_large_data_both_ways_without_holding_it() {
     );
     drop(f.guard);
 }
+
+/// The restart policy of the compose file reaches the container's HostConfig (what
+/// `docker inspect` shows), and under `unless-stopped` a crashed container is restarted by
+/// the engine while one stopped on purpose stays stopped.
+#[tokio::test]
+async fn restart_policy_reaches_the_container_and_a_crash_is_restarted() {
+    let Some(e) = engine_or_skip().await else {
+        return;
+    };
+    let f = fixture("cpolicy");
+    let text = one_service(
+        &f,
+        "crash",
+        r#"command: ["sh", "-c", "sleep 1; exit 3"]
+    restart: unless-stopped"#,
+    );
+    let pf = files(&f, &text);
+    let c = compose(&e, &pf, &vars(&[])).await;
+    c.up(&["crash".into()], &UpOptions::default())
+        .await
+        .unwrap();
+    let name = format!("{}-crash", f.project);
+    let inspect = |format: &str| {
+        let out = Command::new("docker")
+            .args(["inspect", "--format", format, &name])
+            .output()
+            .expect("docker inspect");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        inspect("{{.HostConfig.RestartPolicy.Name}}"),
+        "unless-stopped"
+    );
+    // It exits 3 after a second; the engine restarts it.
+    let mut count = 0;
+    for _ in 0..100 {
+        count = inspect("{{.RestartCount}}").parse::<i64>().unwrap();
+        if count >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(count >= 1, "never restarted");
+    // Stopped on purpose: it stays stopped.
+    c.stop(&["crash".into()], Some(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(inspect("{{.State.Status}}"), "exited");
+    drop(f.guard);
+}

@@ -85,7 +85,7 @@ pub static KEYS: &[KeySpec] = &[
         required: true,
         help: "public FQDN of the services host; names the compose project",
     },
-    key("USERID", Id, "0", "uid of the Grafana process"),
+    key("USERID", Id, "472", "uid of the Grafana process"),
     key("GROUPID", Id, "0", "gid of the Grafana process"),
     key(
         "CERTS_SRC",

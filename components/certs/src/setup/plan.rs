@@ -262,6 +262,18 @@ impl Planner<'_> {
             ],
             notes,
         });
+
+        // Grafana runs as USERID:GROUPID (the image's non-root 472:0 by default) and writes
+        // data/grafana.
+        let step = Step::Grafana;
+        steps.push(PlannedStep {
+            step,
+            ops: vec![
+                self.plan_dir("data/grafana", owners.grafana)
+                    .map_err(fail(step))?,
+            ],
+            notes: Vec::new(),
+        });
         Ok(steps)
     }
 }

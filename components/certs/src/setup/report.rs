@@ -15,17 +15,19 @@ pub enum Step {
     Rabbitmq,
     Postgres,
     Thingsboard,
+    Grafana,
 }
 
 impl Step {
     /// All steps in the order they run.
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 7] = [
         Step::CopyCertificates,
         Step::Mongodb,
         Step::Influxdb,
         Step::Rabbitmq,
         Step::Postgres,
         Step::Thingsboard,
+        Step::Grafana,
     ];
 
     /// The human label ("Configuring MongoDB").
@@ -37,6 +39,7 @@ impl Step {
             Step::Rabbitmq => "Configuring RabbitMQ",
             Step::Postgres => "Configuring PostgreSQL",
             Step::Thingsboard => "Configuring ThingsBoard",
+            Step::Grafana => "Configuring Grafana",
         }
     }
 }

@@ -33,7 +33,8 @@ fn step_labels() {
             "Configuring InfluxDB",
             "Configuring RabbitMQ",
             "Configuring PostgreSQL",
-            "Configuring ThingsBoard"
+            "Configuring ThingsBoard",
+            "Configuring Grafana"
         ]
     );
 }

@@ -97,6 +97,8 @@ fn owners_modes_and_contents_are_set_for_real() {
     );
     assert_eq!(meta(&f.project.join("data/thingsboard")), (0o750, 799, 799));
     assert_eq!(meta(&f.project.join("log/thingsboard")), (0o750, 799, 799));
+    // Grafana runs as USERID:GROUPID (not root) and writes its data dir.
+    assert_eq!(meta(&f.project.join("data/grafana")), (0o750, 472, 472));
     assert!(temp_files(&c).is_empty());
 }
 
@@ -124,6 +126,7 @@ fn second_run_reports_unchanged_and_touches_nothing() {
     Configuring RabbitMQ: unchanged
     Configuring PostgreSQL: unchanged
     Configuring ThingsBoard: unchanged
+    Configuring Grafana: unchanged
     ");
 }
 
@@ -152,6 +155,8 @@ fn setup_report_snapshot() {
       certs/thingsboard-fullchain.pem created (0644, 799:799)
       data/thingsboard created (0750, 799:799)
       log/thingsboard created (0750, 799:799)
+    Configuring Grafana:
+      data/grafana created (0750, 472:472)
     ");
     insta::assert_json_snapshot!(report.steps[1], @r#"
     {
@@ -192,6 +197,7 @@ fn fixes_modes_and_owners_of_existing_files() {
     Configuring PostgreSQL: unchanged
     Configuring ThingsBoard:
       data/thingsboard updated [owner] (0750, 799:799)
+    Configuring Grafana: unchanged
     ");
     assert_eq!(meta(&c.join("privkey.pem")), (0o600, 472, 472));
     assert_eq!(meta(&c.join("combined.pem")), (0o600, 999, 999));
@@ -245,7 +251,8 @@ fn not_root_fails_before_changing_anything_and_names_the_files() {
             "certs/thingsboard-privkey.pem",
             "certs/thingsboard-fullchain.pem",
             "data/thingsboard",
-            "log/thingsboard"
+            "log/thingsboard",
+            "data/grafana"
         ]
     );
     assert!(err.is_usage());
@@ -253,7 +260,7 @@ fn not_root_fails_before_changing_anything_and_names_the_files() {
     let msg = err
         .to_string()
         .replace(&f.project.display().to_string(), "[project]");
-    insta::assert_snapshot!(msg, @r#"changing the owner of 10 path(s) needs root: [project]/certs/privkey.pem, [project]/certs/combined.pem, [project]/certs/privkey-influxdb.pem, [project]/certs/privkey-rabbitmq.pem, [project]/certs/postgres.key, [project]/certs/postgres.crt, [project]/certs/thingsboard-privkey.pem, [project]/certs/thingsboard-fullchain.pem, [project]/data/thingsboard, [project]/log/thingsboard. Run as root (sudo -E env PATH="$PATH" dtaas-services host setup), or pass --skip-chown to leave owners as they are"#);
+    insta::assert_snapshot!(msg, @r#"changing the owner of 11 path(s) needs root: [project]/certs/privkey.pem, [project]/certs/combined.pem, [project]/certs/privkey-influxdb.pem, [project]/certs/privkey-rabbitmq.pem, [project]/certs/postgres.key, [project]/certs/postgres.crt, [project]/certs/thingsboard-privkey.pem, [project]/certs/thingsboard-fullchain.pem, [project]/data/thingsboard, [project]/log/thingsboard, [project]/data/grafana. Run as root (sudo -E env PATH="$PATH" dtaas-services host setup), or pass --skip-chown to leave owners as they are"#);
 }
 
 #[test]
