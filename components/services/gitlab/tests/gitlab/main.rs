@@ -8,6 +8,8 @@
 
 mod fake;
 mod flows;
+mod install;
+mod runner;
 mod users;
 
 use std::path::PathBuf;
