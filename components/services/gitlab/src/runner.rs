@@ -25,7 +25,9 @@ puts "DTAAS_PASSWORD_EXPIRED=#{user.reload.password_expired_if_applicable?}"
 "#;
 
 /// Sets `trusted` of OAuth applications (`DTAAS_APP_TRUST`: `id=true,id=false`) on the
-/// model, as the admin area's application form does (Doorkeeper's `oauth_applications.trusted`;
+/// model (`Authn::OauthApplication`, GitLab's Doorkeeper application class; plain
+/// `Doorkeeper::Application` on images that predate it), as the admin area's application
+/// form does (Doorkeeper's `oauth_applications.trusted`;
 /// gitlabhq v18.10.1 config/initializers/doorkeeper.rb skips the consent screen when
 /// `client.application.trusted?`). `POST /applications` ignores `trusted`
 /// (lib/api/applications.rb declares name, redirect_uri, scopes, confidential only) and
@@ -34,14 +36,15 @@ puts "DTAAS_PASSWORD_EXPIRED=#{user.reload.password_expired_if_applicable?}"
 pub const TRUST_SCRIPT: &str = r#"
 ENV.fetch('DTAAS_APP_TRUST').split(',').each do |pair|
   id, want = pair.split('=', 2)
-  app = Authn::OauthApplication.find(Integer(id))
+  app = (defined?(Authn::OauthApplication) ? Authn::OauthApplication : Doorkeeper::Application).find(Integer(id))
   app.update!(trusted: want == 'true') unless app.trusted == (want == 'true')
   puts "DTAAS_APP_TRUSTED=#{app.id}=#{app.reload.trusted}"
 end
 "#;
 
 /// Run `script` with `env`; the `DTAAS_*=` lines of its stdout (name, value) on exit 0, else
-/// the exit code and the last line of stderr.
+/// the exit code and Ruby's error line (the last stderr line that is not a backtrace
+/// `from ...` line).
 pub(crate) async fn run_script(
     container: &dyn GitLabContainer,
     script: &str,
@@ -59,7 +62,8 @@ pub(crate) async fn run_script(
         let last = err
             .lines()
             .rev()
-            .find(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("from "))
             .unwrap_or("");
         return Err(format!("exited with code {} {last}", out.exit_code)
             .trim()
@@ -141,3 +145,7 @@ pub(crate) async fn apply_trust(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod tests;

@@ -11,8 +11,9 @@
 //!   (app/services/users/update_service.rb: allowed when current_user == user or an admin;
 //!   assigns the params and saves): the expiry is gone.
 //! - `user.reload.password_expired_if_applicable?` (app/models/user.rb).
-//! - `Authn::OauthApplication.find(Integer(id))` (app/models/authn/oauth_application.rb, a
-//!   Doorkeeper::Application), `app.update!(trusted: ...)` saves the column, `app.reload.trusted`.
+//! - `Authn::OauthApplication` (app/models/authn/oauth_application.rb, a
+//!   Doorkeeper::Application on the same table) `.find(Integer(id))`, `app.update!(trusted:
+//!   ...)` saves the column, `app.reload.trusted`.
 //! - the token script (admin.rs RUNNER_SCRIPT): root's `dtaas-services` tokens revoked, one
 //!   made and printed.
 
@@ -22,11 +23,12 @@ use docker::ExecOutput;
 
 use crate::fake::FakeGitLab;
 
+/// Ruby's report of an uncaught exception: the message line, then the backtrace.
 fn fail(msg: &str) -> ExecOutput {
     ExecOutput {
         exit_code: 1,
         stdout: Vec::new(),
-        stderr: format!("{msg}\n").into_bytes(),
+        stderr: format!("-:1:in '<main>': {msg}\n\tfrom bin/rails:4:in '<main>'\n").into_bytes(),
     }
 }
 
@@ -157,7 +159,8 @@ impl FakeGitLab {
                 v.id = Some(id);
                 v.want = want;
             }
-            "app = Authn::OauthApplication.find(Integer(id))" => {
+            "app = (defined?(Authn::OauthApplication) ? Authn::OauthApplication : Doorkeeper::Application).find(Integer(id))" =>
+            {
                 let id = int(v
                     .id
                     .as_deref()
