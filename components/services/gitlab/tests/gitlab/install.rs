@@ -74,5 +74,6 @@ async fn a_missing_root_password_is_reported_before_gitlab_starts() {
     let lc = Lifecycle::new(&engine, &files, &BTreeMap::new()).unwrap();
     let err = install(&lc, &gl, &opts(), &|_| {}).await.unwrap_err();
     assert!(matches!(err, GitLabError::Config(_)), "{err:?}");
+    insta::assert_snapshot!(err, @"GitLab: GITLAB_ROOT_NEW_PASSWORD is empty (config/services.env:7); cannot set the root password");
     assert_eq!(engine.events(), vec![], "nothing was started");
 }
