@@ -110,21 +110,16 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
     };
     let services = targets(raw)?;
     let settings = ctx.settings()?;
+    // GitLab's inputs are checked before the engine is contacted or anything installed.
+    if services.contains(&Service::GitLab) {
+        services_gitlab::check_install_inputs(&settings)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    }
     let (engine, files, vars) = prepare_with(&settings).await?;
     let lc = Lifecycle::new(&engine, &files, &vars)?;
     let secrets = crate::commands::db::password_store_for(ctx, &settings).await?;
     let out = ctx.out;
     let progress = move |m: &str| out.line(m);
-    // GitLab's inputs (OAuth file, root password) are checked before anything is installed.
-    let gitlab = if services.contains(&Service::GitLab) {
-        Some(
-            services_gitlab::GitLab::from_settings(&settings, secrets.clone())
-                .and_then(|gl| gl.check_install_inputs().map(|_| gl))
-                .map_err(|e| CliError::Usage(e.to_string()))?,
-        )
-    } else {
-        None
-    };
     for s in services {
         match s {
             Service::ThingsBoard => {
@@ -169,13 +164,14 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
                 }
             }
             Service::GitLab => {
-                let Some(gl) = gitlab.as_ref() else { continue };
+                let gl = services_gitlab::GitLab::from_settings(&settings, secrets.clone())
+                    .map_err(|e| CliError::Usage(e.to_string()))?;
                 let opts = services_gitlab::InstallOptions {
                     wait: args.wait.then_some(args.timeout),
                     poll: std::time::Duration::from_secs(10),
                 };
                 ctx.out.heading("Installing GitLab...");
-                let r = match services_gitlab::install(&lc, gl, &opts, &progress).await {
+                let r = match services_gitlab::install(&lc, &gl, &opts, &progress).await {
                     Ok(r) => r,
                     Err(e) if e.is_not_ready() => {
                         return Err(CliError::NotReady(e.to_string()).into());

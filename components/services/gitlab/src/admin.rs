@@ -16,7 +16,7 @@ use crate::GitLabError;
 use crate::client::{Auth, GitLabClient, Grant, ROOT_ID};
 use crate::config::GitLabConfig;
 use crate::container::{EngineContainer, GitLabContainer, Readiness};
-use crate::oauth::{AppSpec, OAuthApps, read_oauth_apps};
+use crate::oauth::{AppSpec, OAuthApps};
 use crate::runner::apply_trust;
 
 pub(crate) const SERVICE: &str = "GitLab";
@@ -358,9 +358,7 @@ impl GitLab {
     /// # Errors
     /// [`GitLabError::OAuthFile`] (file, line and key) or [`GitLabError::Config`].
     pub fn check_install_inputs(&self) -> Result<OAuthApps, GitLabError> {
-        let apps = read_oauth_apps(&self.cfg.oauth_file)?;
-        self.cfg.final_root_password()?;
-        Ok(apps)
+        self.cfg.install_inputs()
     }
 
     /// `user reset-password -s gitlab` (§8.3) with the stored admin token.
@@ -372,6 +370,16 @@ impl GitLab {
         let auth = self.admin().await?;
         self.set_root_password(&auth).await
     }
+}
+
+/// `service install -s gitlab`'s inputs from the project's settings alone (HOSTNAME,
+/// GITLAB_PORT, the OAuth applications file, GITLAB_ROOT_NEW_PASSWORD), for a caller to check
+/// before it contacts the engine or installs anything.
+///
+/// # Errors
+/// As [`GitLabConfig::from_settings`] and [`GitLab::check_install_inputs`].
+pub fn check_install_inputs(settings: &config::Settings) -> Result<OAuthApps, GitLabError> {
+    GitLabConfig::from_settings(settings)?.install_inputs()
 }
 
 /// Options of [`setup`] and [`install`].

@@ -59,6 +59,13 @@ impl GitLabConfig {
         })
     }
 
+    /// The OAuth applications file read and checked, and GITLAB_ROOT_NEW_PASSWORD set.
+    pub(crate) fn install_inputs(&self) -> Result<crate::OAuthApps, GitLabError> {
+        let apps = crate::read_oauth_apps(&self.oauth_file)?;
+        self.final_root_password()?;
+        Ok(apps)
+    }
+
     pub(crate) fn final_root_password(&self) -> Result<&SecretString, GitLabError> {
         self.root_password.as_ref().ok_or_else(|| {
             GitLabError::Config(match &self.root_password_source {

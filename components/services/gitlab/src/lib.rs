@@ -26,7 +26,7 @@ mod runner;
 
 pub use admin::{
     AppAction, GitLab, InstallOptions, InstallReport, ROOT_TOKEN_NAME, RUNNER_SCRIPT, TokenSource,
-    install, setup, wait_ready,
+    check_install_inputs, install, setup, wait_ready,
 };
 pub use client::{AppWithSecret, Application, Auth, GitLabClient, Grant, ROOT_ID, TokenInfo, User};
 pub use config::GitLabConfig;
