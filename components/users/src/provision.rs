@@ -127,9 +127,18 @@ pub async fn provisioners_for(
             }
             Service::GitLab => {
                 match services_gitlab::GitLab::from_settings(settings, secrets.clone()) {
-                    Ok(gl) => out
-                        .ready
-                        .push(Box::new(services_gitlab::GitLabProvisioner::new(gl))),
+                    Ok(gl) => {
+                        // The container clears a changed password's expiry (gitlab-rails
+                        // runner); without an engine, only that step fails.
+                        let mut p = services_gitlab::GitLabProvisioner::new(gl);
+                        if let Ok(engine) = docker::BollardEngine::connect(docker_host).await {
+                            p = p.with_container(Arc::new(services_gitlab::ProjectContainer::new(
+                                Arc::new(engine),
+                                &settings.project_name(),
+                            )));
+                        }
+                        out.ready.push(Box::new(p));
+                    }
                     Err(e) => out.unavailable.push((*s, e.to_string())),
                 }
             }

@@ -111,6 +111,11 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
     };
     let services = targets(raw)?;
     let settings = ctx.settings()?;
+    // GitLab's inputs are checked before the engine is contacted or anything installed.
+    if services.contains(&Service::GitLab) {
+        services_gitlab::check_install_inputs(&settings)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    }
     let (engine, files, vars) = prepare_with(&settings).await?;
     let lc = Lifecycle::new(&engine, &files, &vars)?;
     let secrets = crate::commands::db::password_store_for(ctx, &settings).await?;

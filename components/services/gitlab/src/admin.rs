@@ -3,19 +3,21 @@
 
 use std::time::{Duration, Instant};
 
-use docker::{ContainerState, DockerError, Engine, ExecOutput, ExecSpec, Health};
+use docker::{Engine, ExecSpec};
 use password_store::{
     GITLAB_CLIENT_APP, GITLAB_ROOT_CURRENT_PASSWORD, GITLAB_ROOT_PAT, GITLAB_SERVER_APP, OAuthApp,
     PasswordStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use services_common::{BoxFuture, ProvisionError};
+use services_common::ProvisionError;
 
 use crate::GitLabError;
 use crate::client::{Auth, GitLabClient, Grant, ROOT_ID};
 use crate::config::GitLabConfig;
-use crate::oauth::{AppSpec, read_oauth_apps};
+use crate::container::{EngineContainer, GitLabContainer, Readiness};
+use crate::oauth::{AppSpec, OAuthApps};
+use crate::runner::apply_trust;
 
 pub(crate) const SERVICE: &str = "GitLab";
 /// The name of the root token this tool creates.
@@ -36,75 +38,6 @@ end
 token.save!
 puts "DTAAS_TOKEN=#{token.token}"
 "#;
-
-/// The container GitLab runs in: its health, and exec (script on STDIN, output captured).
-pub trait GitLabContainer: Send + Sync {
-    /// The container's readiness.
-    fn readiness(&self) -> BoxFuture<'_, Result<Readiness, DockerError>>;
-    /// Run a command in it.
-    fn exec<'a>(&'a self, spec: &'a ExecSpec) -> BoxFuture<'a, Result<ExecOutput, DockerError>>;
-}
-
-/// The GitLab container on a Docker engine, by name.
-#[derive(Debug)]
-pub struct EngineContainer<'e, E: Engine> {
-    engine: &'e E,
-    name: String,
-}
-
-impl<'e, E: Engine> EngineContainer<'e, E> {
-    #[must_use]
-    pub fn new(engine: &'e E, name: &str) -> Self {
-        Self {
-            engine,
-            name: name.to_owned(),
-        }
-    }
-}
-
-impl<E: Engine> GitLabContainer for EngineContainer<'_, E> {
-    fn readiness(&self) -> BoxFuture<'_, Result<Readiness, DockerError>> {
-        Box::pin(async move {
-            match self.engine.inspect_container(&self.name).await {
-                Ok(c) => Ok(match (c.state, c.health) {
-                    (ContainerState::Running, Some(Health::Healthy) | None) => Readiness::Healthy,
-                    (ContainerState::Running, Some(Health::Starting)) => Readiness::Starting,
-                    (ContainerState::Running, Some(Health::Unhealthy)) => Readiness::Unhealthy,
-                    _ => Readiness::NotRunning,
-                }),
-                Err(DockerError::NotFound { .. }) => Ok(Readiness::NotFound),
-                Err(e) => Err(e),
-            }
-        })
-    }
-
-    fn exec<'a>(&'a self, spec: &'a ExecSpec) -> BoxFuture<'a, Result<ExecOutput, DockerError>> {
-        Box::pin(self.engine.exec(&self.name, spec))
-    }
-}
-
-/// GitLab's container readiness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Readiness {
-    Healthy,
-    Starting,
-    Unhealthy,
-    NotRunning,
-    NotFound,
-}
-
-impl Readiness {
-    fn describe(self) -> &'static str {
-        match self {
-            Self::Healthy => "healthy",
-            Self::Starting => "starting",
-            Self::Unhealthy => "unhealthy",
-            Self::NotRunning => "not running",
-            Self::NotFound => "not found",
-        }
-    }
-}
 
 /// Where the admin token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -346,6 +279,8 @@ impl GitLab {
     /// Ensure one OAuth application by name: reused when it matches (and its secret is
     /// stored), its secret renewed when not stored, replaced when its redirect URI or
     /// confidentiality changed, created when absent; never duplicated. Stored at once.
+    /// Returns what was done and the application's id. Its `trusted` flag is not set here
+    /// (the API ignores it): see [`setup`].
     ///
     /// # Errors
     /// HTTP or store failures.
@@ -354,7 +289,7 @@ impl GitLab {
         auth: &Auth,
         spec: &AppSpec,
         store_key: &str,
-    ) -> Result<AppAction, GitLabError> {
+    ) -> Result<(AppAction, u64), GitLabError> {
         let stored = self.store.get_oauth_app(store_key).await?;
         let apps = self.client.list_applications(auth).await?;
         let named: Vec<_> = apps
@@ -379,27 +314,33 @@ impl GitLab {
             };
             self.store.set_oauth_app(store_key, &app).await
         };
+        let create = || async {
+            let new = self.client.create_application(auth, spec).await?;
+            let id = new.id;
+            save(new).await?;
+            Ok::<u64, GitLabError>(id)
+        };
         let Some(app) = existing else {
-            save(self.client.create_application(auth, spec).await?).await?;
-            return Ok(AppAction::Created);
+            return Ok((AppAction::Created, create().await?));
         };
         if app.callback_url != spec.redirect_uri || app.confidential != spec.confidential {
             self.client.delete_application(auth, app.id).await?;
-            save(self.client.create_application(auth, spec).await?).await?;
-            return Ok(AppAction::Replaced);
+            return Ok((AppAction::Replaced, create().await?));
         }
         let known = stored.as_ref().is_some_and(|s| {
             s.application_id == app.id.to_string() && s.client_id == app.application_id
         });
         if known {
-            return Ok(AppAction::Unchanged);
+            return Ok((AppAction::Unchanged, app.id));
         }
         save(self.client.renew_secret(auth, app.id).await?).await?;
-        Ok(AppAction::SecretRenewed)
+        Ok((AppAction::SecretRenewed, app.id))
     }
 
     /// Set root's password to GITLAB_ROOT_NEW_PASSWORD (`GET /users/1`, `PUT /users/1`) and
-    /// store it.
+    /// store it. The token is root's own, so GitLab does not expire the new password
+    /// (gitlabhq v18.10.1 lib/api/users.rb sets `password_expires_at` only when an admin
+    /// changes ANOTHER user's password).
     ///
     /// # Errors
     /// Missing setting, HTTP or store failures.
@@ -411,6 +352,15 @@ impl GitLab {
         Ok(())
     }
 
+    /// Everything the install reads from the project, checked before anything starts: the
+    /// OAuth applications file and GITLAB_ROOT_NEW_PASSWORD.
+    ///
+    /// # Errors
+    /// [`GitLabError::OAuthFile`] (file, line and key) or [`GitLabError::Config`].
+    pub fn check_install_inputs(&self) -> Result<OAuthApps, GitLabError> {
+        self.cfg.install_inputs()
+    }
+
     /// `user reset-password -s gitlab` (§8.3) with the stored admin token.
     ///
     /// # Errors
@@ -420,6 +370,16 @@ impl GitLab {
         let auth = self.admin().await?;
         self.set_root_password(&auth).await
     }
+}
+
+/// `service install -s gitlab`'s inputs from the project's settings alone (HOSTNAME,
+/// GITLAB_PORT, the OAuth applications file, GITLAB_ROOT_NEW_PASSWORD), for a caller to check
+/// before it contacts the engine or installs anything.
+///
+/// # Errors
+/// As [`GitLabConfig::from_settings`] and [`GitLab::check_install_inputs`].
+pub fn check_install_inputs(settings: &config::Settings) -> Result<OAuthApps, GitLabError> {
+    GitLabConfig::from_settings(settings)?.install_inputs()
 }
 
 /// Options of [`setup`] and [`install`].
@@ -470,7 +430,8 @@ pub async fn wait_ready(
 }
 
 /// The install flow after the container was started: readiness, the admin token, the OAuth
-/// applications of the project's file, the root password.
+/// applications of the project's file (their `trusted` flag set and read back through
+/// `gitlab-rails runner`), the root password.
 ///
 /// # Errors
 /// The first failing step.
@@ -480,19 +441,27 @@ pub async fn setup(
     opts: &InstallOptions,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<InstallReport, GitLabError> {
-    let apps = read_oauth_apps(&gl.cfg.oauth_file)?;
-    gl.cfg.final_root_password()?;
+    let apps = gl.check_install_inputs()?;
     progress("Checking GitLab readiness...");
     wait_ready(container, opts).await?;
     progress("Obtaining an admin token...");
     let (auth, token) = gl.bootstrap_admin(container).await?;
     progress("Ensuring the OAuth applications...");
-    let server_app = gl
+    let (server_app, server_id) = gl
         .ensure_app(&auth, &apps.server, GITLAB_SERVER_APP)
         .await?;
-    let client_app = gl
+    let (client_app, client_id) = gl
         .ensure_app(&auth, &apps.client, GITLAB_CLIENT_APP)
         .await?;
+    progress("Marking the OAuth applications trusted (gitlab-rails runner)...");
+    apply_trust(
+        container,
+        &[
+            (server_id, apps.server.trusted),
+            (client_id, apps.client.trusted),
+        ],
+    )
+    .await?;
     progress("Setting the root password...");
     gl.set_root_password(&auth).await?;
     Ok(InstallReport {
@@ -502,7 +471,8 @@ pub async fn setup(
     })
 }
 
-/// The whole install flow: start GitLab (unless running), then [`setup`].
+/// The whole install flow: check the inputs ([`GitLab::check_install_inputs`]), start
+/// GitLab (unless running), then [`setup`]. A broken input is reported before GitLab starts.
 ///
 /// # Errors
 /// The first failing step.
@@ -512,6 +482,7 @@ pub async fn install<E: Engine>(
     opts: &InstallOptions,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<InstallReport, GitLabError> {
+    gl.check_install_inputs()?;
     progress("Ensuring gitlab is running...");
     lc.start(
         &lifecycle::Selection::Only(vec![catalog::Service::GitLab]),

@@ -466,7 +466,8 @@ impl GitLabClient {
         parsed.ok_or_else(|| self.bad_answer(action, "missing fields"))
     }
 
-    /// `POST /applications` with `{name, redirect_uri, scopes, confidential, trusted}`.
+    /// `POST /applications` with `{name, redirect_uri, scopes, confidential}` (the params
+    /// gitlabhq v18.10.1 lib/api/applications.rb declares; `trusted` would be ignored).
     ///
     /// # Errors
     /// HTTP failures.
@@ -480,7 +481,6 @@ impl GitLabClient {
             "redirect_uri": spec.redirect_uri,
             "scopes": spec.scopes,
             "confidential": spec.confidential,
-            "trusted": spec.trusted,
         }));
         let v: Value = self.call("creating an OAuth application", req).await?;
         self.app_with_secret("creating an OAuth application", &v)

@@ -12,6 +12,8 @@ pub struct GitLabConfig {
     pub base_url: String,
     /// `GITLAB_ROOT_NEW_PASSWORD`.
     pub root_password: Option<SecretString>,
+    /// Where `GITLAB_ROOT_NEW_PASSWORD` was set (`config/services.env:12`), for messages.
+    pub root_password_source: Option<String>,
     /// `<project>/config/<OAUTH_APPS>`.
     pub oauth_file: PathBuf,
 }
@@ -50,16 +52,28 @@ impl GitLabConfig {
             root_password: settings
                 .secret("GITLAB_ROOT_NEW_PASSWORD")
                 .filter(|s| !s.expose_secret().is_empty()),
+            root_password_source: settings
+                .source("GITLAB_ROOT_NEW_PASSWORD")
+                .map(ToString::to_string),
             oauth_file: settings.project_dir().join("config").join(file),
         })
     }
 
+    /// The OAuth applications file read and checked, and GITLAB_ROOT_NEW_PASSWORD set.
+    pub(crate) fn install_inputs(&self) -> Result<crate::OAuthApps, GitLabError> {
+        let apps = crate::read_oauth_apps(&self.oauth_file)?;
+        self.final_root_password()?;
+        Ok(apps)
+    }
+
     pub(crate) fn final_root_password(&self) -> Result<&SecretString, GitLabError> {
         self.root_password.as_ref().ok_or_else(|| {
-            GitLabError::Config(
-                "GITLAB_ROOT_NEW_PASSWORD is not set in services.env; cannot set the root password"
-                    .into(),
-            )
+            GitLabError::Config(match &self.root_password_source {
+                Some(at) => format!(
+                    "GITLAB_ROOT_NEW_PASSWORD is empty ({at}); cannot set the root password"
+                ),
+                None => "GITLAB_ROOT_NEW_PASSWORD is not set in config/services.env; cannot set the root password".into(),
+            })
         })
     }
 }

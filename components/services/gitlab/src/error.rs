@@ -28,6 +28,9 @@ pub enum GitLabError {
     /// Starting the container failed.
     #[error(transparent)]
     Lifecycle(#[from] lifecycle::LifecycleError),
+    /// A `gitlab-rails runner` step failed or its result was not what was asked.
+    #[error("GitLab: {action} through gitlab-rails runner failed: {detail}")]
+    Runner { action: String, detail: String },
     /// No admin token could be obtained.
     #[error("GitLab: cannot obtain an admin token: {0}")]
     Bootstrap(String),

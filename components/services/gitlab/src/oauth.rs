@@ -1,22 +1,25 @@
-//! `config/gitlab_oauth.json` (reference §4.3).
+//! `config/gitlab_oauth.json` (reference §4.3), read and checked before anything starts:
+//! every error names the file, the line and the key.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::GitLabError;
 
 /// One OAuth application to ensure.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppSpec {
     pub name: String,
     pub redirect_uri: String,
-    #[serde(default)]
     pub confidential: bool,
     /// Space-separated.
-    #[serde(default)]
     pub scopes: String,
-    #[serde(default)]
+    /// Whether users skip the consent screen. `POST /applications` ignores it (gitlabhq
+    /// v18.10.1 lib/api/applications.rb declares name, redirect_uri, scopes, confidential),
+    /// so the install sets it on the model through `gitlab-rails runner`.
     pub trusted: bool,
 }
 
@@ -28,35 +31,126 @@ pub struct OAuthApps {
     pub client: AppSpec,
 }
 
+/// The keys an application may have.
+const KEYS: [&str; 5] = ["name", "redirect_uri", "confidential", "scopes", "trusted"];
+
+/// The 1-based line of `part`, a slice of `text`.
+fn line_of(text: &str, part: &str) -> usize {
+    let offset = (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    text.get(..offset.min(text.len()))
+        .map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+struct Reader<'t> {
+    path: &'t Path,
+    text: &'t str,
+}
+
+impl<'t> Reader<'t> {
+    fn err(&self, line: usize, detail: impl std::fmt::Display) -> GitLabError {
+        GitLabError::OAuthFile {
+            path: format!("{}:{line}", self.path.display()),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn field<T: DeserializeOwned>(
+        &self,
+        obj: &BTreeMap<String, &'t RawValue>,
+        key: &str,
+        what: &str,
+        default: Option<T>,
+        at: usize,
+    ) -> Result<T, GitLabError> {
+        match obj.get(key) {
+            Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+                self.err(
+                    line_of(self.text, raw.get()),
+                    format!("key {key:?} must be {what}, found {}", raw.get()),
+                )
+            }),
+            None => default.ok_or_else(|| self.err(at, format!("key {key:?} is missing"))),
+        }
+    }
+
+    fn app(&self, i: usize, raw: &'t RawValue) -> Result<AppSpec, GitLabError> {
+        let at = line_of(self.text, raw.get());
+        let obj: BTreeMap<String, &RawValue> = serde_json::from_str(raw.get())
+            .map_err(|_| self.err(at, format!("application #{} is not a JSON object", i + 1)))?;
+        if let Some((k, v)) = obj.iter().find(|(k, _)| !KEYS.contains(&k.as_str())) {
+            return Err(self.err(
+                line_of(self.text, v.get()),
+                format!(
+                    "unknown key {k:?} in application #{} (known: {})",
+                    i + 1,
+                    KEYS.join(", ")
+                ),
+            ));
+        }
+        let text = |key: &str| -> Result<String, GitLabError> {
+            let v: String = self.field(&obj, key, "a string", None, at)?;
+            if v.trim().is_empty() {
+                let line = obj.get(key).map_or(at, |r| line_of(self.text, r.get()));
+                return Err(self.err(line, format!("key {key:?} is empty")));
+            }
+            Ok(v)
+        };
+        let app = AppSpec {
+            name: text("name")?,
+            redirect_uri: text("redirect_uri")?,
+            scopes: text("scopes")?,
+            confidential: self.field(&obj, "confidential", "true or false", Some(false), at)?,
+            trusted: self.field(&obj, "trusted", "true or false", Some(false), at)?,
+        };
+        for uri in app.redirect_uri.split_whitespace() {
+            let ok = reqwest::Url::parse(uri).is_ok_and(|u| u.has_host() && u.fragment().is_none());
+            if !ok {
+                let line = obj
+                    .get("redirect_uri")
+                    .map_or(at, |r| line_of(self.text, r.get()));
+                return Err(self.err(
+                    line,
+                    format!(
+                        "key \"redirect_uri\": {uri:?} is not an absolute URL without a fragment"
+                    ),
+                ));
+            }
+        }
+        Ok(app)
+    }
+}
+
 /// Read and validate the OAuth applications file.
 ///
 /// # Errors
-/// [`GitLabError::OAuthFile`] naming the file: unreadable, not a JSON array of apps, an
-/// empty `redirect_uri`, or no server/client app.
+/// [`GitLabError::OAuthFile`] naming the file and line (and the key when one is at fault):
+/// unreadable, not a JSON array of objects, an unknown key, a missing or empty `name`,
+/// `redirect_uri` or `scopes` (GitLab requires them), a redirect URI that is not an absolute
+/// URL, a non-boolean flag, or no server/client app.
 pub fn read_oauth_apps(path: &Path) -> Result<OAuthApps, GitLabError> {
-    let err = |detail: String| GitLabError::OAuthFile {
+    let text = std::fs::read_to_string(path).map_err(|e| GitLabError::OAuthFile {
         path: path.display().to_string(),
-        detail,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let apps: Vec<AppSpec> = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
-    for (i, a) in apps.iter().enumerate() {
-        if a.redirect_uri.trim().is_empty() {
-            return Err(err(format!(
-                "app #{} ({:?}) has an empty redirect_uri",
-                i + 1,
-                a.name
-            )));
-        }
-        if a.name.trim().is_empty() {
-            return Err(err(format!("app #{} has an empty name", i + 1)));
-        }
-    }
+        detail: e.to_string(),
+    })?;
+    let r = Reader { path, text: &text };
+    let items: Vec<&RawValue> = serde_json::from_str(&text).map_err(|e| {
+        let detail = if e.is_data() {
+            "expected a JSON array of applications".to_owned()
+        } else {
+            format!("invalid JSON: {e}")
+        };
+        r.err(e.line().max(1), detail)
+    })?;
+    let apps = items
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| r.app(i, raw))
+        .collect::<Result<Vec<_>, _>>()?;
     let pick = |word: &str| {
         apps.iter()
             .find(|a| a.name.to_ascii_lowercase().contains(word))
             .cloned()
-            .ok_or_else(|| err(format!("no application whose name contains {word:?}")))
+            .ok_or_else(|| r.err(1, format!("no application whose name contains {word:?}")))
     };
     Ok(OAuthApps {
         server: pick("server")?,
@@ -65,31 +159,5 @@ pub fn read_oauth_apps(path: &Path) -> Result<OAuthApps, GitLabError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn picks_server_and_client_and_validates() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("apps.json");
-        std::fs::write(
-            &p,
-            r#"[{"name":"Other","redirect_uri":"x"},
-                {"name":"DTaaS Client Authorization","redirect_uri":"https://h/Library","scopes":"api"},
-                {"name":"DTaaS Server Authorization","redirect_uri":"https://h/_oauth","confidential":true,"trusted":true}]"#,
-        )
-        .unwrap();
-        let apps = read_oauth_apps(&p).unwrap();
-        assert_eq!(apps.server.name, "DTaaS Server Authorization");
-        assert!(apps.server.confidential && apps.server.trusted);
-        assert_eq!(apps.client.scopes, "api");
-        assert!(!apps.client.confidential);
-
-        std::fs::write(&p, r#"[{"name":"a server","redirect_uri":""}]"#).unwrap();
-        let e = read_oauth_apps(&p).unwrap_err().to_string();
-        assert!(e.contains("empty redirect_uri"), "{e}");
-        std::fs::write(&p, r#"[{"name":"a server","redirect_uri":"u"}]"#).unwrap();
-        let e = read_oauth_apps(&p).unwrap_err().to_string();
-        assert!(e.contains("\"client\""), "{e}");
-    }
-}
+#[path = "oauth_tests.rs"]
+mod tests;

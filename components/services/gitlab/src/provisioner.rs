@@ -1,27 +1,48 @@
 //! `user add -s gitlab` as a [`Provisioner`] (reference §8.2 with §14 item 16 fixed): users
 //! created or their password updated, their PATs merged into the password store (an
 //! existing stored token is never overwritten).
+//!
+//! A changed password is set with `PUT /users/:id` (GitLab's password rules and messages),
+//! which by an admin for another user also sets `password_expires_at` to now (gitlabhq
+//! v18.10.1 lib/api/users.rb): from then on GlobalPolicy refuses that user's tokens for API
+//! and git until the expiry is cleared, which `gitlab-rails runner` does at once
+//! ([`crate::CLEAR_EXPIRY_SCRIPT`]), one runner at a time (each boots Rails).
+
+use std::sync::Arc;
 
 use catalog::Service;
 use password_store::gitlab_user_pat;
 use services_common::{
     BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
 };
-use tokio::sync::OnceCell;
+use tokio::sync::{Mutex, OnceCell};
 
 use crate::admin::{GitLab, SERVICE, expires_in_a_year, to_provision};
 use crate::client::{Auth, ROOT_ID, User};
+use crate::container::GitLabContainer;
+use crate::runner::clear_password_expiry;
 
 /// The name of the users' tokens.
 pub const USER_TOKEN_NAME: &str = "dtaas";
 /// The scopes of the users' tokens.
 pub const USER_TOKEN_SCOPES: [&str; 3] = ["api", "read_repository", "write_repository"];
 
-/// Provisions GitLab users with the stored admin token (checked lazily on first use).
-#[derive(Debug)]
+/// Provisions GitLab users with the stored admin token (checked lazily on first use), and
+/// the GitLab container for `gitlab-rails runner`.
 pub struct GitLabProvisioner {
     gl: GitLab,
     auth: OnceCell<Auth>,
+    container: Option<Arc<dyn GitLabContainer>>,
+    runner: Mutex<()>,
+}
+
+impl std::fmt::Debug for GitLabProvisioner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitLabProvisioner")
+            .field("gl", &self.gl)
+            .field("container", &self.container.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 fn config(detail: String) -> ProvisionError {
@@ -66,12 +87,49 @@ fn validate(user: &UserSpec) -> Result<&str, ProvisionError> {
 }
 
 impl GitLabProvisioner {
+    /// Without a container, creating users works but a password change fails (its expiry
+    /// cannot be cleared): see [`GitLabProvisioner::with_container`].
     #[must_use]
     pub fn new(gl: GitLab) -> Self {
         Self {
             gl,
             auth: OnceCell::new(),
+            container: None,
+            runner: Mutex::new(()),
         }
+    }
+
+    /// The GitLab container, where `gitlab-rails runner` clears a changed password's expiry.
+    #[must_use]
+    pub fn with_container(mut self, container: Arc<dyn GitLabContainer>) -> Self {
+        self.container = Some(container);
+        self
+    }
+
+    /// `PUT /users/:id` with the password, then the expiry GitLab set with it cleared.
+    async fn set_password(
+        &self,
+        auth: &Auth,
+        user: &User,
+        spec: &UserSpec,
+    ) -> Result<(), ProvisionError> {
+        let Some(container) = &self.container else {
+            return Err(ProvisionError::Failed {
+                service: SERVICE.into(),
+                detail: format!(
+                    "user {}: changing a password needs the GitLab container (gitlab-rails runner clears the expiry GitLab sets); the Docker engine is not reachable",
+                    user.username
+                ),
+            });
+        };
+        self.gl
+            .client
+            .set_password(auth, user.id, &spec.password)
+            .await?;
+        let _one_at_a_time = self.runner.lock().await;
+        clear_password_expiry(container.as_ref(), user.id)
+            .await
+            .map_err(to_provision)
     }
 
     async fn auth(&self) -> Result<&Auth, ProvisionError> {
@@ -137,7 +195,7 @@ impl GitLabProvisioner {
             },
         };
         if outcome == Outcome::Unchanged && spec.password_state != PasswordState::Same {
-            c.set_password(auth, user.id, &spec.password).await?;
+            self.set_password(auth, &user, spec).await?;
             outcome = Outcome::Updated;
         }
         if self.ensure_token(auth, &user).await? && outcome == Outcome::Unchanged {

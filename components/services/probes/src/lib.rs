@@ -4,8 +4,8 @@
 //!
 //! Probes run in parallel, each bounded by a short timeout: PostgreSQL accepts a login,
 //! RabbitMQ's management API reports a listener on the AMQPS port, InfluxDB `/health`,
-//! Grafana `/api/health`, ThingsBoard `/api/noauth/userPasswordPolicy`, GitLab
-//! `/-/readiness`, MongoDB accepts a TCP connection. It knows nothing of the terminal and never prints; secrets (admin
+//! Grafana `/api/health`, ThingsBoard `/api/noauth/userPasswordPolicy`, GitLab's sign-in
+//! page (its `/-/readiness` answers only loopback clients), MongoDB accepts a TCP connection. It knows nothing of the terminal and never prints; secrets (admin
 //! passwords used by the probes) stay `SecretString`s and never appear in a result.
 
 mod endpoints;
@@ -16,5 +16,7 @@ pub use endpoints::{main_port, port_url};
 pub use probe::{Probe, ProbeResult, ProbeSettings, ProbeState, run_probe};
 pub use view::{PortView, ServiceView, StatusView, status_view};
 
+#[cfg(test)]
+mod gitlab_tests;
 #[cfg(test)]
 mod tests;

@@ -99,7 +99,7 @@ impl Probe {
                 "{}://{http_host}:{p}/api/noauth/userPasswordPolicy",
                 s.tb_scheme
             )),
-            Service::GitLab => http(format!("https://{http_host}:{p}/gitlab/-/readiness")),
+            Service::GitLab => http(format!("https://{http_host}:{p}{GITLAB_READY_PATH}")),
             Service::Postgres => match &s.postgres_admin {
                 Some((user, password)) => Probe::PostgresLogin {
                     host: local_host,
@@ -141,6 +141,17 @@ impl Probe {
         }
     }
 }
+
+/// GitLab's sign-in page, under the `/gitlab` relative URL of the generated `external_url`.
+/// Not `/-/readiness`: gitlabhq v18.10.1 app/controllers/health_controller.rb includes
+/// RequiresAllowlistedMonitoringClient, which renders 404 unless the client IP is in
+/// `gitlab_rails['monitoring_whitelist']` (127.0.0.0/8 and ::1 by default) or a token is
+/// given, and a request through the published port comes from the Docker gateway. The
+/// sign-in page (Devise sessions#new, anonymous) is what a user opens first and answers only
+/// once Rails serves behind nginx and workhorse (502 while Puma boots), as the image's own
+/// HEALTHCHECK (omnibus-gitlab `gitlab-healthcheck`: curl of `<relative_url>/help` on
+/// localhost) sees it; it needs the database and Redis (the session) to render.
+pub(crate) const GITLAB_READY_PATH: &str = "/gitlab/users/sign_in";
 
 /// The AMQPS port inside the RabbitMQ container (`listeners.ssl.default` of the generated
 /// `config/rabbitmq/rabbitmq.conf`; the compose files publish it as `RABBITMQ_PORT`).

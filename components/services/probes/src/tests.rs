@@ -133,7 +133,7 @@ fn probes_per_service_and_no_secret_in_the_target() {
     assert!(!format!("{pg:?}").contains("pg-pw"));
     assert_eq!(
         p(Service::GitLab, 443).target(),
-        "https://127.0.0.1:9000/gitlab/-/readiness"
+        "https://127.0.0.1:9000/gitlab/users/sign_in"
     );
     assert_eq!(
         p(Service::ThingsBoard, 8080).target(),

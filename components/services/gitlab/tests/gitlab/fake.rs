@@ -1,5 +1,19 @@
 //! A small stateful GitLab stand-in for wiremock (API v4 under /gitlab), and a fake
 //! container (readiness, `gitlab-rails runner`, `cat initial_root_password`).
+//!
+//! Reproduces gitlabhq/gitlabhq v18.10.1 where it matters to our client:
+//! - lib/api/users.rb `PUT /users/:id`: a password set by an admin for ANOTHER user sets
+//!   `password_expires_at = Time.current`; app/models/user.rb `password_expired_if_applicable?`
+//!   then holds (a human user, password not set automatically, password auth allowed), and
+//!   app/policies/global_policy.rb prevents `access_api`, so lib/api/api_guard.rb
+//!   `find_current_user!` answers that user's tokens with `forbidden!` and
+//!   lib/gitlab/auth/user_access_denied_reason.rb's message (403, below); the same for a
+//!   blocked user. `POST /users` (Users::BuildService) sets no expiry.
+//! - lib/api/applications.rb: admin only; `POST` declares name, redirect_uri, scopes
+//!   (required, not blank) and confidential (default true): `trusted` is ignored and a new
+//!   application is not trusted; lib/api/entities/application.rb shows no `trusted`.
+//! - `gitlab-rails runner -` interprets the statements of our scripts against this state
+//!   (runner.rs).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +32,8 @@ pub struct FakeUser {
     pub password: String,
     pub admin: bool,
     pub blocked: bool,
+    /// `password_expires_at` set and in the past (an admin changed the password).
+    pub password_expired: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +53,8 @@ pub struct FakeApp {
     pub callback: String,
     pub confidential: bool,
     pub secret: String,
+    /// Doorkeeper's `trusted` column (no consent screen); only the runner changes it.
+    pub trusted: bool,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +89,7 @@ impl FakeGitLab {
                 password: "Initial-Root-Pw".into(),
                 admin: true,
                 blocked: false,
+                password_expired: false,
             });
         }
         f
@@ -114,6 +133,20 @@ impl FakeGitLab {
             .filter(|t| t.user == user && !t.revoked)
             .map(|t| t.name.clone())
             .collect()
+    }
+
+    /// Each application's name and `trusted` flag.
+    pub fn app_trust(&self) -> Vec<(String, bool)> {
+        let s = self.0.lock().unwrap();
+        s.apps.iter().map(|a| (a.name.clone(), a.trusted)).collect()
+    }
+
+    pub fn password_expired(&self, username: &str) -> bool {
+        let s = self.0.lock().unwrap();
+        s.users
+            .iter()
+            .find(|u| u.username == username)
+            .is_some_and(|u| u.password_expired)
     }
 
     pub fn app_names(&self) -> Vec<String> {
@@ -215,6 +248,28 @@ impl Respond for FakeGitLab {
         let Some(caller) = caller else {
             return msg(401, "401 Unauthorized");
         };
+        let Some(me) = s.users.iter().find(|u| u.id == caller).cloned() else {
+            return msg(401, "401 Unauthorized");
+        };
+        // lib/api/api_guard.rb find_current_user!: GlobalPolicy's access_api, refused with
+        // Gitlab::Auth::UserAccessDeniedReason#rejection_message.
+        if me.blocked {
+            return msg(403, "403 Forbidden - Your account has been blocked.");
+        }
+        if me.password_expired {
+            return msg(
+                403,
+                "403 Forbidden - Your password expired. Please access GitLab from a web browser to update your password.",
+            );
+        }
+        let admin_only = matches!(
+            (method.as_str(), path.trim_start_matches("/api/v4")),
+            ("PUT" | "DELETE", p) if p.starts_with("/users/")
+        ) || path.starts_with("/api/v4/applications")
+            || (method == "POST" && path.starts_with("/api/v4/users"));
+        if admin_only && !me.admin {
+            return msg(403, "403 Forbidden");
+        }
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let parts: Vec<&str> = path.trim_start_matches("/api/v4/").split('/').collect();
         match (method.as_str(), parts.as_slice()) {
@@ -265,8 +320,12 @@ impl Respond for FakeGitLab {
             ("PUT", ["users", id]) => {
                 let id: u64 = id.parse().unwrap();
                 let u = s.users.iter_mut().find(|u| u.id == id).unwrap();
-                if let Some(p) = body["password"].as_str() {
+                if let Some(p) = body["password"].as_str().filter(|p| !p.is_empty()) {
                     u.password = p.into();
+                    // admin_making_changes_for_another_user: password_expires_at = now.
+                    if caller != id {
+                        u.password_expired = true;
+                    }
                 }
                 let v = user_json(u);
                 ResponseTemplate::new(200).set_body_json(v)
@@ -311,6 +370,7 @@ impl Respond for FakeGitLab {
                     password: body["password"].as_str().unwrap_or("").into(),
                     admin: false,
                     blocked: false,
+                    password_expired: false,
                 };
                 let v = user_json(&u);
                 s.users.push(u);
@@ -321,6 +381,9 @@ impl Respond for FakeGitLab {
                 ResponseTemplate::new(200).set_body_json(v)
             }
             ("POST", ["applications"]) => {
+                if body["scopes"].as_str().is_none_or(|v| v.trim().is_empty()) {
+                    return msg(400, "scopes is missing, scopes is empty");
+                }
                 let a = FakeApp {
                     id: n,
                     uid: format!("uid-{n}"),
@@ -328,6 +391,7 @@ impl Respond for FakeGitLab {
                     callback: body["redirect_uri"].as_str().unwrap_or("").into(),
                     confidential: body["confidential"].as_bool().unwrap_or(true),
                     secret: format!("gloas-{n}"),
+                    trusted: false,
                 };
                 let v = app_json(&a, true);
                 s.apps.push(a);
@@ -360,7 +424,12 @@ fn url_pairs(body: &str) -> BTreeMap<String, String> {
 pub struct FakeContainer {
     pub gitlab: FakeGitLab,
     pub readiness: Mutex<Vec<Readiness>>,
+    /// `false`: every `gitlab-rails runner` fails.
     pub runner_works: bool,
+    /// Only the token script fails (an image whose models differ from what it expects).
+    pub token_script_fails: bool,
+    /// Rewrites the runner's stdout (to test that results are checked).
+    pub tamper: Option<fn(String) -> String>,
     pub initial_password: Option<String>,
     pub execs: Mutex<Vec<ExecSpec>>,
 }
@@ -371,6 +440,8 @@ impl FakeContainer {
             gitlab: gitlab.clone(),
             readiness: Mutex::new(vec![Readiness::Healthy]),
             runner_works: true,
+            token_script_fails: false,
+            tamper: None,
             initial_password: Some("Initial-Root-Pw".into()),
             execs: Mutex::new(Vec::new()),
         }
@@ -387,11 +458,21 @@ impl GitLabContainer for FakeContainer {
     fn exec<'a>(&'a self, spec: &'a ExecSpec) -> BoxFuture<'a, Result<ExecOutput, DockerError>> {
         self.execs.lock().unwrap().push(spec.clone());
         let out = match spec.cmd[0].as_str() {
-            "gitlab-rails" if self.runner_works => ExecOutput {
-                exit_code: 0,
-                stdout: format!("DTAAS_TOKEN={}\n", self.gitlab.runner_token()).into_bytes(),
-                stderr: Vec::new(),
-            },
+            "gitlab-rails"
+                if self.runner_works
+                    && !(self.token_script_fails
+                        && spec.stdin.as_ref().is_some_and(|s| {
+                            String::from_utf8_lossy(s).contains("personal_access_tokens")
+                        })) =>
+            {
+                assert_eq!(spec.cmd, ["gitlab-rails", "runner", "-"], "script on STDIN");
+                let script = String::from_utf8(spec.stdin.clone().unwrap_or_default()).unwrap();
+                let mut out = self.gitlab.rails_runner(&script, &spec.env);
+                if let Some(t) = self.tamper {
+                    out.stdout = t(String::from_utf8(out.stdout).unwrap()).into_bytes();
+                }
+                out
+            }
             "gitlab-rails" => ExecOutput {
                 exit_code: 1,
                 stdout: Vec::new(),

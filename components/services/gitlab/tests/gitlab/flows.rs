@@ -33,19 +33,33 @@ async fn fresh_install_uses_the_runner_and_creates_apps_once() {
     );
     insta::assert_snapshot!(log_from(&e.server, 0).await, @r#"
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
-    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://intocps.org/_oauth","scopes":"read_user","trusted":true}
+    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://intocps.org/_oauth","scopes":"read_user"}
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
-    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101] {"confidential":false,"name":"DTaaS Client Authorization","redirect_uri":"https://intocps.org/Library","scopes":"api openid profile read_repository read_user","trusted":true}
+    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101] {"confidential":false,"name":"DTaaS Client Authorization","redirect_uri":"https://intocps.org/Library","scopes":"api openid profile read_repository read_user"}
     GET /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101]
     PUT /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101] {"password":"Root-Final-1","skip_reconfirmation":true}
     "#);
-    // The runner got its script on STDIN, nothing secret in argv, no env.
+    // The runner got its scripts on STDIN, nothing secret in argv: the token, then the
+    // applications' trusted flag (ids in the environment).
     let execs = c.execs.lock().unwrap().clone();
-    assert_eq!(execs.len(), 1);
+    assert_eq!(execs.len(), 2);
     assert_eq!(execs[0].cmd, vec!["gitlab-rails", "runner", "-"]);
     assert!(execs[0].env.is_empty());
     let script = String::from_utf8(execs[0].stdin.clone().unwrap()).unwrap();
     assert!(script.contains("personal_access_tokens") && script.contains("DTAAS_TOKEN="));
+    assert_eq!(execs[1].cmd, vec!["gitlab-rails", "runner", "-"]);
+    assert_eq!(execs[1].env, vec!["DTAAS_APP_TRUST=103=true,105=true"]);
+    assert_eq!(
+        execs[1].stdin.as_deref(),
+        Some(services_gitlab::TRUST_SCRIPT.as_bytes())
+    );
+    assert_eq!(
+        e.fake.app_trust(),
+        vec![
+            ("DTaaS Server Authorization".to_owned(), true),
+            ("DTaaS Client Authorization".to_owned(), true)
+        ]
+    );
     // Stored: token, apps, the final root password; not the initial one.
     let pat = e.store.get(GITLAB_ROOT_PAT).await.unwrap().unwrap();
     assert!(pat.expose_secret().starts_with("glpat-runner-"));
@@ -104,7 +118,16 @@ async fn a_second_install_creates_nothing_new() {
     );
     assert_eq!(e.fake.app_names().len(), 2);
     assert_eq!(e.fake.active_tokens(1), vec!["dtaas-services"]);
-    assert_eq!(c.execs.lock().unwrap().len(), 1, "runner not run again");
+    let token_runs = c
+        .execs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| {
+            String::from_utf8_lossy(x.stdin.as_deref().unwrap_or_default()).contains("DTAAS_TOKEN")
+        })
+        .count();
+    assert_eq!(token_runs, 1, "the token runner is not run again");
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
     GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
@@ -118,7 +141,7 @@ async fn a_second_install_creates_nothing_new() {
 async fn without_the_runner_the_password_grant_bootstraps_the_token() {
     let e = env().await;
     let mut c = FakeContainer::new(&e.fake);
-    c.runner_works = false;
+    c.token_script_fails = true;
     // An earlier token of ours that we no longer hold is revoked.
     e.fake.runner_token();
     let r = setup(&e.gl, &c, &once(), &quiet).await.unwrap();
@@ -131,9 +154,9 @@ async fn without_the_runner_the_password_grant_bootstraps_the_token() {
     GET /gitlab/api/v4/users/1 [Bearer oauth-103]
     POST /gitlab/api/v4/users/1/personal_access_tokens [Bearer oauth-103] {"expires_at":"YYYY-MM-DD","name":"dtaas-services","scopes":["api"]}
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107]
-    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://intocps.org/_oauth","scopes":"read_user","trusted":true}
+    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://intocps.org/_oauth","scopes":"read_user"}
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107]
-    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107] {"confidential":false,"name":"DTaaS Client Authorization","redirect_uri":"https://intocps.org/Library","scopes":"api openid profile read_repository read_user","trusted":true}
+    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107] {"confidential":false,"name":"DTaaS Client Authorization","redirect_uri":"https://intocps.org/Library","scopes":"api openid profile read_repository read_user"}
     GET /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-107]
     PUT /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-107] {"password":"Root-Final-1","skip_reconfirmation":true}
     "#);
@@ -211,11 +234,15 @@ async fn apps_are_reused_renewed_or_replaced_never_duplicated() {
     let n = count(&e.server).await;
     let r = setup(&e.gl, &c, &once(), &quiet).await.unwrap();
     assert_eq!(r.server_app, AppAction::Replaced);
+    assert!(
+        e.fake.app_trust().iter().all(|(_, t)| *t),
+        "the new app is trusted too"
+    );
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
     GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
     DELETE /gitlab/api/v4/applications/103 [PRIVATE-TOKEN glpat-runner-101]
-    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://new.example/_oauth","scopes":"read_user","trusted":true}
+    POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://new.example/_oauth","scopes":"read_user"}
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101]
     PUT /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101] {"password":"Root-Final-1","skip_reconfirmation":true}
@@ -303,4 +330,75 @@ async fn reset_password_uses_the_stored_token() {
         .await
         .unwrap();
     assert!(e.gl.reset_root_password().await.is_err());
+}
+
+/// gitlabhq v18.10.1 lib/api/applications.rb: `POST /applications` takes no `trusted`; the
+/// install sets it through the runner and reads it back.
+#[tokio::test]
+async fn the_api_ignores_trusted_so_the_install_sets_and_checks_it() {
+    let e = env().await;
+    let c = FakeContainer::new(&e.fake);
+    let (auth, _) = e.gl.bootstrap_admin(&c).await.unwrap();
+    let apps = services_gitlab::read_oauth_apps(&e.gl.config().oauth_file).unwrap();
+    assert!(apps.server.trusted);
+    e.gl.client()
+        .create_application(&auth, &apps.server)
+        .await
+        .unwrap();
+    assert_eq!(
+        e.fake.app_trust(),
+        vec![("DTaaS Server Authorization".to_owned(), false)],
+        "the stand-in, like GitLab, ignores trusted on POST"
+    );
+    setup(&e.gl, &c, &once(), &quiet).await.unwrap();
+    assert_eq!(
+        e.fake.app_trust(),
+        vec![
+            ("DTaaS Server Authorization".to_owned(), true),
+            ("DTaaS Client Authorization".to_owned(), true)
+        ]
+    );
+    // A flag in the file turned off is turned off in GitLab.
+    let text = crate::APPS.replacen("\"trusted\": true", "\"trusted\": false", 1);
+    std::fs::write(e.dir.path().join("gitlab_oauth.json"), text).unwrap();
+    setup(&e.gl, &c, &once(), &quiet).await.unwrap();
+    assert_eq!(
+        e.fake.app_trust(),
+        vec![
+            ("DTaaS Server Authorization".to_owned(), false),
+            ("DTaaS Client Authorization".to_owned(), true)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_untrusted_result_fails_the_install() {
+    let e = env().await;
+    let mut c = FakeContainer::new(&e.fake);
+    c.tamper = Some(|out| out.replace("=true", "=false"));
+    let err = setup(&e.gl, &c, &once(), &quiet).await.unwrap_err();
+    insta::assert_snapshot!(err, @"GitLab: setting the OAuth applications' trusted flag through gitlab-rails runner failed: application 103 has trusted=false, expected true");
+    // A runner that cannot run the script is an error too, not a silent success.
+    let mut c = FakeContainer::new(&e.fake);
+    c.runner_works = false;
+    let err = setup(&e.gl, &c, &once(), &quiet).await.unwrap_err();
+    insta::assert_snapshot!(err, @"GitLab: setting the OAuth applications' trusted flag through gitlab-rails runner failed: exited with code 1 NameError: undefined method");
+}
+
+/// The fake runner applies only statements that have the upstream effect: a script that
+/// sets the flag without saving it changes nothing and fails.
+#[tokio::test]
+async fn the_fake_runner_refuses_a_script_that_does_not_save() {
+    let e = env().await;
+    let c = FakeContainer::new(&e.fake);
+    setup(&e.gl, &c, &once(), &quiet).await.unwrap();
+    let wrong = services_gitlab::TRUST_SCRIPT.replace(
+        "app.update!(trusted: want == 'true') unless app.trusted == (want == 'true')",
+        "app.trusted = (want == 'true')",
+    );
+    let out = e
+        .fake
+        .rails_runner(&wrong, &["DTAAS_APP_TRUST=103=false".to_owned()]);
+    assert_eq!(out.exit_code, 1);
+    assert!(e.fake.app_trust()[0].1, "unchanged");
 }

@@ -8,6 +8,8 @@
 
 mod fake;
 mod flows;
+mod install;
+mod runner;
 mod users;
 
 use std::path::PathBuf;
@@ -71,6 +73,7 @@ pub async fn env() -> Env {
     let cfg = GitLabConfig {
         base_url: base,
         root_password: Some(SecretString::from("Root-Final-1")),
+        root_password_source: Some("config/services.env:7".into()),
         oauth_file,
     };
     let gl = GitLab::new(GitLabClient::new(api), cfg, store.clone());

@@ -1,7 +1,9 @@
+use std::sync::Arc;
+
 use password_store::gitlab_user_pat;
 use secrecy::{ExposeSecret, SecretString};
 use services_common::{Outcome, PasswordState, Provisioner, Removal, UserSpec};
-use services_gitlab::{GitLabProvisioner, setup};
+use services_gitlab::{Auth, GitLabProvisioner, setup};
 
 use crate::fake::FakeContainer;
 use crate::{count, env, log_from, once};
@@ -24,6 +26,13 @@ async fn installed() -> crate::Env {
     e
 }
 
+/// The provisioner with the fake container (its `gitlab-rails runner`).
+fn provisioner(e: &crate::Env) -> (GitLabProvisioner, Arc<FakeContainer>) {
+    let c = Arc::new(FakeContainer::new(&e.fake));
+    let p = GitLabProvisioner::new(e.gl.clone()).with_container(c.clone());
+    (p, c)
+}
+
 async fn pat(e: &crate::Env, user: &str) -> Option<String> {
     e.store
         .get(&gitlab_user_pat(user))
@@ -43,7 +52,7 @@ async fn users_and_their_tokens_are_created_once_and_merged() {
         )
         .await
         .unwrap();
-    let p = GitLabProvisioner::new(e.gl.clone());
+    let (p, _) = provisioner(&e);
     let n = count(&e.server).await;
     let u1 = spec("user1", "User1-pass-long", PasswordState::Unknown);
     assert_eq!(p.ensure_user(&u1).await.unwrap(), Outcome::Created);
@@ -70,7 +79,7 @@ async fn users_and_their_tokens_are_created_once_and_merged() {
 
     // Second run: nothing new; a changed password is set.
     let n = count(&e.server).await;
-    let p = GitLabProvisioner::new(e.gl.clone());
+    let (p, _) = provisioner(&e);
     let same = spec("user1", "User1-pass-long", PasswordState::Same);
     assert_eq!(p.ensure_user(&same).await.unwrap(), Outcome::Unchanged);
     let changed = spec("user2", "User2-new-pass", PasswordState::Changed);
@@ -95,7 +104,7 @@ async fn users_and_their_tokens_are_created_once_and_merged() {
 #[tokio::test]
 async fn a_failed_token_is_made_by_the_rerun() {
     let e = installed().await;
-    let p = GitLabProvisioner::new(e.gl.clone());
+    let (p, _) = provisioner(&e);
     let u1 = spec("user1", "User1-pass-long", PasswordState::Unknown);
     e.fake.fail("POST", "/api/v4/users/", 400, 1);
     assert!(p.ensure_user(&u1).await.is_err());
@@ -176,4 +185,125 @@ async fn remove_deletes_and_keep_data_blocks_instead() {
     let log = log_from(&e.server, n).await;
     assert!(!log.contains("DELETE") && !log.contains("block"), "{log}");
     assert_eq!(e.fake.blocked("root"), Some(false));
+}
+
+/// The stand-in reproduces gitlabhq v18.10.1 lib/api/users.rb: an admin's `PUT /users/:id`
+/// with a password expires it, and the user's token is refused until the expiry is cleared.
+#[tokio::test]
+async fn the_stand_in_refuses_a_token_after_an_admin_password_put() {
+    let e = installed().await;
+    let (p, _) = provisioner(&e);
+    let u = spec("user1", "User1-pass-long", PasswordState::Unknown);
+    assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    let token = Auth::Pat(SecretString::from(pat(&e, "user1").await.unwrap()));
+    assert!(e.gl.client().whoami(&token).await.unwrap().is_some());
+    let admin = e.gl.admin().await.unwrap();
+    let id = e
+        .fake
+        .0
+        .lock()
+        .unwrap()
+        .users
+        .iter()
+        .find(|u| u.username == "user1")
+        .unwrap()
+        .id;
+    e.gl.client()
+        .set_password(&admin, id, &SecretString::from("User1-new-pass"))
+        .await
+        .unwrap();
+    let err = e.gl.client().whoami(&token).await.unwrap_err();
+    insta::assert_snapshot!(err, @"GitLab refused the admin credentials: checking the token: HTTP 403: 403 Forbidden - Your password expired. Please access GitLab from a web browser to update your password.");
+    assert!(e.fake.password_expired("user1"));
+}
+
+#[tokio::test]
+async fn a_changed_password_leaves_the_token_working() {
+    let e = installed().await;
+    let (p, c) = provisioner(&e);
+    let u = spec("user1", "User1-pass-long", PasswordState::Unknown);
+    assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    let execs_before = c.execs.lock().unwrap().len();
+    let changed = spec("user1", "User1-new-pass", PasswordState::Changed);
+    assert_eq!(p.ensure_user(&changed).await.unwrap(), Outcome::Updated);
+
+    // The new password is set, not expired, and the stored token works at once.
+    assert_eq!(e.fake.password("user1"), "User1-new-pass");
+    assert!(!e.fake.password_expired("user1"));
+    let token = Auth::Pat(SecretString::from(pat(&e, "user1").await.unwrap()));
+    let me = e.gl.client().whoami(&token).await.unwrap().unwrap();
+    assert_eq!(me.username, "user1");
+
+    // One runner: the expiry script on STDIN, the user's id in its environment, no secret
+    // anywhere in the exec.
+    let execs = c.execs.lock().unwrap()[execs_before..].to_vec();
+    assert_eq!(execs.len(), 1);
+    assert_eq!(execs[0].cmd, ["gitlab-rails", "runner", "-"]);
+    let id = e
+        .fake
+        .0
+        .lock()
+        .unwrap()
+        .users
+        .iter()
+        .find(|u| u.username == "user1")
+        .unwrap()
+        .id;
+    assert_eq!(execs[0].env, [format!("DTAAS_USER_ID={id}")]);
+    let script = String::from_utf8(execs[0].stdin.clone().unwrap()).unwrap();
+    assert_eq!(script, services_gitlab::CLEAR_EXPIRY_SCRIPT);
+    assert!(!format!("{:?}{}", execs[0], script).contains("User1-new-pass"));
+}
+
+#[tokio::test]
+async fn a_password_change_without_the_container_changes_nothing() {
+    let e = installed().await;
+    let (p, _) = provisioner(&e);
+    let u = spec("user1", "User1-pass-long", PasswordState::Unknown);
+    assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    let bare = GitLabProvisioner::new(e.gl.clone());
+    let n = count(&e.server).await;
+    let changed = spec("user1", "User1-new-pass", PasswordState::Changed);
+    let err = bare.ensure_user(&changed).await.unwrap_err();
+    assert!(
+        err.to_string().contains("needs the GitLab container"),
+        "{err}"
+    );
+    let log = log_from(&e.server, n).await;
+    assert!(!log.contains("PUT"), "{log}");
+    assert_eq!(e.fake.password("user1"), "User1-pass-long");
+}
+
+#[tokio::test]
+async fn a_runner_that_does_not_clear_the_expiry_is_an_error() {
+    let e = installed().await;
+    let (p, _) = provisioner(&e);
+    let u = spec("user1", "User1-pass-long", PasswordState::Unknown);
+    assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    let mut c = FakeContainer::new(&e.fake);
+    c.tamper = Some(|out| out.replace("=false", "=true"));
+    let p = GitLabProvisioner::new(e.gl.clone()).with_container(Arc::new(c));
+    let changed = spec("user1", "User1-new-pass", PasswordState::Changed);
+    let err = p.ensure_user(&changed).await.unwrap_err().to_string();
+    assert!(
+        err.contains("GitLab still reports the password as expired"),
+        "{err}"
+    );
+
+    // The fake runner gives no effect to a script that skips GitLab's update service.
+    let wrong = services_gitlab::CLEAR_EXPIRY_SCRIPT.replace(
+        "result = Users::UpdateService.new(user, user: user, password_expires_at: nil).execute",
+        "user.password_expires_at = nil",
+    );
+    let id = {
+        let mut s = e.fake.0.lock().unwrap();
+        let u = s.users.iter_mut().find(|u| u.username == "user1").unwrap();
+        u.password_expired = true;
+        u.id
+    };
+    let out = e
+        .fake
+        .rails_runner(&wrong, &[format!("DTAAS_USER_ID={id}")]);
+    assert_eq!(out.exit_code, 1);
+    assert!(e.fake.password_expired("user1"));
 }
