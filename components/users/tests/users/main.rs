@@ -33,6 +33,7 @@ struct Memory {
 }
 
 mod guard;
+mod services;
 
 impl Memory {
     fn new(service: Service) -> Self {
