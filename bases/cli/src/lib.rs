@@ -62,9 +62,10 @@ fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = logging::filter(std::env::var("DTAAS_LOG").ok().as_deref(), default);
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(
             !no_color
@@ -74,7 +75,10 @@ fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
                 ),
         )
         .with_target(verbose > 1)
-        .without_time()
+        .without_time();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
         .try_init();
 }
 

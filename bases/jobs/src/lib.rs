@@ -59,6 +59,8 @@ fn status_of(err: &anyhow::Error) -> ExitStatus {
 }
 
 fn init_tracing(cli: &Cli) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let daemon = matches!(cli.command, Command::Daemon);
     let default = match (daemon, cli.global.verbose) {
         (true, 0) | (false, 1) => "info",
@@ -66,25 +68,30 @@ fn init_tracing(cli: &Cli) {
         (_, _) => "debug",
     };
     let filter = logging::filter(std::env::var("DTAAS_LOG").ok().as_deref(), default);
+    let registry = tracing_subscriber::registry().with(filter);
     if daemon {
         // Structured logs: one JSON object per line on stdout.
-        let _ = tracing_subscriber::fmt()
-            .json()
-            .with_ansi(false)
-            .with_env_filter(filter)
-            .with_current_span(true)
-            .with_writer(std::io::stdout)
+        let _ = registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_ansi(false)
+                    .with_current_span(true)
+                    .with_writer(std::io::stdout),
+            )
             .try_init();
     } else {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_ansi(logging::colour(
-                std::io::stderr().is_terminal(),
-                std::env::var_os("NO_COLOR").as_deref(),
-            ))
-            .with_target(false)
-            .without_time()
+        let _ = registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(logging::colour(
+                        std::io::stderr().is_terminal(),
+                        std::env::var_os("NO_COLOR").as_deref(),
+                    ))
+                    .with_target(false)
+                    .without_time(),
+            )
             .try_init();
     }
 }

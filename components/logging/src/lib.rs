@@ -1,22 +1,34 @@
 //! logging: the tracing filter both binaries use. `-v`/`-vv` or `DTAAS_LOG` choose the
 //! level, but the crates that log whole HTTP and Docker request and response bodies — which
 //! carry container environments, exec environments and API passwords — are capped, so no
-//! verbosity can print a secret through them.
+//! verbosity and no filter directive can print a secret through them.
+//!
+//! The cap is a second filter combined with the user's by AND ([`filter`]): an event is
+//! logged only when both enable it, so a more specific directive of the user's
+//! (`bollard::docker=trace`, `hyper::proto=trace`, a span-field directive) cannot raise it
+//! the way it would inside one `EnvFilter`, where the most specific directive wins.
 //!
 //! It knows nothing of the command line and reads no environment variable itself.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::Layered;
 
 /// Crates whose debug output includes request or response bodies, and the most they log.
-const CAPPED: &[&str] = &[
-    "bollard=info",
-    "hyper=info",
-    "hyper_util=info",
-    "h2=info",
-    "reqwest=info",
-    "rustls=info",
-    "sqlx=warn",
+/// A target matches by prefix (`hyper` also caps `hyper::proto::h1` and `hyper_util`).
+const CAPPED: &[(&str, LevelFilter)] = &[
+    ("bollard", LevelFilter::INFO),
+    ("hyper", LevelFilter::INFO),
+    ("hyper_util", LevelFilter::INFO),
+    ("h2", LevelFilter::INFO),
+    ("reqwest", LevelFilter::INFO),
+    ("rustls", LevelFilter::INFO),
+    ("sqlx", LevelFilter::WARN),
 ];
+
+/// The filter of both binaries: the user's (see [`user_filter`]) AND the cap.
+pub type Filter<S> = Layered<Targets, EnvFilter, S>;
 
 /// Whether logs on stderr get colour: only on a terminal and without `NO_COLOR` (an empty
 /// `NO_COLOR` counts as unset; <https://no-color.org>), the rule the printers apply too.
@@ -25,76 +37,32 @@ pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> b
     stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
-/// The filter for `requested` (the value of `DTAAS_LOG`, when set and valid) or else
-/// `default` (from `-q`/`-v`), with the body-logging crates capped.
+/// The user's filter: `requested` (the value of `DTAAS_LOG`, when set and valid) or else
+/// `default` (from `-q`/`-v`). Uncapped: use [`filter`].
 #[must_use]
-pub fn filter(requested: Option<&str>, default: &str) -> EnvFilter {
-    let mut f = requested
+pub fn user_filter(requested: Option<&str>, default: &str) -> EnvFilter {
+    requested
         .and_then(|r| EnvFilter::try_new(r).ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
-    for d in CAPPED {
-        if let Ok(d) = d.parse() {
-            f = f.add_directive(d);
-        }
-    }
-    f
+        .unwrap_or_else(|| EnvFilter::new(default))
+}
+
+/// The cap alone: everything enabled but the body-logging crates above their level.
+#[must_use]
+pub fn cap() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(CAPPED.iter().copied())
+}
+
+/// The filter layer of both binaries: [`user_filter`] and [`cap`] as two layers (an event
+/// passes only when both enable it). Put it first: `registry().with(filter(..)).with(fmt)`.
+#[must_use]
+pub fn filter<S>(requested: Option<&str>, default: &str) -> Filter<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    user_filter(requested, default).and_then(cap())
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
-        use std::ffi::OsStr;
-        assert!(super::colour(true, None));
-        assert!(super::colour(true, Some(OsStr::new(""))));
-        assert!(!super::colour(true, Some(OsStr::new("1"))));
-        assert!(!super::colour(false, None));
-    }
-
-    use tracing_subscriber::layer::SubscriberExt as _;
-
-    use super::*;
-
-    fn enabled(f: EnvFilter, check: impl FnOnce() -> bool) -> bool {
-        let subscriber = tracing_subscriber::registry().with(f);
-        tracing::subscriber::with_default(subscriber, check)
-    }
-
-    #[test]
-    fn body_logging_crates_stay_capped_whatever_is_asked() {
-        for asked in [Some("trace"), Some("bollard=trace,sqlx=trace"), None] {
-            let f = filter(asked, "debug");
-            assert!(
-                !enabled(
-                    f,
-                    || tracing::enabled!(target: "bollard", tracing::Level::DEBUG)
-                ),
-                "{asked:?}"
-            );
-            let f = filter(asked, "debug");
-            assert!(!enabled(
-                f,
-                || tracing::enabled!(target: "sqlx", tracing::Level::INFO)
-            ));
-        }
-        let f = filter(Some("trace"), "warn");
-        assert!(enabled(
-            f,
-            || tracing::enabled!(target: "lifecycle", tracing::Level::TRACE)
-        ));
-    }
-
-    #[test]
-    fn an_invalid_request_falls_back_to_the_default() {
-        let f = filter(Some("=[bad"), "warn");
-        assert!(!enabled(
-            f,
-            || tracing::enabled!(target: "x", tracing::Level::INFO)
-        ));
-        let f = filter(Some("=[bad"), "warn");
-        assert!(enabled(
-            f,
-            || tracing::enabled!(target: "x", tracing::Level::WARN)
-        ));
-    }
-}
+mod tests;

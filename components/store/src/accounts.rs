@@ -50,6 +50,45 @@ impl Store {
         r.map(drop).map_err(|e| self.db_err(e))
     }
 
+    /// Record, before anything is created in the service, that this tool is about to
+    /// create `username` (and the objects of its name) in `service`: state `claimed`, no
+    /// fingerprint. An existing record is left as it is. The record is what makes those
+    /// objects the user's own on the next run, even when this one stops half-way.
+    pub async fn claim_account(&self, service: &str, username: &str) -> Result<(), StoreError> {
+        let r: Result<u64, sqlx::Error> = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO accounts (service, username, state, fingerprint, updated_at) \
+                 VALUES ($1, $2, 'claimed', '', $3) ON CONFLICT (service, username) DO NOTHING",
+            )
+            .bind(service)
+            .bind(username)
+            .bind(to_millis(SystemTime::now()))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        });
+        r.map(drop).map_err(|e| self.db_err(e))
+    }
+
+    /// The user was removed but its data kept (`user remove --keep-data`): the record stays,
+    /// so the kept objects remain the user's own when it is added again, with state `kept`
+    /// and no fingerprint (the password is set again). True if there was a record.
+    pub async fn keep_account(&self, service: &str, username: &str) -> Result<bool, StoreError> {
+        let r: Result<u64, sqlx::Error> = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE accounts SET state = 'kept', fingerprint = '', updated_at = $3 \
+                 WHERE service = $1 AND username = $2",
+            )
+            .bind(service)
+            .bind(username)
+            .bind(to_millis(SystemTime::now()))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        });
+        Ok(r.map_err(|e| self.db_err(e))? > 0)
+    }
+
     /// One account.
     pub async fn account(
         &self,

@@ -400,6 +400,22 @@ impl PgAdmin {
             .map(|()| true)
     }
 
+    /// Every role (login or not, superusers and `pg_*` included), by name.
+    pub async fn all_roles(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar::<_, String>("SELECT rolname::text FROM pg_roles ORDER BY rolname")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.query_err("listing roles", &e))
+    }
+
+    /// Every database (templates included), by name.
+    pub async fn databases(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar::<_, String>("SELECT datname::text FROM pg_database ORDER BY datname")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.query_err("listing databases", &e))
+    }
+
     /// The login roles that are neither superusers, nor built-in (`pg_*`), nor the admin
     /// itself, sorted.
     pub async fn list_roles(&self) -> Result<Vec<String>, StoreError> {

@@ -7,6 +7,7 @@ use password_store::PasswordStore;
 use services_common::{Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec};
 use store::{Account, JournalEntry, Outcome as JournalOutcome};
 
+use crate::guard::{self, Facts};
 use crate::report::{Action, ListReport, ListRow, RemoveReport, RemoveRow, Report, Row};
 
 /// How `add` runs.
@@ -99,6 +100,18 @@ async fn add_one(p: &dyn Provisioner, secrets: &PasswordStore, cred: &Credential
         email: cred.email.clone(),
         password_state: state,
     };
+    // Recorded before the first change: what this run creates is the user's own next time,
+    // even when it stops half-way (see guard).
+    if let Err(e) = secrets.store().claim_account(service, &cred.username).await {
+        return Row {
+            service: p.service(),
+            user: cred.username.clone(),
+            action: Action::Failed,
+            detail: Some(format!(
+                "not attempted: the state database cannot record the account: {e}"
+            )),
+        };
+    }
     match p.ensure_user(&spec).await {
         Ok(outcome) => {
             let account = Account {
@@ -163,8 +176,8 @@ async fn add_service(
     secrets: &PasswordStore,
     creds: &Credentials,
     opts: &AddOptions,
+    ready: Result<(), ProvisionError>,
 ) -> Vec<Row> {
-    let ready = wait_ready(p, opts.ready_timeout).await;
     let rows = match ready {
         Err(e) => creds.rows().iter().map(|c| failed_row(p, c, &e)).collect(),
         Ok(()) if opts.dry_run => match plan_service(p, secrets, creds).await {
@@ -190,7 +203,7 @@ async fn add_service(
 
 async fn journal_add(p: &dyn Provisioner, secrets: &PasswordStore, rows: &[Row]) {
     let count = |a: Action| rows.iter().filter(|r| r.action == a).count();
-    let failed = count(Action::Failed);
+    let failed = count(Action::Failed) + count(Action::Refused) + count(Action::Skipped);
     let outcome = if failed == 0 {
         JournalOutcome::Ok
     } else if failed == rows.len() {
@@ -203,9 +216,19 @@ async fn journal_add(p: &dyn Provisioner, secrets: &PasswordStore, rows: &[Row])
         count(Action::Created),
         count(Action::Updated),
         count(Action::Unchanged),
-        failed
+        count(Action::Failed)
     );
-    if let Some(first) = rows.iter().find(|r| r.action == Action::Failed) {
+    let refused = count(Action::Refused);
+    if refused + count(Action::Skipped) > 0 {
+        detail.push_str(&format!(
+            ", refused {refused}, not attempted {} (nothing changed)",
+            count(Action::Skipped)
+        ));
+    }
+    if let Some(first) = rows
+        .iter()
+        .find(|r| matches!(r.action, Action::Failed | Action::Refused))
+    {
         detail.push_str(&format!(
             "; first failure ({}): {}",
             first.user,
@@ -221,15 +244,51 @@ async fn journal_add(p: &dyn Provisioner, secrets: &PasswordStore, rows: &[Row])
 }
 
 /// Reconcile `creds` with every provisioner; every row is attempted and reported.
+///
+/// First every service is waited for and its facts gathered, and every row checked by the
+/// guard (admin accounts, objects that are not the user's own). When any row is refused,
+/// nothing changes in any service: the refused rows are reported `refused` (with the CSV
+/// line), the others `skipped`.
 pub async fn add(
     provisioners: &[Box<dyn Provisioner>],
     creds: &Credentials,
     secrets: &PasswordStore,
     opts: &AddOptions,
 ) -> Report {
-    let mut per_service: Vec<(usize, Vec<Row>)> =
+    let mut facts: Vec<(usize, Result<Facts, ProvisionError>)> =
         futures_util::stream::iter(provisioners.iter().enumerate())
-            .map(|(i, p)| async move { (i, add_service(p.as_ref(), secrets, creds, opts).await) })
+            .map(|(i, p)| async move {
+                let p = p.as_ref();
+                let f = match wait_ready(p, opts.ready_timeout).await {
+                    Ok(()) => guard::facts(p, secrets.store()).await,
+                    Err(e) => Err(e),
+                };
+                (i, f)
+            })
+            .buffer_unordered(opts.services_in_parallel.max(1))
+            .collect()
+            .await;
+    facts.sort_by_key(|(i, _)| *i);
+    let refused: Vec<Vec<(usize, String)>> = provisioners
+        .iter()
+        .zip(&facts)
+        .map(|(p, (_, f))| match f {
+            Ok(f) => guard::refusals(p.as_ref(), f, creds),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    if refused.iter().any(|r| !r.is_empty()) {
+        return refuse_all(provisioners, creds, secrets, opts, facts, &refused).await;
+    }
+    let mut per_service: Vec<(usize, Vec<Row>)> =
+        futures_util::stream::iter(provisioners.iter().zip(facts).enumerate())
+            .map(|(i, (p, (_, f)))| async move {
+                let ready = f.map(drop);
+                (
+                    i,
+                    add_service(p.as_ref(), secrets, creds, opts, ready).await,
+                )
+            })
             .buffer_unordered(opts.services_in_parallel.max(1))
             .collect()
             .await;
@@ -238,6 +297,49 @@ pub async fn add(
         opts.dry_run,
         per_service.into_iter().flat_map(|(_, r)| r).collect(),
     )
+}
+
+/// The report (and journal) of a run the guard stopped: nothing was changed.
+async fn refuse_all(
+    provisioners: &[Box<dyn Provisioner>],
+    creds: &Credentials,
+    secrets: &PasswordStore,
+    opts: &AddOptions,
+    facts: Vec<(usize, Result<Facts, ProvisionError>)>,
+    refused: &[Vec<(usize, String)>],
+) -> Report {
+    let mut all = Vec::new();
+    for ((p, (_, f)), refused) in provisioners.iter().zip(facts).zip(refused) {
+        let p = p.as_ref();
+        let rows: Vec<Row> = match f {
+            Err(e) => creds.rows().iter().map(|c| failed_row(p, c, &e)).collect(),
+            Ok(_) => creds
+                .rows()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let why = refused.iter().find(|(r, _)| *r == i).map(|(_, w)| w);
+                    Row {
+                        service: p.service(),
+                        user: c.username.clone(),
+                        action: if why.is_some() {
+                            Action::Refused
+                        } else {
+                            Action::Skipped
+                        },
+                        detail: Some(why.cloned().unwrap_or_else(|| {
+                            "not attempted: credentials.csv has refused rows".to_owned()
+                        })),
+                    }
+                })
+                .collect(),
+        };
+        if !opts.dry_run {
+            journal_add(p, secrets, &rows).await;
+        }
+        all.extend(rows);
+    }
+    Report::new(opts.dry_run, all)
 }
 
 /// What exists in each service, compared with the CSV and the state database.
@@ -293,7 +395,15 @@ pub async fn remove(
 ) -> RemoveReport {
     let mut rows: Vec<RemoveRow> = futures_util::stream::iter(provisioners.iter())
         .map(|p| async move {
-            let (result, detail, outcome) = match p.remove_user(name, keep_data).await {
+            let removed = match guard::reserved(p.as_ref(), name, None) {
+                Some(why) => Err(ProvisionError::Failed {
+                    service: p.service().display_name().to_owned(),
+                    detail: why,
+                }),
+                None => p.remove_user(name, keep_data).await,
+            };
+            let kept = matches!(removed, Ok(Removal::Blocked)) || (keep_data && removed.is_ok());
+            let (result, detail, outcome) = match removed {
                 Ok(Removal::Removed) => ("removed", None, JournalOutcome::Ok),
                 Ok(Removal::Absent) => ("absent", None, JournalOutcome::Skipped),
                 Ok(Removal::Blocked) => (
@@ -303,7 +413,10 @@ pub async fn remove(
                 ),
                 Err(e) => ("failed", Some(e.to_string()), JournalOutcome::Failed),
             };
-            if result != "failed" {
+            // Kept data stays the user's own (see guard) for when it is added again.
+            if kept {
+                let _ = secrets.store().keep_account(key(p.as_ref()), name).await;
+            } else if result != "failed" {
                 let _ = secrets.store().delete_account(key(p.as_ref()), name).await;
             }
             let entry = JournalEntry::new("user remove", outcome)

@@ -10,6 +10,11 @@ pub enum Action {
     Updated,
     Unchanged,
     Failed,
+    /// Refused by the guard (an admin account, a platform object or an object that is not
+    /// the user's own): nothing was changed.
+    Refused,
+    /// Not attempted: other rows were refused, so nothing was changed.
+    Skipped,
     /// Dry run: the user would be created.
     WouldCreate,
     /// Dry run: the user exists and its password (or state) would be updated.
@@ -24,6 +29,8 @@ impl Action {
             Self::Updated => "updated",
             Self::Unchanged => "unchanged",
             Self::Failed => "failed",
+            Self::Refused => "refused",
+            Self::Skipped => "skipped",
             Self::WouldCreate => "would create",
             Self::WouldUpdate => "would update",
         }
@@ -67,10 +74,18 @@ impl Report {
         }
     }
 
-    /// Whether any row failed.
+    /// Whether any row failed or was refused.
     #[must_use]
     pub fn failed(&self) -> bool {
-        self.rows.iter().any(|r| r.action == Action::Failed)
+        self.rows
+            .iter()
+            .any(|r| matches!(r.action, Action::Failed | Action::Refused))
+    }
+
+    /// Whether the guard refused rows (then nothing was changed).
+    #[must_use]
+    pub fn refused(&self) -> bool {
+        self.rows.iter().any(|r| r.action == Action::Refused)
     }
 }
 

@@ -99,6 +99,12 @@ pub(crate) async fn add(ctx: &Ctx, args: &UserAddArgs) -> anyhow::Result<Exit> {
                 .line(format!("{}: {}", service.display_name(), parts.join(", ")));
         }
     }
+    if report.refused() {
+        return Err(CliError::Usage(
+            "credentials.csv names an admin account or an object this tool did not create for that user (see the table); nothing was changed".to_owned(),
+        )
+        .into());
+    }
     if report.failed() {
         ctx.out
             .failure("some users could not be provisioned (see the table)");

@@ -53,8 +53,8 @@ pub(crate) async fn run(env: &Env) -> anyhow::Result<JobOutput> {
                 .unwrap_or_default()
         );
         match row.action {
-            users::Action::Failed => out.failures.push(line),
-            users::Action::Unchanged => {}
+            users::Action::Failed | users::Action::Refused => out.failures.push(line),
+            users::Action::Unchanged | users::Action::Skipped => {}
             _ => out.actions.push(line),
         }
     }

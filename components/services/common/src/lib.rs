@@ -2,7 +2,9 @@
 //! reqwest client builder (applying `SSL_VERIFY` and the project's CA), a bounded retry for
 //! network errors and 5xx answers (never 4xx; a POST or PATCH only when it cannot have been
 //! carried out: no connection, or 503), the [`Provisioner`] trait each service
-//! implements (`list_users`, `ensure_user`, `remove_user`, a readiness probe) and the shared
+//! implements (`list_users`, `ensure_user`, `remove_user`, a readiness probe, and the facts the
+//! users component's admin/foreign-object rule needs: `reserved_names`, `claims`,
+//! `existing_objects` with each service's [`NameRule`]) and the shared
 //! [`ProvisionError`].
 //!
 //! It knows no particular service API, never prints and never reads environment variables;
@@ -15,5 +17,6 @@ mod provision;
 pub use error::ProvisionError;
 pub use http::{HttpApi, HttpOptions, Retry, http_client, project_ca_file};
 pub use provision::{
-    BoxFuture, Outcome, PasswordState, Provisioner, Removal, UserSpec, refuse_admin,
+    BoxFuture, Claim, Existing, NameRule, Outcome, PasswordState, Provisioner, Removal, Reserved,
+    UserSpec, refuse_admin,
 };

@@ -87,6 +87,97 @@ pub trait Provisioner: Send + Sync + std::fmt::Debug {
         name: &'a str,
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>>;
+
+    /// The accounts and objects no CSV row may take: the service's admin accounts (named
+    /// by the settings key that sets them) and the platform's own objects. From the
+    /// settings only: no request.
+    fn reserved_names(&self) -> Vec<Reserved>;
+
+    /// What a row named `name` (with `email`) would create or be given in this service —
+    /// its login, vhost, database, org ... — each with the service's own rule for comparing
+    /// names of that kind.
+    fn claims(&self, name: &str, email: Option<&str>) -> Vec<Claim>;
+
+    /// Every object of the kinds [`Provisioner::claims`] names that exists in the service
+    /// now (admin and system ones included), whoever made it.
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>>;
+}
+
+/// How a service compares two names of one kind of object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// Byte for byte (RabbitMQ, InfluxDB, PostgreSQL quoted identifiers, MongoDB users).
+    Exact,
+    /// Ignoring case (Grafana logins and emails, GitLab usernames, MongoDB database names).
+    IgnoreCase,
+}
+
+impl NameRule {
+    /// Whether the service takes `a` and `b` for the same name.
+    #[must_use]
+    pub fn same(self, a: &str, b: &str) -> bool {
+        match self {
+            Self::Exact => a == b,
+            Self::IgnoreCase => a == b || a.to_lowercase() == b.to_lowercase(),
+        }
+    }
+}
+
+/// An object a CSV row would create or be given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// `user`, `vhost`, `database`, `org`, `customer`, `email` ...
+    pub kind: &'static str,
+    pub name: String,
+    pub rule: NameRule,
+}
+
+impl Claim {
+    #[must_use]
+    pub fn new(kind: &'static str, name: &str, rule: NameRule) -> Self {
+        Self {
+            kind,
+            name: name.to_owned(),
+            rule,
+        }
+    }
+}
+
+/// A name reserved for the service or the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reserved {
+    pub kind: &'static str,
+    pub name: String,
+    /// What it is, for the refusal: `the RabbitMQ admin (RABBITMQ_ADMIN_USERNAME)`.
+    pub what: String,
+}
+
+impl Reserved {
+    #[must_use]
+    pub fn new(kind: &'static str, name: &str, what: impl Into<String>) -> Self {
+        Self {
+            kind,
+            name: name.to_owned(),
+            what: what.into(),
+        }
+    }
+}
+
+/// An object that exists in the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl Existing {
+    #[must_use]
+    pub fn new(kind: &'static str, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+        }
+    }
 }
 
 /// Refuse to manage `service`'s own admin account (set by `key` in services.env) from

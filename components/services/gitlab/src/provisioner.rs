@@ -13,7 +13,8 @@ use std::sync::Arc;
 use catalog::Service;
 use password_store::gitlab_user_pat;
 use services_common::{
-    BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+    BoxFuture, Claim, Existing, NameRule, Outcome, PasswordState, ProvisionError, Provisioner,
+    Removal, Reserved, UserSpec,
 };
 use tokio::sync::{Mutex, OnceCell};
 
@@ -278,5 +279,37 @@ impl Provisioner for GitLabProvisioner {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
         Box::pin(self.remove(name, keep_data))
+    }
+
+    fn reserved_names(&self) -> Vec<Reserved> {
+        vec![Reserved::new(
+            "user",
+            "root",
+            "the GitLab administrator root (GITLAB_ROOT_NEW_PASSWORD)",
+        )]
+    }
+
+    /// The username. GitLab compares usernames ignoring case (gitlab-org/gitlab
+    /// app/models/user.rb `by_username`, an `iwhere` lookup; namespace paths are unique
+    /// case-insensitively).
+    fn claims(&self, name: &str, _email: Option<&str>) -> Vec<Claim> {
+        vec![Claim::new("user", name, NameRule::IgnoreCase)]
+    }
+
+    /// Every human user (administrators included) and root.
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        Box::pin(async move {
+            let auth = self.auth().await?;
+            let mut out: Vec<Existing> = self
+                .gl
+                .client
+                .list_users(auth)
+                .await?
+                .into_iter()
+                .map(|u| Existing::new("user", u.username))
+                .collect();
+            out.push(Existing::new("user", "root"));
+            Ok(out)
+        })
     }
 }

@@ -3,8 +3,8 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 use services_common::{
-    BoxFuture, HttpApi, HttpOptions, Outcome, PasswordState, ProvisionError, Provisioner, Removal,
-    Retry, UserSpec, http_client,
+    BoxFuture, Claim, Existing, HttpApi, HttpOptions, NameRule, Outcome, PasswordState,
+    ProvisionError, Provisioner, Removal, Reserved, Retry, UserSpec, http_client,
 };
 
 /// The organisation provisioned users belong to: Grafana's main organisation.
@@ -256,6 +256,28 @@ impl GrafanaProvisioner {
         Ok(names)
     }
 
+    /// Every login and every email (admins included): `/api/users/lookup?loginOrEmail=`
+    /// finds a user by either, so a CSV name equal to someone's email is that someone.
+    async fn existing(&self) -> Result<Vec<Existing>, ProvisionError> {
+        let v = self
+            .api
+            .json_or_none(
+                self.admin(Method::GET, "/api/users/search?perpage=5000&page=1"),
+                "listing users",
+            )
+            .await?
+            .unwrap_or(Value::Null);
+        let users = v.get("users").and_then(Value::as_array);
+        Ok(users
+            .into_iter()
+            .flatten()
+            .flat_map(|u| ["login", "email"].map(|k| u.get(k).and_then(Value::as_str)))
+            .flatten()
+            .filter(|n| !n.is_empty())
+            .map(|n| Existing::new("user", n))
+            .collect())
+    }
+
     async fn remove(&self, name: &str) -> Result<Removal, ProvisionError> {
         self.refuse_admin(name)?;
         let Some(id) = self.lookup(name).await? else {
@@ -303,5 +325,25 @@ impl Provisioner for GrafanaProvisioner {
         _keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
         Box::pin(self.remove(name))
+    }
+
+    fn reserved_names(&self) -> Vec<Reserved> {
+        vec![Reserved::new(
+            "user",
+            &self.admin_user,
+            "the Grafana admin (GRAFANA_ADMIN_USERNAME)",
+        )]
+    }
+
+    /// The login. Grafana compares logins and emails ignoring case: it stores both
+    /// lower-cased and looks them up so (grafana/grafana v12.3.x
+    /// pkg/services/user/userimpl/user.go `Create`, pkg/services/user/userimpl/store.go
+    /// `Update`: "enforcement of lowercase due to forcement of caseinsensitive login").
+    fn claims(&self, name: &str, _email: Option<&str>) -> Vec<Claim> {
+        vec![Claim::new("user", name, NameRule::IgnoreCase)]
+    }
+
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        Box::pin(self.existing())
     }
 }

@@ -5,8 +5,8 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 use services_common::{
-    BoxFuture, HttpApi, HttpOptions, Outcome, PasswordState, ProvisionError, Provisioner, Removal,
-    Retry, UserSpec, http_client,
+    BoxFuture, Claim, Existing, HttpApi, HttpOptions, NameRule, Outcome, PasswordState,
+    ProvisionError, Provisioner, Removal, Reserved, Retry, UserSpec, http_client,
 };
 
 const NAME: &str = "InfluxDB";
@@ -22,6 +22,8 @@ pub struct InfluxDbOptions {
     pub token: SecretString,
     /// `INFLUXDB_ADMIN_USERNAME`: never provisioned, listed or removed.
     pub admin_user: String,
+    /// `INFLUXDB_ORG`: the platform's organisation, never given to a user.
+    pub org: String,
     pub http: HttpOptions,
     pub retry: Retry,
 }
@@ -42,6 +44,7 @@ impl InfluxDbOptions {
                 .get("INFLUXDB_ADMIN_USERNAME")
                 .unwrap_or("dtaas")
                 .to_owned(),
+            org: settings.get("INFLUXDB_ORG").unwrap_or("dtaas").to_owned(),
             http: HttpOptions::from_settings(settings),
             retry: Retry::default(),
         }
@@ -54,6 +57,7 @@ pub struct InfluxDbProvisioner {
     api: HttpApi,
     token: SecretString,
     admin_user: String,
+    org: String,
 }
 
 fn failed(detail: String) -> ProvisionError {
@@ -89,6 +93,7 @@ impl InfluxDbProvisioner {
             api,
             token: opts.token,
             admin_user: opts.admin_user,
+            org: opts.org,
         })
     }
 
@@ -342,6 +347,56 @@ impl InfluxDbProvisioner {
         Ok(names)
     }
 
+    /// The names of every object of `list` (`users`, `orgs`), page by page as [`Self::list`].
+    async fn all_names(&self, list: &str) -> Result<Vec<String>, ProvisionError> {
+        let mut seen = BTreeSet::new();
+        let mut names = Vec::new();
+        let mut offset = 0usize;
+        loop {
+            let v = self
+                .api
+                .json_or_none(
+                    self.req(
+                        Method::GET,
+                        &format!("/api/v2/{list}?limit={PAGE}&offset={offset}"),
+                    ),
+                    &format!("listing {list}"),
+                )
+                .await?
+                .unwrap_or(Value::Null);
+            let page = ids(&v, list);
+            let len = page.len();
+            let before = seen.len();
+            for (id, name) in page {
+                if seen.insert(id) {
+                    names.push(name);
+                }
+            }
+            if len < PAGE || seen.len() == before {
+                break;
+            }
+            offset += len;
+        }
+        Ok(names)
+    }
+
+    /// Every user (the admin included) and every org.
+    async fn existing(&self) -> Result<Vec<Existing>, ProvisionError> {
+        let mut out: Vec<Existing> = self
+            .all_names("users")
+            .await?
+            .into_iter()
+            .map(|n| Existing::new("user", n))
+            .collect();
+        out.extend(
+            self.all_names("orgs")
+                .await?
+                .into_iter()
+                .map(|n| Existing::new("org", n)),
+        );
+        Ok(out)
+    }
+
     /// The users of org `org_id` (owners and members) other than `user_id` and the admin
     /// (InfluxDB makes the creator of an org — the operator, for every org `ensure` made —
     /// one of its owners), by name.
@@ -456,5 +511,35 @@ impl Provisioner for InfluxDbProvisioner {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
         Box::pin(self.remove(name, keep_data))
+    }
+
+    fn reserved_names(&self) -> Vec<Reserved> {
+        vec![
+            Reserved::new(
+                "user",
+                &self.admin_user,
+                "the InfluxDB admin (INFLUXDB_ADMIN_USERNAME)",
+            ),
+            Reserved::new(
+                "org",
+                &self.org,
+                "the platform's InfluxDB organisation (INFLUXDB_ORG)",
+            ),
+        ]
+    }
+
+    /// A user and an org of its name (the bucket lives in that org). InfluxDB compares user
+    /// and org names byte for byte: its name indexes are keyed by the name's bytes
+    /// (influxdata/influxdb v2.7.x tenant/storage_user.go `userIndexKey`,
+    /// tenant/storage_org.go `organizationIndexKey`, which only trims spaces).
+    fn claims(&self, name: &str, _email: Option<&str>) -> Vec<Claim> {
+        vec![
+            Claim::new("user", name, NameRule::Exact),
+            Claim::new("org", name, NameRule::Exact),
+        ]
+    }
+
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        Box::pin(self.existing())
     }
 }

@@ -17,6 +17,7 @@ fn provisioner(server: &MockServer) -> InfluxDbProvisioner {
         base_url: server.uri(),
         token: SecretString::from("op-token"),
         admin_user: "dtaas".to_owned(),
+        org: "dtaas".to_owned(),
         http: HttpOptions::default(),
         retry: Retry {
             attempts: 3,

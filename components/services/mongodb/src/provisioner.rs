@@ -5,7 +5,8 @@ use catalog::Service;
 use docker::{ContainerState, Engine, ExecOutput, ExecSpec};
 use secrecy::{ExposeSecret as _, SecretString};
 use services_common::{
-    BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+    BoxFuture, Claim, Existing, NameRule, Outcome, PasswordState, ProvisionError, Provisioner,
+    Removal, Reserved, UserSpec,
 };
 
 use crate::script::{ENV_ADMIN_PASSWORD, ENV_ADMIN_USER, ENV_USER_PASSWORD, RESULT, Script, argv};
@@ -228,6 +229,26 @@ impl<X: MongoExec> MongoProvisioner<X> {
         serde_json::from_str(&out).map_err(|e| failed(format!("unexpected user list: {e}")))
     }
 
+    /// Every database and every user defined in the database of its name.
+    async fn existing(&self) -> Result<Vec<Existing>, ProvisionError> {
+        let out = self.run(&Script::Objects, None).await?;
+        let v: serde_json::Value = serde_json::from_str(&out)
+            .map_err(|e| failed(format!("unexpected object list: {e}")))?;
+        let names = |key: &str| -> Result<Vec<String>, ProvisionError> {
+            serde_json::from_value(v.get(key).cloned().unwrap_or_default())
+                .map_err(|e| failed(format!("unexpected object list ({key}): {e}")))
+        };
+        Ok(names("dbs")?
+            .into_iter()
+            .map(|n| Existing::new("database", n))
+            .chain(
+                names("users")?
+                    .into_iter()
+                    .map(|n| Existing::new("user", n)),
+            )
+            .collect())
+    }
+
     async fn remove(&self, name: &str, keep_data: bool) -> Result<Removal, ProvisionError> {
         self.refuse_reserved(name)?;
         let script = Script::Remove {
@@ -271,5 +292,33 @@ impl<X: MongoExec> Provisioner for MongoProvisioner<X> {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
         Box::pin(self.remove(name, keep_data))
+    }
+
+    fn reserved_names(&self) -> Vec<Reserved> {
+        let mut out = vec![Reserved::new(
+            "user",
+            &self.opts.admin_user,
+            "the MongoDB admin (MONGODB_ADMIN_USERNAME)",
+        )];
+        for db in SYSTEM_DATABASES {
+            out.push(Reserved::new("database", db, "a MongoDB system database"));
+        }
+        out
+    }
+
+    /// A user defined in a database of its name, with `readWrite` on it. User names compare
+    /// byte for byte; database names too, but mongod refuses a database whose name differs
+    /// from an existing one only by case ("db already exists with different case":
+    /// mongodb/mongo r8.2.x src/mongo/db/catalog/database_holder_impl.cpp), so they are
+    /// compared ignoring case.
+    fn claims(&self, name: &str, _email: Option<&str>) -> Vec<Claim> {
+        vec![
+            Claim::new("user", name, NameRule::Exact),
+            Claim::new("database", name, NameRule::IgnoreCase),
+        ]
+    }
+
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        Box::pin(self.existing())
     }
 }

@@ -38,6 +38,9 @@ pub enum Script {
     Ensure { user: String, update_password: bool },
     /// The users of every database but `admin` whose name equals their database.
     List,
+    /// What exists: `{"dbs": [every database name], "users": [every user defined in the
+    /// database of its own name]}`.
+    Objects,
     /// Drop the user, and its database unless `keep_data`: only the database the user is
     /// defined in (its own), dropped before the user so an interrupted run can be resumed.
     /// A database of that name without the user is not dropped (`not-own-database`).
@@ -87,6 +90,12 @@ print({r} + outcome);\n",
                 "const users = admin.system.users.find({{ db: {{ $ne: \"admin\" }} }}).toArray()\n\
   .filter(u => u.user === u.db).map(u => u.user).sort();\n\
 print({r} + JSON.stringify(users));\n",
+                r = js(RESULT)
+            ),
+            Script::Objects => format!(
+                "const dbs = db.getMongo().getDBNames();\n\
+const own = admin.system.users.find({{}}).toArray().filter(u => u.user === u.db).map(u => u.user);\n\
+print({r} + JSON.stringify({{ dbs: dbs, users: own }}));\n",
                 r = js(RESULT)
             ),
             Script::Remove { user, keep_data } => format!(

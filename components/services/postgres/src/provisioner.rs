@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use catalog::Service;
 use secrecy::SecretString;
 use services_common::{
-    BoxFuture, HttpOptions, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+    BoxFuture, Claim, Existing, HttpOptions, NameRule, Outcome, PasswordState, ProvisionError,
+    Provisioner, Removal, Reserved, UserSpec,
 };
 use store::StoreError;
 use store::pg_admin::{PgAdmin, PgTarget, PgTls, check_login};
@@ -249,6 +250,68 @@ impl Provisioner for PostgresProvisioner {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
         Box::pin(self.remove(name, keep_data))
+    }
+
+    fn reserved_names(&self) -> Vec<Reserved> {
+        let admin = self.target.user();
+        let mut out = vec![Reserved::new(
+            "role",
+            admin,
+            "the PostgreSQL admin (POSTGRES_USER)",
+        )];
+        if let Some(db) = &self.app_database {
+            out.push(Reserved::new(
+                "database",
+                db,
+                "the application database (POSTGRES_DB)",
+            ));
+            out.push(Reserved::new(
+                "role",
+                db,
+                "the application database's name (POSTGRES_DB)",
+            ));
+        }
+        for db in SYSTEM_DATABASES {
+            out.push(Reserved::new(
+                "database",
+                db,
+                "a PostgreSQL system database",
+            ));
+        }
+        out
+    }
+
+    /// A role and a database of its name. We always quote identifiers
+    /// ([`store::pg_admin::quote_ident`]), and a quoted identifier is case-sensitive
+    /// (postgres/postgres REL_17_STABLE doc/src/sgml/syntax.sgml, "Quoting an identifier also
+    /// makes it case-sensitive"): names compare byte for byte.
+    fn claims(&self, name: &str, _email: Option<&str>) -> Vec<Claim> {
+        vec![
+            Claim::new("role", name, NameRule::Exact),
+            Claim::new("database", name, NameRule::Exact),
+        ]
+    }
+
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        Box::pin(async move {
+            let admin = self.admin().await?;
+            let mut out: Vec<Existing> = admin
+                .all_roles()
+                .await
+                .map_err(map_err)?
+                .into_iter()
+                .map(|n| Existing::new("role", n))
+                .collect();
+            out.extend(
+                admin
+                    .databases()
+                    .await
+                    .map_err(map_err)?
+                    .into_iter()
+                    .map(|n| Existing::new("database", n)),
+            );
+            Ok(out)
+        })
     }
 }
 

@@ -3,8 +3,8 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 use services_common::{
-    BoxFuture, HttpApi, HttpOptions, Outcome, PasswordState, ProvisionError, Provisioner, Removal,
-    Retry, UserSpec, http_client,
+    BoxFuture, Claim, Existing, HttpApi, HttpOptions, NameRule, Outcome, PasswordState,
+    ProvisionError, Provisioner, Removal, Reserved, Retry, UserSpec, http_client,
 };
 
 const NAME: &str = "RabbitMQ";
@@ -302,6 +302,40 @@ impl RabbitMqProvisioner {
         Ok(names)
     }
 
+    /// The names of `GET path` (a JSON array of objects with a `name`).
+    async fn names(&self, path: &str, what: &str) -> Result<Vec<String>, ProvisionError> {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            name: String,
+        }
+        let resp = self.api.send(self.admin(Method::GET, path)).await?;
+        if !resp.status().is_success() {
+            return Err(self.api.error(&format!("listing {what}"), resp).await);
+        }
+        let v: Vec<Named> = resp.json().await.map_err(|e| ProvisionError::Failed {
+            service: NAME.to_owned(),
+            detail: format!("unexpected answer to GET {path}: {e}"),
+        })?;
+        Ok(v.into_iter().map(|n| n.name).collect())
+    }
+
+    /// Every user (the admin and `administrator`-tagged ones included) and every vhost.
+    async fn existing(&self) -> Result<Vec<Existing>, ProvisionError> {
+        let mut out: Vec<Existing> = self
+            .names("/api/users", "users")
+            .await?
+            .into_iter()
+            .map(|n| Existing::new("user", n))
+            .collect();
+        out.extend(
+            self.names("/api/vhosts", "vhosts")
+                .await?
+                .into_iter()
+                .map(|n| Existing::new("vhost", n)),
+        );
+        Ok(out)
+    }
+
     async fn remove(&self, name: &str, keep_data: bool) -> Result<Removal, ProvisionError> {
         if name == self.admin_user {
             return Err(ProvisionError::Failed {
@@ -368,6 +402,31 @@ impl Provisioner for RabbitMqProvisioner {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
         Box::pin(self.remove(name, keep_data))
+    }
+
+    fn reserved_names(&self) -> Vec<Reserved> {
+        vec![
+            Reserved::new(
+                "user",
+                &self.admin_user,
+                "the RabbitMQ admin (RABBITMQ_ADMIN_USERNAME)",
+            ),
+            Reserved::new("vhost", "/", "RabbitMQ's default vhost"),
+        ]
+    }
+
+    /// A user and a vhost of its name. RabbitMQ compares both byte for byte: user and vhost
+    /// names are binaries looked up as given (rabbitmq/rabbitmq-server v4.2.x
+    /// deps/rabbit/src/rabbit_auth_backend_internal.erl, deps/rabbit/src/rabbit_vhost.erl).
+    fn claims(&self, name: &str, _email: Option<&str>) -> Vec<Claim> {
+        vec![
+            Claim::new("user", name, NameRule::Exact),
+            Claim::new("vhost", name, NameRule::Exact),
+        ]
+    }
+
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        Box::pin(self.existing())
     }
 }
 

@@ -5,7 +5,8 @@
 use catalog::Service;
 use secrecy::SecretString;
 use services_common::{
-    BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+    BoxFuture, Claim, Existing, NameRule, Outcome, PasswordState, ProvisionError, Provisioner,
+    Removal, Reserved, UserSpec,
 };
 use tokio::sync::OnceCell;
 
@@ -235,5 +236,52 @@ impl Provisioner for ThingsBoardProvisioner {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
         Box::pin(self.remove(name, keep_data))
+    }
+
+    fn reserved_names(&self) -> Vec<Reserved> {
+        let cfg = &self.tb.cfg;
+        let mut out = vec![Reserved::new(
+            "email",
+            &cfg.sysadmin_email,
+            "the ThingsBoard sysadmin (TB_SYSADMIN_EMAIL)",
+        )];
+        if !cfg.tenant_admin_email.is_empty() {
+            out.push(Reserved::new(
+                "email",
+                &cfg.tenant_admin_email,
+                "the ThingsBoard tenant admin (TB_TENANT_ADMIN_EMAIL)",
+            ));
+        }
+        out
+    }
+
+    /// A customer titled with the name (titles are unique per tenant, byte for byte:
+    /// thingsboard/thingsboard v4.2 dao/src/main/resources/sql/schema-entities.sql
+    /// `customer_title_unq_key`) and a user with the row's email; emails are compared
+    /// ignoring case (refusing more than ThingsBoard would is the safe side).
+    fn claims(&self, name: &str, email: Option<&str>) -> Vec<Claim> {
+        let mut out = vec![Claim::new("customer", name, NameRule::Exact)];
+        if let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) {
+            out.push(Claim::new("email", email, NameRule::IgnoreCase));
+        }
+        out
+    }
+
+    /// The tenant's customers (none while the tenant does not exist). Another customer's
+    /// or an admin's email is refused by ThingsBoard itself when a user is created.
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        Box::pin(async move {
+            let Some(t) = self.read_token().await? else {
+                return Ok(Vec::new());
+            };
+            Ok(self
+                .tb
+                .client
+                .list_customers(&t)
+                .await?
+                .into_iter()
+                .map(|e| Existing::new("customer", e.name))
+                .collect())
+        })
     }
 }

@@ -1,13 +1,14 @@
 //! The reconcile against in-memory provisioners and a throw-away state database.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use catalog::Service;
 use password_store::{KeySource, PasswordStore};
 use secrecy::ExposeSecret as _;
 use services_common::{
-    BoxFuture, Outcome, PasswordState, ProvisionError, Provisioner, Removal, UserSpec,
+    BoxFuture, Claim, Existing, NameRule, Outcome, PasswordState, ProvisionError, Provisioner,
+    Removal, Reserved, UserSpec,
 };
 use store::Store;
 use store::test_support::TestDb;
@@ -21,7 +22,18 @@ struct Memory {
     seen_states: Mutex<Vec<(String, PasswordState)>>,
     fail_user: Option<&'static str>,
     unauthorized: bool,
+    /// The admin account (kind `user`).
+    admin: Option<&'static str>,
+    /// Objects of kind `vhost` that exist (each user gets one of its name).
+    vhosts: Mutex<Vec<String>>,
+    /// How names compare (exact unless set).
+    ignore_case: bool,
+    /// This user's vhost is made, then the call fails (a run stopped half-way).
+    fail_after_vhost: Option<&'static str>,
 }
+
+mod guard;
+mod services;
 
 impl Memory {
     fn new(service: Service) -> Self {
@@ -69,6 +81,16 @@ impl Provisioner for Memory {
                     detail: format!("cannot create {}", user.name),
                 });
             }
+            let mut vhosts = self.vhosts.lock().unwrap();
+            if !vhosts.contains(&user.name) {
+                vhosts.push(user.name.clone());
+            }
+            if self.fail_after_vhost == Some(user.name.as_str()) {
+                return Err(ProvisionError::Failed {
+                    service: self.name(),
+                    detail: "stopped half-way".to_owned(),
+                });
+            }
             let mut users = self.users.lock().unwrap();
             let pw = user.password.expose_secret().to_owned();
             Ok(match users.insert(user.name.clone(), pw.clone()) {
@@ -91,6 +113,77 @@ impl Provisioner for Memory {
                 None => Removal::Absent,
             })
         })
+    }
+    fn reserved_names(&self) -> Vec<Reserved> {
+        self.admin
+            .map(|a| vec![Reserved::new("user", a, "the admin (ADMIN_USERNAME)")])
+            .unwrap_or_default()
+    }
+    fn claims(&self, name: &str, _email: Option<&str>) -> Vec<Claim> {
+        let rule = if self.ignore_case {
+            NameRule::IgnoreCase
+        } else {
+            NameRule::Exact
+        };
+        vec![
+            Claim::new("user", name, rule),
+            Claim::new("vhost", name, rule),
+        ]
+    }
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        Box::pin(async move {
+            let mut out: Vec<Existing> = self
+                .users
+                .lock()
+                .unwrap()
+                .keys()
+                .map(|u| Existing::new("user", u.clone()))
+                .collect();
+            out.extend(
+                self.vhosts
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|v| Existing::new("vhost", v.clone())),
+            );
+            Ok(out)
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Shared(std::sync::Arc<Memory>);
+impl Provisioner for Shared {
+    fn service(&self) -> Service {
+        self.0.service()
+    }
+    fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>> {
+        self.0.probe()
+    }
+    fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>> {
+        self.0.list_users()
+    }
+    fn ensure_user<'a>(
+        &'a self,
+        u: &'a UserSpec,
+    ) -> BoxFuture<'a, Result<Outcome, ProvisionError>> {
+        self.0.ensure_user(u)
+    }
+    fn remove_user<'a>(
+        &'a self,
+        n: &'a str,
+        k: bool,
+    ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
+        self.0.remove_user(n, k)
+    }
+    fn reserved_names(&self) -> Vec<Reserved> {
+        self.0.reserved_names()
+    }
+    fn claims(&self, n: &str, e: Option<&str>) -> Vec<Claim> {
+        self.0.claims(n, e)
+    }
+    fn existing_objects(&self) -> BoxFuture<'_, Result<Vec<Existing>, ProvisionError>> {
+        self.0.existing_objects()
     }
 }
 
@@ -209,32 +302,6 @@ async fn states_passed_to_the_service_follow_the_fingerprints() {
     let dir = tempfile::tempdir().unwrap();
     let secrets = secrets(&db, &dir).await;
     let mem = std::sync::Arc::new(Memory::new(Service::RabbitMq));
-    #[derive(Debug)]
-    struct Shared(std::sync::Arc<Memory>);
-    impl Provisioner for Shared {
-        fn service(&self) -> Service {
-            self.0.service()
-        }
-        fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>> {
-            self.0.probe()
-        }
-        fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>> {
-            self.0.list_users()
-        }
-        fn ensure_user<'a>(
-            &'a self,
-            u: &'a UserSpec,
-        ) -> BoxFuture<'a, Result<Outcome, ProvisionError>> {
-            self.0.ensure_user(u)
-        }
-        fn remove_user<'a>(
-            &'a self,
-            n: &'a str,
-            k: bool,
-        ) -> BoxFuture<'a, Result<Removal, ProvisionError>> {
-            self.0.remove_user(n, k)
-        }
-    }
     let ps: Vec<Box<dyn Provisioner>> = vec![Box::new(Shared(mem.clone()))];
     let opts = AddOptions::default();
     users::add(
