@@ -9,7 +9,9 @@ use services_common::{
     Removal, Reserved, UserSpec,
 };
 
-use crate::script::{ENV_ADMIN_PASSWORD, ENV_ADMIN_USER, ENV_USER_PASSWORD, RESULT, Script, argv};
+use crate::script::{
+    ENV_ADMIN_PASSWORD, ENV_ADMIN_USER, ENV_USER_PASSWORD, MONGOSH_HOME, RESULT, Script, argv,
+};
 
 const NAME: &str = "MongoDB";
 
@@ -138,13 +140,15 @@ impl<X: MongoExec> MongoProvisioner<X> {
         &self.exec
     }
 
-    /// Run `script`; the text after the result marker.
+    /// Run `script` with `mongosh --eval` (exit status 1 on any thrown error); the text after
+    /// the result marker. HOME is set outside the data directory for mongosh's logs.
     async fn run(
         &self,
         script: &Script,
         user_password: Option<&SecretString>,
     ) -> Result<String, ProvisionError> {
         let mut env = vec![
+            format!("HOME={MONGOSH_HOME}"),
             format!("{ENV_ADMIN_USER}={}", self.opts.admin_user),
             format!(
                 "{ENV_ADMIN_PASSWORD}={}",
@@ -155,9 +159,8 @@ impl<X: MongoExec> MongoProvisioner<X> {
             env.push(format!("{ENV_USER_PASSWORD}={}", pw.expose_secret()));
         }
         let spec = ExecSpec {
-            cmd: argv(self.opts.ssl_verify),
+            cmd: argv(self.opts.ssl_verify, script),
             env,
-            stdin: Some(script.text().into_bytes()),
             ..ExecSpec::default()
         };
         let out = self.exec.exec(&spec).await?;
@@ -168,6 +171,11 @@ impl<X: MongoExec> MongoProvisioner<X> {
             return Ok(result.trim().to_owned());
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.exit_code == 0 {
+            return Err(failed(
+                "mongosh exited with 0 but printed no result line".to_owned(),
+            ));
+        }
         let message = stdout
             .lines()
             .chain(stderr.lines())

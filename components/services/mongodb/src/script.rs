@@ -1,5 +1,12 @@
-//! The mongosh command line (no secrets) and the scripts sent on stdin (names only; the
-//! secrets are read from `process.env`).
+//! The mongosh command line and its `--eval` script (names only: the secrets are read from
+//! `process.env`, set in the exec's environment).
+//!
+//! mongosh reads a script from stdin only as its interactive REPL (mongodb-js/mongosh v2.5.10
+//! packages/cli-repl/src/cli-repl.ts `getFileAndEvalInfo`, mongosh-repl.ts): the prompt
+//! prefixes every output line, a line starting with `.` is a REPL command, and a thrown error
+//! neither stops the script nor the exit status 0. With `--eval` it is not interactive: the
+//! script runs once, and a thrown error (a refused login, a failed `createUser`) ends it with
+//! exit status 1 (`loadCommandLineFilesAndEval`, run.ts).
 
 /// The environment variable holding the admin login name.
 pub(crate) const ENV_ADMIN_USER: &str = "DTAAS_MONGO_ADMIN_USER";
@@ -9,12 +16,16 @@ pub(crate) const ENV_ADMIN_PASSWORD: &str = "DTAAS_MONGO_ADMIN_PASSWORD";
 pub(crate) const ENV_USER_PASSWORD: &str = "DTAAS_MONGO_USER_PASSWORD";
 /// The line prefix of a script's result.
 pub(crate) const RESULT: &str = "DTAAS_RESULT ";
+/// mongosh's home for every run: the mongo image sets `HOME=/data/db`, and mongosh writes its
+/// logs under `$HOME/.mongodb/mongosh` (packages/cli-repl/src/config-directory.ts), which
+/// would put them in the data directory.
+pub const MONGOSH_HOME: &str = "/tmp";
 
-/// `mongosh` reading its script from stdin, connecting to the container's own mongod over
-/// TLS. With `ssl_verify` the chain is verified (the host name cannot match `localhost`);
-/// without, any certificate is accepted, as the reference CLI does.
+/// `mongosh` running `script` non-interactively (`--eval`), connecting to the container's own
+/// mongod over TLS. With `ssl_verify` the chain is verified (the host name cannot match
+/// `localhost`); without, any certificate is accepted, as the reference CLI does.
 #[must_use]
-pub fn argv(ssl_verify: bool) -> Vec<String> {
+pub fn argv(ssl_verify: bool, script: &Script) -> Vec<String> {
     let mut v = vec![
         "mongosh".to_owned(),
         "--quiet".to_owned(),
@@ -25,18 +36,21 @@ pub fn argv(ssl_verify: bool) -> Vec<String> {
     } else {
         v.push("--tlsAllowInvalidCertificates".to_owned());
     }
+    v.push("--eval".to_owned());
+    v.push(script.text());
     v.push("mongodb://localhost:27017/admin".to_owned());
     v
 }
 
-/// One script for mongosh's stdin.
+/// One script for mongosh's `--eval`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Script {
     /// Log in and report success.
     Probe,
     /// Create or update a user; `update_password` false keeps an existing password.
     Ensure { user: String, update_password: bool },
-    /// The users of every database but `admin` whose name equals their database.
+    /// The users of every database but `admin` whose name equals their database: names only
+    /// (`usersInfo` shows no credentials unless asked to).
     List,
     /// What exists: `{"dbs": [every database name], "users": [every user defined in the
     /// database of its own name]}`.
@@ -51,6 +65,7 @@ fn js(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
+/// Log in as the admin; a refused login throws ("Authentication failed.", exit status 1).
 const LOGIN: &str = "const admin = db.getSiblingDB(\"admin\");\n\
 admin.auth(process.env.DTAAS_MONGO_ADMIN_USER, process.env.DTAAS_MONGO_ADMIN_PASSWORD);\n";
 
@@ -87,8 +102,8 @@ print({r} + outcome);\n",
                 r = js(RESULT),
             ),
             Script::List => format!(
-                "const users = admin.system.users.find({{ db: {{ $ne: \"admin\" }} }}).toArray()\n\
-  .filter(u => u.user === u.db).map(u => u.user).sort();\n\
+                "const users = admin.runCommand({{ usersInfo: {{ forAllDBs: true }} }}).users\n\
+  .filter(u => u.db !== \"admin\" && u.user === u.db).map(u => u.user).sort();\n\
 print({r} + JSON.stringify(users));\n",
                 r = js(RESULT)
             ),

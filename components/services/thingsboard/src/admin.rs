@@ -95,13 +95,17 @@ fn same(a: &SecretString, b: &SecretString) -> bool {
     a.expose_secret() == b.expose_secret()
 }
 
-/// Map ThingsBoard's password-change refusal to the reference's messages.
+/// Map ThingsBoard's password-change refusal to the reference's messages. The wording is
+/// upstream's (thingsboard/thingsboard v4.2.1): `AuthController.changePassword` answers 400
+/// "New password should be different from existing!"; `DefaultSystemSecurityService
+/// .validatePassword` answers 400 with Passay's policy messages ("Password must be 6 or more
+/// characters in length.", ...) or "Password was already used for the last N days".
 fn password_error(e: ProvisionError) -> ThingsBoardError {
     if let ProvisionError::Api { detail, .. } = &e {
         let lower = detail.to_ascii_lowercase();
-        let msg = if lower.contains("same") {
+        let msg = if lower.contains("should be different from existing") {
             Some("New password is the same as the current password.".to_owned())
-        } else if lower.contains("short") || lower.contains("weak") {
+        } else if lower.starts_with("password must") || lower.contains("was already used") {
             Some(format!("Password rejected: {detail}"))
         } else {
             None

@@ -1,9 +1,11 @@
 //! The mongosh exec path: the project's container found by its compose labels on the fake
-//! engine, no secret on the command line, the script (names only) on stdin, secrets in the
-//! exec environment. `live`: the same path on the local engine, against a container whose
-//! `mongosh` records what it was given (no image with a real mongosh can be pulled here).
+//! engine, no secret on the command line, the script (names only) in `--eval`, secrets and
+//! HOME in the exec environment. `standin`: the provisioner against the stand-in mongosh
+//! (mongosh 2.x semantics) run by the host's Node.js. `live`: the same on the local engine,
+//! in the MongoDB stand-in image (no image with a real mongosh can be pulled here).
 
 mod live;
+mod standin;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -83,12 +85,14 @@ async fn exec_goes_to_the_projects_container_with_no_secret_in_argv() {
         .collect();
     assert_eq!(execs.len(), 1);
     assert_eq!(execs[0].0, "custom-mongo-name");
-    let argv = execs[0].1.join(" ");
+    let argv = &execs[0].1;
     assert!(
-        !argv.contains(ADMIN_PW) && !argv.contains(USER_PW),
-        "{argv}"
+        argv.iter()
+            .all(|a| !a.contains(ADMIN_PW) && !a.contains(USER_PW)),
+        "{argv:?}"
     );
-    insta::assert_snapshot!(argv, @"mongosh --quiet --tls --tlsAllowInvalidCertificates mongodb://localhost:27017/admin");
+    insta::assert_snapshot!(argv[..5].join(" "), @"mongosh --quiet --tls --tlsAllowInvalidCertificates --eval");
+    assert_eq!(argv[6], "mongodb://localhost:27017/admin");
 }
 
 #[tokio::test]
@@ -126,7 +130,7 @@ fn recorder(stdout: &str, stderr: &str, code: i64) -> Recorder {
 }
 
 #[tokio::test]
-async fn script_on_stdin_and_secrets_in_the_environment() {
+async fn script_in_eval_and_secrets_and_home_in_the_environment() {
     let p = MongoProvisioner::new(recorder("DTAAS_RESULT updated\n", "", 0), opts(true));
     assert_eq!(
         p.ensure_user(&spec(PasswordState::Changed)).await.unwrap(),
@@ -134,20 +138,27 @@ async fn script_on_stdin_and_secrets_in_the_environment() {
     );
     let specs = p_specs(&p);
     let s = &specs[0];
-    let stdin = String::from_utf8(s.stdin.clone().unwrap()).unwrap();
-    assert!(!stdin.contains(ADMIN_PW) && !stdin.contains(USER_PW));
+    assert!(
+        s.stdin.is_none(),
+        "nothing on stdin: mongosh would run its REPL"
+    );
+    let script = s.cmd[5].clone();
+    assert!(!script.contains(ADMIN_PW) && !script.contains(USER_PW));
     assert!(s.cmd.iter().all(|a| !a.contains("Secret")), "{:?}", s.cmd);
     let env: Vec<&str> = s.env.iter().map(String::as_str).collect();
     assert_eq!(
         env,
         [
+            "HOME=/tmp",
             "DTAAS_MONGO_ADMIN_USER=dtaas123",
             "DTAAS_MONGO_ADMIN_PASSWORD=Adm1n-Secret",
             "DTAAS_MONGO_USER_PASSWORD=Us3r-Secret"
         ]
     );
-    insta::assert_snapshot!(s.cmd.join(" "), @"mongosh --quiet --tls --tlsAllowInvalidHostnames mongodb://localhost:27017/admin");
-    insta::assert_snapshot!(stdin, @r#"
+    let mut cmd = s.cmd.clone();
+    cmd[5] = "<script>".to_owned();
+    insta::assert_snapshot!(cmd.join(" "), @"mongosh --quiet --tls --tlsAllowInvalidHostnames --eval <script> mongodb://localhost:27017/admin");
+    insta::assert_snapshot!(script, @r#"
     const admin = db.getSiblingDB("admin");
     admin.auth(process.env.DTAAS_MONGO_ADMIN_USER, process.env.DTAAS_MONGO_ADMIN_PASSWORD);
     const name = "user1";
@@ -186,8 +197,8 @@ fn the_other_scripts() {
     insta::assert_snapshot!(Script::List.text(), @r#"
     const admin = db.getSiblingDB("admin");
     admin.auth(process.env.DTAAS_MONGO_ADMIN_USER, process.env.DTAAS_MONGO_ADMIN_PASSWORD);
-    const users = admin.system.users.find({ db: { $ne: "admin" } }).toArray()
-    .filter(u => u.user === u.db).map(u => u.user).sort();
+    const users = admin.runCommand({ usersInfo: { forAllDBs: true } }).users
+    .filter(u => u.db !== "admin" && u.user === u.db).map(u => u.user).sort();
     print("DTAAS_RESULT " + JSON.stringify(users));
     "#);
     insta::assert_snapshot!(Script::Remove { user: "o'brien\"x".to_owned(), keep_data: false }.text(), @r#"

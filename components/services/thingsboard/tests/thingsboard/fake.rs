@@ -23,8 +23,8 @@ pub struct State {
     pub customers: BTreeMap<String, String>,
     pub tokens: BTreeMap<String, String>,
     pub next: u32,
-    /// (method, path prefix, status, remaining times)
-    pub failures: Vec<(String, String, u16, u32)>,
+    /// (method, path prefix, status, remaining times, message)
+    pub failures: Vec<(String, String, u16, u32, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -55,11 +55,19 @@ impl FakeTb {
     }
 
     pub fn fail(&self, method: &str, prefix: &str, status: u16, times: u32) {
-        self.0
-            .lock()
-            .unwrap()
-            .failures
-            .push((method.into(), prefix.into(), status, times));
+        self.fail_with(method, prefix, status, times, "injected failure");
+    }
+
+    /// The next `times` matching requests answer `status` with ThingsBoard's error body
+    /// carrying `message`.
+    pub fn fail_with(&self, method: &str, prefix: &str, status: u16, times: u32, message: &str) {
+        self.0.lock().unwrap().failures.push((
+            method.into(),
+            prefix.into(),
+            status,
+            times,
+            message.into(),
+        ));
     }
 
     pub fn user(&self, email: &str) -> Option<FakeUser> {
@@ -97,7 +105,7 @@ impl Respond for FakeTb {
         for f in &mut s.failures {
             if f.0 == method && path.starts_with(&f.1) && f.3 > 0 {
                 f.3 -= 1;
-                return msg(f.2, "injected failure");
+                return msg(f.2, &f.4);
             }
         }
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
@@ -145,8 +153,15 @@ impl Respond for FakeTb {
                 let cur = body["currentPassword"].as_str().unwrap_or("");
                 let new = body["newPassword"].as_str().unwrap_or("").to_owned();
                 let u = s.users.iter_mut().find(|u| u.id == id).unwrap();
+                // thingsboard/thingsboard v4.2.1 AuthController.changePassword: current
+                // password, then the policy (DefaultSystemSecurityService.validatePassword;
+                // the default policy of DefaultSecuritySettingsService: at least 6
+                // characters, Passay's message), then "different from existing".
                 if u.password.as_deref() != Some(cur) {
                     return msg(400, "Current password doesn't match!");
+                }
+                if new.chars().count() < 6 {
+                    return msg(400, "Password must be 6 or more characters in length.");
                 }
                 if cur == new {
                     return msg(400, "New password should be different from existing!");

@@ -7,6 +7,7 @@ mod fake;
 mod flows;
 mod install_flow;
 mod installer;
+mod reset_messages;
 mod sql;
 
 use std::time::Duration;
