@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use catalog::CatalogError;
 use compose::ComposeError;
 use docker::DockerError;
+use store::StoreError;
 
 /// Why a service command failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,9 @@ pub enum LifecycleError {
     NoContainer { service: String },
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// The state database (recording the desired state) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("cannot empty {}: {message}", path.display())]
     Io { path: PathBuf, message: String },
 }

@@ -11,6 +11,7 @@ use docker::{
     split_image_ref,
 };
 use futures_util::future::join_all;
+use store::Desired;
 
 use crate::{
     CleanReport, LifecycleError, PublishedPort, RemoveReport, RestartReport, ServiceStatus,
@@ -64,6 +65,7 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 #[derive(Debug)]
 pub struct Lifecycle<'e, E: Engine> {
     compose: Compose<'e, E>,
+    pub(crate) recorder: Option<crate::intent::Recorder>,
 }
 
 impl<'e, E: Engine> Lifecycle<'e, E> {
@@ -79,6 +81,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         let project = load_project(files, vars)?;
         Ok(Lifecycle {
             compose: Compose::new(engine, project),
+            recorder: None,
         })
     }
 
@@ -161,6 +164,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         opts: &StartOptions,
     ) -> Result<StartReport, LifecycleError> {
         let targets = self.targets(sel)?;
+        self.record(&targets, Desired::Running).await?;
         let ps = self.compose.ps().await?;
         let mut report = StartReport::default();
         let mut todo = Vec::new();
@@ -234,6 +238,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
     ) -> Result<StopReport, LifecycleError> {
         let targets = self.targets(sel)?;
         self.postgres_guard(sel, "stop").await?;
+        self.record(&targets, Desired::Stopped).await?;
         let ps = self.compose.ps().await?;
         let missing = targets
             .iter()
@@ -254,6 +259,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         timeout: Option<Duration>,
     ) -> Result<RestartReport, LifecycleError> {
         let targets = self.targets(sel)?;
+        self.record(&targets, Desired::Running).await?;
         let ps = self.compose.ps().await?;
         let missing = targets
             .iter()
@@ -319,11 +325,16 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
                         uptime_secs: None,
                         restart_count: 0,
                         exit_code: None,
+                        desired: None,
+                        desired_assumed: false,
+                        maintenance: None,
+                        deviation: None,
                     }
                 }
             };
             report.services.push(status);
         }
+        self.annotate(&mut report).await?;
         Ok(report)
     }
 
@@ -365,6 +376,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
             crate::dirs::check(self.project_dir(), &crate::dirs::service_dirs(&targets))
                 .map_err(|e| io_err(self.project_dir(), &e))?;
         }
+        self.record(&targets, Desired::Absent).await?;
         let removed = self
             .compose
             .rm(&Self::names(&targets), volumes, timeout)
@@ -508,5 +520,9 @@ fn container_status(s: Service, c: &ContainerInfo, now: SystemTime) -> ServiceSt
         exit_code: c
             .exit_code
             .filter(|_| !running && c.state != ContainerState::Created),
+        desired: None,
+        desired_assumed: false,
+        maintenance: None,
+        deviation: None,
     }
 }

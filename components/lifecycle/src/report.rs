@@ -99,6 +99,17 @@ pub struct ServiceStatus {
     pub restart_count: i64,
     /// Its exit code once it stopped.
     pub exit_code: Option<i64>,
+    /// What the operator wants (a recording lifecycle only; `None`: nothing recorded and
+    /// the container does not run).
+    pub desired: Option<store::Desired>,
+    /// `desired` is not recorded but assumed: a legacy install's running container counts
+    /// as wanted running.
+    pub desired_assumed: bool,
+    /// The command working on the service (backup, restore, upgrade), as
+    /// `` `command` (pid P on HOST, since T) ``.
+    pub maintenance: Option<String>,
+    /// How the actual state differs from the desired one, e.g. `wanted stopped, is running`.
+    pub deviation: Option<String>,
 }
 
 impl ServiceStatus {

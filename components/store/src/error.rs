@@ -42,4 +42,15 @@ pub enum StoreError {
     /// A stored value could not be understood (e.g. an unknown outcome name).
     #[error("state database {location}: unexpected stored value: {detail}")]
     Decode { location: String, detail: String },
+    /// Another command holds the project lock (see `ProjectLock`); retry later.
+    #[error(
+        "the project is busy: {} holds it (waited {}); retry later",
+        holder.as_deref().unwrap_or("another command"),
+        humantime::format_duration(*waited)
+    )]
+    Busy {
+        /// The holder, as `Holder`'s Display shows it.
+        holder: Option<String>,
+        waited: std::time::Duration,
+    },
 }

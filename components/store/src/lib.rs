@@ -10,16 +10,22 @@
 //! It holds opaque rows for the password store (ciphertext and nonce: encryption is the
 //! password_store component's job, this crate never sees a secret value), the operations
 //! journal, provisioned accounts (with a caller-computed password fingerprint), scheduler state
-//! (executions, last scheduled time per trigger, leases) and meta markers. It knows nothing of
+//! (executions, last scheduled time per trigger, leases), meta markers, and what the operator
+//! wants of each service (desired state, maintenance markers). It also holds the project
+//! lock ([`ProjectLock`]): a lock file in `.dtaas/`, plus a lease with a shared PostgreSQL
+//! database, so commands on one project never interleave. It knows nothing of
 //! services, Docker or the command line; it never prints and never reads environment variables.
 
 mod accounts;
 mod error;
+mod holder;
+mod intent;
 mod journal;
 mod location;
 mod meta;
 mod open;
 pub mod pg_admin;
+mod project_lock;
 mod scheduler;
 mod secrets;
 mod time;
@@ -29,8 +35,14 @@ pub mod test_support;
 
 pub use accounts::Account;
 pub use error::StoreError;
+pub use holder::{Holder, host_name};
+pub use intent::{Desired, ServiceIntent};
 pub use journal::{JournalEntry, JournalRecord, Outcome};
 pub use location::{DEFAULT_SQLITE_RELATIVE_PATH, StoreLocation};
 pub use open::{BackendKind, DbStatus, Store};
+pub use project_lock::{
+    LEASE_TTL as PROJECT_LEASE_TTL, LOCK_FILE, PROJECT_LEASE, ProjectLock, TryLock,
+    project_lock_holder,
+};
 pub use scheduler::{Execution, ExecutionOutcome, Lease, NewExecution};
 pub use secrets::{ImportOutcome, NewSecret, SecretInfo, SecretRow};

@@ -6,6 +6,7 @@ use backup::{
 use lifecycle::Selection;
 
 use crate::args::{ServiceBackupArgs, ServiceRestoreArgs, UpgradeArgs};
+use crate::commands::db::open_store;
 use crate::commands::service::{prepare, prepare_with};
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
@@ -59,8 +60,14 @@ pub(crate) async fn upgrade(ctx: &Ctx, args: &UpgradeArgs) -> anyhow::Result<Exi
         None => None,
     };
     let progress = ctx.out.progress();
-    let r = ds
-        .upgrade(
+    let store = store::Store::open(&crate::commands::db::store_location(&settings)).await?;
+    // TODO(after the backup split): move this marker into backup's upgrade entry point.
+    let r = lifecycle::in_maintenance(
+        &store,
+        &Selection::Only(vec![*service]),
+        "service upgrade",
+        Some(lifecycle::Desired::Running),
+        ds.upgrade(
             *service,
             &UpgradeOptions {
                 image: args.image.clone(),
@@ -68,8 +75,9 @@ pub(crate) async fn upgrade(ctx: &Ctx, args: &UpgradeArgs) -> anyhow::Result<Exi
                 backup_to: None,
                 progress: progress.sink(),
             },
-        )
-        .await;
+        ),
+    )
+    .await;
     progress.finish();
     if let (Err(e), Some(previous)) = (&r, &recorded) {
         let key = service.image_key();
@@ -188,8 +196,14 @@ pub(crate) async fn backup(ctx: &Ctx, args: &ServiceBackupArgs) -> anyhow::Resul
     let ds = DataSafety::new(&engine, &files, &vars)?;
     ctx.out.line("Backing up service data...");
     let progress = ctx.out.progress();
-    let r = ds
-        .backup(
+    let store = open_store(ctx).await?;
+    // TODO(after the backup split): move this marker into backup's backup entry point.
+    let r = lifecycle::in_maintenance(
+        &store,
+        &sel,
+        "service backup",
+        None,
+        ds.backup(
             &sel,
             &BackupOptions {
                 to: args.to.clone(),
@@ -197,8 +211,9 @@ pub(crate) async fn backup(ctx: &Ctx, args: &ServiceBackupArgs) -> anyhow::Resul
                 timeout: args.timeout,
                 progress: progress.sink(),
             },
-        )
-        .await;
+        ),
+    )
+    .await;
     progress.finish();
     let r = r?;
     if ctx.out.is_json() {
@@ -256,16 +271,23 @@ pub(crate) async fn restore(ctx: &Ctx, args: &ServiceRestoreArgs) -> anyhow::Res
     let (engine, files, vars) = prepare(ctx).await?;
     let ds = DataSafety::new(&engine, &files, &vars)?;
     let progress = ctx.out.progress();
-    let r = ds
-        .restore(
+    let store = open_store(ctx).await?;
+    // TODO(after the backup split): move this marker into backup's restore entry point.
+    let r = lifecycle::in_maintenance(
+        &store,
+        &sel,
+        "service restore",
+        None,
+        ds.restore(
             &from,
             &sel,
             &RestoreOptions {
                 timeout: args.timeout,
                 progress: progress.sink(),
             },
-        )
-        .await;
+        ),
+    )
+    .await;
     progress.finish();
     if let Err(backup::BackupError::Partial {
         restored,

@@ -10,7 +10,7 @@ use lifecycle::{Lifecycle, Selection, StartOptions};
 use crate::args::{
     CleanArgs, InstallArgs, LogsArgs, RemoveArgs, RestartArgs, StartArgs, StatusArgs, StopArgs,
 };
-use crate::commands::db::forget_deleted_state;
+use crate::commands::db::{forget_deleted_state, open_store};
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
 
@@ -117,7 +117,8 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
             .map_err(|e| CliError::Usage(e.to_string()))?;
     }
     let (engine, files, vars) = prepare_with(&settings).await?;
-    let lc = Lifecycle::new(&engine, &files, &vars)?;
+    let store = store::Store::open(&crate::commands::db::store_location(&settings)).await?;
+    let lc = Lifecycle::new(&engine, &files, &vars)?.recording(&store, "service install");
     let secrets = crate::commands::db::password_store_for(ctx, &settings).await?;
     let out = ctx.out;
     let progress = move |m: &str| out.line(m);
@@ -198,7 +199,8 @@ pub(crate) async fn start(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<Exit> {
     let raw = args.selector.services.as_deref();
     let sel = Selection::parse(raw)?;
     let (engine, files, vars) = prepare(ctx).await?;
-    let l = Lifecycle::new(&engine, &files, &vars)?;
+    let store = open_store(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?.recording(&store, "service start");
     ctx.out
         .line(format!("Starting {}...", selection_text(raw, &sel)));
     let progress = ctx.out.progress();
@@ -249,7 +251,8 @@ pub(crate) async fn stop(ctx: &Ctx, args: &StopArgs) -> anyhow::Result<Exit> {
     let raw = args.selector.services.as_deref();
     let sel = Selection::parse(raw)?;
     let (engine, files, vars) = prepare(ctx).await?;
-    let l = Lifecycle::new(&engine, &files, &vars)?;
+    let store = open_store(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?.recording(&store, "service stop");
     ctx.out
         .line(format!("Stopping {}...", selection_text(raw, &sel)));
     let r = l.stop(&sel, Some(args.timeout)).await?;
@@ -273,7 +276,8 @@ pub(crate) async fn restart(ctx: &Ctx, args: &RestartArgs) -> anyhow::Result<Exi
     let raw = args.selector.services.as_deref();
     let sel = Selection::parse(raw)?;
     let (engine, files, vars) = prepare(ctx).await?;
-    let l = Lifecycle::new(&engine, &files, &vars)?;
+    let store = open_store(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?.recording(&store, "service restart");
     ctx.out
         .line(format!("Restarting {}...", selection_text(raw, &sel)));
     let r = l.restart(&sel, Some(args.timeout)).await?;
@@ -322,7 +326,8 @@ pub(crate) async fn remove(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Exit>
     let raw = args.selector.services.as_deref();
     let sel = Selection::parse(raw)?;
     let (engine, files, vars) = prepare(ctx).await?;
-    let l = Lifecycle::new(&engine, &files, &vars)?;
+    let store = open_store(ctx).await?;
+    let l = Lifecycle::new(&engine, &files, &vars)?.recording(&store, "service remove");
     if args.volumes {
         ctx.confirm(&format!(
             "This will remove the containers of {} and DELETE their data and log directories.",

@@ -48,6 +48,10 @@ fn row(service: Service, state: &str, ports: Vec<PublishedPort>) -> ServiceStatu
         uptime_secs: Some(42),
         restart_count: 0,
         exit_code: None,
+        desired: None,
+        desired_assumed: false,
+        maintenance: None,
+        deviation: None,
     }
 }
 

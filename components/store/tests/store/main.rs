@@ -3,5 +3,6 @@
 
 mod concurrency;
 mod data;
+mod intent;
 mod open;
 mod pg_admin;

@@ -79,7 +79,9 @@ async fn refuses_a_newer_schema(db: &TestDb) {
             ..
         } => {
             assert_eq!(*db_version, 9999);
-            assert_eq!(*binary_version, 1);
+            // The newest migration this binary embeds (not a fixed number: it grows).
+            let known = Store::status(&loc).await.unwrap().known;
+            assert_eq!(Some(*binary_version), known.last().copied());
         }
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
@@ -96,7 +98,11 @@ async fn refuses_a_newer_schema(db: &TestDb) {
             .await,
         1
     );
-    assert_eq!(db.count("SELECT COUNT(*) FROM _sqlx_migrations").await, 2);
+    let known = i64::try_from(Store::status(&loc).await.unwrap().known.len()).unwrap();
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM _sqlx_migrations").await,
+        known + 1
+    );
 }
 both_backends!(schema_too_new, super::refuses_a_newer_schema);
 
