@@ -5,8 +5,9 @@
 //! Probes run in parallel, each bounded by a short timeout: PostgreSQL accepts a login,
 //! RabbitMQ's management API reports a listener on the AMQPS port, InfluxDB `/health`,
 //! Grafana `/api/health`, ThingsBoard `/api/noauth/userPasswordPolicy`, GitLab's sign-in
-//! page (its `/-/readiness` answers only loopback clients), MongoDB accepts a TCP connection. It knows nothing of the terminal and never prints; secrets (admin
-//! passwords used by the probes) stay `SecretString`s and never appear in a result.
+//! page (its `/-/readiness` answers only loopback clients), MongoDB accepts a TCP
+//! connection. It knows nothing of the terminal and never prints; secrets (admin passwords
+//! used by the probes) stay `SecretString`s and never appear in a result.
 
 mod endpoints;
 mod probe;
