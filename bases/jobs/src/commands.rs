@@ -1,6 +1,5 @@
-//! `run`, `list` and `history`: their output goes to stdout (JSON with `--json`).
+//! `run`, `list` and `history`: their output goes through the printer (JSON with `--json`).
 
-use std::io::Write as _;
 use std::time::SystemTime;
 
 use exit_status::ExitStatus;
@@ -11,21 +10,7 @@ use crate::daemon::{SCHEDULE_TRIGGER, Schedule, schedule_of};
 use crate::env::Env;
 use crate::exec::execute;
 use crate::job::{JobName, JobReport, Status};
-
-/// A line on stdout (a closed pipe is ignored).
-pub(crate) fn out_line(text: &str) {
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
-}
-
-/// An error line on stderr.
-pub(crate) fn error_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "error: {text}");
-}
-
-fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    out_line(&serde_json::to_string_pretty(value)?);
-    Ok(())
-}
+use crate::printer::Printer;
 
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
@@ -40,7 +25,7 @@ struct RunReport {
 }
 
 /// `run JOB... | --all`: every job runs (in order), failures are collected into one report.
-pub(crate) async fn run(env: &Env, args: &RunArgs, json: bool) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn run(env: &Env, args: &RunArgs, out: &Printer) -> anyhow::Result<ExitStatus> {
     let mut jobs: Vec<JobName> = if args.all {
         JobName::ALL.to_vec()
     } else {
@@ -53,44 +38,44 @@ pub(crate) async fn run(env: &Env, args: &RunArgs, json: bool) -> anyhow::Result
         // `execute` turns a failure, a timeout or a panic of the job into its report.
         reports.push(execute(env, job, true).await);
     }
-    print_run(env, &reports, json)
+    print_run(env, &reports, out)
 }
 
 /// Print the `run` report; exit 1 when a job failed.
 pub(crate) fn print_run(
     env: &Env,
     reports: &[JobReport],
-    json: bool,
+    out: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let failed: Vec<&JobReport> = reports
         .iter()
         .filter(|r| r.status == Status::Failed)
         .collect();
     let ok = failed.is_empty();
-    if json {
-        print_json(&RunReport {
+    if out.is_json() {
+        out.json(&RunReport {
             holder: env.holder.clone(),
             ok,
             jobs: reports.to_vec(),
         })?;
     } else {
         for r in reports {
-            out_line(&format!(
+            out.line(format!(
                 "{:<18} {:<8} {}",
                 r.job,
                 r.status.as_str(),
                 r.output.summary
             ));
             for a in &r.output.actions {
-                out_line(&format!("    done: {a}"));
+                out.line(format!("    done: {a}"));
             }
             for w in &r.output.warnings {
-                out_line(&format!("    warning: {w}"));
+                out.line(format!("    warning: {w}"));
             }
         }
         if !ok {
             let total: usize = failed.iter().map(|r| r.output.failures.len()).sum();
-            out_line(&format!(
+            out.line(format!(
                 "\n{} of {} job(s) failed ({total} error(s)):",
                 failed.len(),
                 reports.len()
@@ -99,7 +84,7 @@ pub(crate) fn print_run(
             for r in &failed {
                 for f in &r.output.failures {
                     i += 1;
-                    out_line(&format!("=== Error {i}/{total} === {}: {f}", r.job));
+                    out.line(format!("=== Error {i}/{total} === {}: {f}", r.job));
                 }
             }
         }
@@ -197,13 +182,13 @@ fn list_table(rows: &[ListRow]) -> Vec<String> {
 }
 
 /// `list`.
-pub(crate) async fn list(env: &Env, json: bool) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn list(env: &Env, out: &Printer) -> anyhow::Result<ExitStatus> {
     let rows = list_rows(env, SystemTime::now()).await?;
-    if json {
-        print_json(&rows)?;
+    if out.is_json() {
+        out.json(&rows)?;
     } else {
         for l in list_table(&rows) {
-            out_line(&l);
+            out.line(l);
         }
     }
     Ok(ExitStatus::Success)
@@ -242,7 +227,7 @@ struct History {
 pub(crate) async fn history(
     env: &Env,
     args: &HistoryArgs,
-    json: bool,
+    out: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let jobs: Vec<JobName> = args.job.map_or_else(|| JobName::ALL.to_vec(), |j| vec![j]);
     let mut execs = Vec::new();
@@ -290,19 +275,19 @@ pub(crate) async fn history(
             .collect(),
         actions,
     };
-    if json {
-        print_json(&h)?;
+    if out.is_json() {
+        out.json(&h)?;
         return Ok(ExitStatus::Success);
     }
     if h.executions.is_empty() {
-        out_line("No job has run yet.");
+        out.line("No job has run yet.");
     } else {
-        out_line(&format!(
+        out.line(format!(
             "{:<22} {:<18} {:<8} {:<10} {}",
             "STARTED (UTC)", "JOB", "TRIGGER", "OUTCOME", "ERROR"
         ));
         for e in &h.executions {
-            out_line(&format!(
+            out.line(format!(
                 "{:<22} {:<18} {:<8} {:<10} {}",
                 e.started_at,
                 e.job,
@@ -313,9 +298,9 @@ pub(crate) async fn history(
         }
     }
     if !h.actions.is_empty() {
-        out_line("\nActions:");
+        out.line("\nActions:");
         for a in &h.actions {
-            out_line(&format!(
+            out.line(format!(
                 "{:<22} {:<18} {:<16} {:<8} {}",
                 a.at,
                 a.job,

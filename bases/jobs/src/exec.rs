@@ -290,8 +290,27 @@ mod tests {
         // The next job of the same run still runs, and the run exits 1 with both reports.
         let next = execute(&env, JobName::PruneHistory, true).await;
         assert_eq!(next.status, Status::Ok, "{next:?}");
-        let code = crate::commands::print_run(&env, &[panicked, next], true).unwrap();
+        let (out, lines) = crate::printer::Printer::capture(false);
+        let code = crate::commands::print_run(&env, &[panicked, next], &out).unwrap();
         assert_eq!(code, exit_status::ExitStatus::Failed);
+        let lines = lines.lock().unwrap().clone();
+        assert!(
+            lines[0].starts_with("users-sync         failed "),
+            "{lines:?}"
+        );
+        assert!(lines[1].starts_with("prune-history      ok "), "{lines:?}");
+        assert_eq!(
+            lines[2], "\n1 of 2 job(s) failed (1 error(s)):",
+            "{lines:?}"
+        );
+        assert!(
+            lines[3].starts_with("=== Error 1/1 === users-sync: the job panicked: "),
+            "{lines:?}"
+        );
+        let (out, lines) = crate::printer::Printer::capture(true);
+        crate::commands::print_run(&env, &[], &out).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&lines.lock().unwrap()[0]).unwrap();
+        assert_eq!(json["ok"], true);
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ mod exec;
 mod job;
 mod jobs;
 mod lease;
+mod printer;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -24,12 +25,14 @@ use exit_status::ExitStatus;
 
 use crate::args::{Cli, Command};
 use crate::env::ConfigProblem;
+use crate::printer::Printer;
 
 /// Entry point called by `projects/dtaas-jobs/src/main.rs`.
 #[must_use]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli);
+    let out = Printer::new(cli.global.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -37,14 +40,14 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            commands::error_line(&format!("cannot start the async runtime: {e}"));
+            out.error(format_args!("cannot start the async runtime: {e}"));
             return ExitStatus::Usage.into();
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    match runtime.block_on(dispatch(cli, &out)) {
         Ok(status) => status.into(),
         Err(err) => {
-            commands::error_line(&format!("{err:#}"));
+            out.error(format_args!("{err:#}"));
             status_of(&err).into()
         }
     }
@@ -96,15 +99,14 @@ fn init_tracing(cli: &Cli) {
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
+async fn dispatch(cli: Cli, out: &Printer) -> anyhow::Result<ExitStatus> {
     let dir = env::project_dir(cli.global.project_dir.as_deref())?;
     let env = env::Env::open(&dir).await?;
-    let json = cli.global.json;
     let code = match cli.command {
-        Command::Run(a) => commands::run(&env, &a, json).await?,
+        Command::Run(a) => commands::run(&env, &a, out).await?,
         Command::Daemon => daemon::run(env.clone()).await?,
-        Command::List => commands::list(&env, json).await?,
-        Command::History(a) => commands::history(&env, &a, json).await?,
+        Command::List => commands::list(&env, out).await?,
+        Command::History(a) => commands::history(&env, &a, out).await?,
     };
     env.store.close().await;
     Ok(code)

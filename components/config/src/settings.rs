@@ -512,7 +512,9 @@ impl Settings {
     }
 }
 
-/// The compose project name of a HOSTNAME (reference §10.1).
+/// The compose project name of a HOSTNAME: trimmed, lower case, `.` and `_` become `-`
+/// (`services.intocps.org` -> `services-intocps-org`), so containers of an install made with
+/// the Python CLI belong to the same compose project.
 #[must_use]
 pub fn project_name_from_hostname(hostname: &str) -> String {
     hostname

@@ -1,6 +1,6 @@
-//! Config acceptance cases, adapted from the reference loader's C1–C14
-//! (reference/scheduler-config-reference.md §4.5): defaults, file, env, flags, precedence,
-//! write/reload, invalid input, unknown keys, concurrent loads.
+//! Config acceptance cases (C1–C14): defaults, file, env, flags, precedence,
+//! write/reload, invalid input, unknown keys, concurrent loads; the rules they check are
+//! in docs/configuration.md.
 
 use std::path::Path;
 

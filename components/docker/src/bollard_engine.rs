@@ -1,27 +1,25 @@
-use std::collections::{BTreeMap, HashMap};
+//! The engine interface on bollard: connection and the requests; `convert` maps between
+//! bollard's types and ours, `exec` runs commands with attached streams.
+
+mod convert;
+mod exec;
+
+use std::collections::HashMap;
 use std::fmt;
-use std::io::Read as _;
 use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicyNameEnum,
-    VolumeCreateRequest,
-};
+use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters as q;
-use futures_util::{StreamExt, TryStreamExt};
-use tokio::io::AsyncWriteExt;
+use futures_util::StreamExt;
 
+use self::convert::{create_body, error_chain, log_chunk, map_error, port_specs, secs, to_map};
 use crate::engine::label_filters;
-use crate::error::parse_port_clash;
 use crate::{
-    BoxStream, ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, DockerError,
-    EXEC_STDERR_KEEP, Engine, EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health,
-    ImageInfo, LogChunk, LogStream, LogsOptions, NetworkInfo, NetworkSpec, PortSpec, Protocol,
-    PullProgress, RestartPolicy, VolumeInfo, VolumeSpec, split_image_ref,
+    BoxStream, ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, DockerError, Engine,
+    EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health, ImageInfo, LogChunk,
+    LogsOptions, NetworkInfo, NetworkSpec, PullProgress, VolumeInfo, VolumeSpec, split_image_ref,
 };
 
 /// The default engine address when no `DOCKER_HOST` is given.
@@ -91,186 +89,6 @@ impl BollardEngine {
         list.into_iter()
             .find_map(|c| c.names?.into_iter().next())
             .map(|n| n.trim_start_matches('/').to_owned())
-    }
-}
-
-/// Copy a blocking reader (a file, a gzip decoder) into an async writer in bounded chunks,
-/// reading on a blocking thread. A writer that closes early (the command exited) ends the
-/// copy without an error; a failing reader is the error.
-async fn copy_blocking_reader(
-    mut reader: ExecInput,
-    writer: &mut (impl tokio::io::AsyncWrite + Unpin),
-) -> std::io::Result<()> {
-    const CHUNK: usize = 64 * 1024;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
-    let reading = tokio::task::spawn_blocking(move || {
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let item = match reader.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => Ok(buf[..n].to_vec()),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => Err(e),
-            };
-            let failed = item.is_err();
-            if tx.blocking_send(item).is_err() || failed {
-                return;
-            }
-        }
-    });
-    let mut result = Ok(());
-    while let Some(item) = rx.recv().await {
-        match item {
-            Ok(chunk) => {
-                if writer.write_all(&chunk).await.is_err() {
-                    break;
-                }
-            }
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
-    drop(rx);
-    let _ = reading.await;
-    result
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let s_text = s.to_string();
-        if !out.contains(&s_text) {
-            out.push_str(": ");
-            out.push_str(&s_text);
-        }
-        src = s.source();
-    }
-    out
-}
-
-fn map_error(host: &str, what: &str, e: BollardError) -> DockerError {
-    match e {
-        BollardError::DockerResponseServerError {
-            status_code,
-            message,
-        } => match status_code {
-            404 => DockerError::NotFound {
-                what: what.to_owned(),
-                message,
-            },
-            409 => DockerError::Conflict { message },
-            _ => match parse_port_clash(&message) {
-                Some(port) => DockerError::PortAllocated { port, holder: None },
-                None => DockerError::Other { message },
-            },
-        },
-        e @ (BollardError::IOError { .. }
-        | BollardError::HyperLegacyError { .. }
-        | BollardError::HttpClientError { .. }
-        | BollardError::SocketNotFoundError(_)
-        | BollardError::RequestTimeoutError) => DockerError::EngineUnreachable {
-            host: host.to_owned(),
-            reason: error_chain(&e),
-        },
-        e => DockerError::Other {
-            message: error_chain(&e),
-        },
-    }
-}
-
-fn to_map(labels: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
-    labels.unwrap_or_default().into_iter().collect()
-}
-
-fn nanos(d: Option<Duration>) -> Option<i64> {
-    d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-fn secs(d: Option<Duration>) -> Option<i32> {
-    d.map(|d| i32::try_from(d.as_secs()).unwrap_or(i32::MAX))
-}
-
-fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
-    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    let mut exposed = Vec::new();
-    for p in &spec.ports {
-        let key = format!("{}/{}", p.container_port, p.protocol);
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
-        }
-        port_bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: p.host_ip.clone(),
-                host_port: p.host_port.map(|p| p.to_string()),
-            });
-    }
-    let restart = match spec.restart {
-        RestartPolicy::No => (RestartPolicyNameEnum::NO, None),
-        RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
-        RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
-        RestartPolicy::OnFailure(n) => (RestartPolicyNameEnum::ON_FAILURE, n),
-    };
-    let host_config = HostConfig {
-        binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
-        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
-        restart_policy: Some(bollard::models::RestartPolicy {
-            name: Some(restart.0),
-            maximum_retry_count: restart.1,
-        }),
-        shm_size: spec.shm_size,
-        log_config: spec
-            .log_config
-            .as_ref()
-            .map(|(driver, opts)| HostConfigLogConfig {
-                typ: Some(driver.clone()),
-                config: Some(opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-            }),
-        network_mode: spec.network.as_ref().map(|(n, _)| n.clone()),
-        ..Default::default()
-    };
-    let networking_config = spec.network.as_ref().map(|(n, aliases)| NetworkingConfig {
-        endpoints_config: Some(HashMap::from([(
-            n.clone(),
-            EndpointSettings {
-                aliases: (!aliases.is_empty()).then(|| aliases.clone()),
-                ..Default::default()
-            },
-        )])),
-    });
-    ContainerCreateBody {
-        image: Some(spec.image.clone()),
-        cmd: spec.cmd.clone(),
-        entrypoint: spec.entrypoint.clone(),
-        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
-        labels: Some(
-            spec.labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        user: spec.user.clone(),
-        hostname: spec.hostname.clone(),
-        working_dir: spec.working_dir.clone(),
-        exposed_ports: (!exposed.is_empty()).then_some(exposed),
-        healthcheck: spec.healthcheck.as_ref().map(|h| HealthConfig {
-            test: Some(h.test.clone()),
-            interval: nanos(h.interval),
-            timeout: nanos(h.timeout),
-            retries: h.retries,
-            start_period: nanos(h.start_period),
-            start_interval: None,
-        }),
-        tty: Some(spec.tty),
-        stop_timeout: spec.stop_timeout,
-        host_config: Some(host_config),
-        networking_config,
-        ..Default::default()
     }
 }
 
@@ -562,81 +380,7 @@ impl Engine for BollardEngine {
         stdin: Option<ExecInput>,
         sink: ExecSink<'_>,
     ) -> Result<ExecOutput, DockerError> {
-        let created = self
-            .docker
-            .create_exec(
-                id,
-                CreateExecOptions {
-                    attach_stdin: Some(stdin.is_some()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    tty: Some(false),
-                    env: (!spec.env.is_empty()).then(|| spec.env.clone()),
-                    cmd: Some(spec.cmd.clone()),
-                    user: spec.user.clone(),
-                    working_dir: spec.working_dir.clone(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| self.map("container", e))?;
-        let started = self
-            .docker
-            .start_exec(
-                &created.id,
-                Some(StartExecOptions {
-                    detach: false,
-                    tty: false,
-                    output_capacity: None,
-                }),
-            )
-            .await
-            .map_err(|e| self.map("exec", e))?;
-        let mut out = ExecOutput::default();
-        if let StartExecResults::Attached {
-            mut output,
-            mut input,
-        } = started
-        {
-            // Feed stdin while the output is read: a command writing much before it has read
-            // all its input (psql reporting errors) would otherwise block both sides.
-            let feed = async move {
-                let fed = match stdin {
-                    Some(reader) => copy_blocking_reader(reader, &mut input).await,
-                    None => Ok(()),
-                };
-                // A command that exits without reading stdin closes the pipe: not an error.
-                let _ = input.shutdown().await;
-                fed.map_err(|e| DockerError::Other {
-                    message: format!("the command's input could not be read: {e}"),
-                })
-            };
-            let read = async {
-                while let Some(chunk) = output.try_next().await.map_err(|e| self.map("exec", e))? {
-                    let c = log_chunk(chunk);
-                    match c.stream {
-                        LogStream::Stdout => sink(&c.bytes).map_err(|e| DockerError::Other {
-                            message: format!("the command's output could not be written: {e}"),
-                        })?,
-                        LogStream::Stderr => {
-                            out.stderr.extend(c.bytes);
-                            let over = out.stderr.len().saturating_sub(EXEC_STDERR_KEEP);
-                            out.stderr.drain(..over);
-                        }
-                    }
-                }
-                Ok::<(), DockerError>(())
-            };
-            // The first failure ends both sides (a stuck writer must not outlive its reader).
-            tokio::try_join!(feed, read)?;
-        }
-        let inspected = self
-            .docker
-            .inspect_exec(&created.id)
-            .await
-            .map_err(|e| self.map("exec", e))?;
-        out.exit_code = inspected.exit_code.unwrap_or(-1);
-        Ok(out)
+        self.exec_attached(id, spec, stdin, sink).await
     }
 
     async fn inspect_network(&self, name: &str) -> Result<NetworkInfo, DockerError> {
@@ -799,46 +543,5 @@ impl Engine for BollardEngine {
                 },
             });
         Box::pin(stream)
-    }
-}
-
-/// Port bindings (`"5432/tcp" -> [{HostIp, HostPort}]`) as sorted [`PortSpec`]s.
-fn port_specs(map: HashMap<String, Option<Vec<PortBinding>>>) -> Vec<PortSpec> {
-    let mut ports = Vec::new();
-    for (key, bindings) in map {
-        let (port, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
-        let Ok(container_port) = port.parse::<u16>() else {
-            continue;
-        };
-        let protocol = match proto {
-            "udp" => Protocol::Udp,
-            "sctp" => Protocol::Sctp,
-            _ => Protocol::Tcp,
-        };
-        for b in bindings.unwrap_or_default() {
-            ports.push(PortSpec {
-                container_port,
-                protocol,
-                host_ip: b.host_ip.filter(|h| !h.is_empty()),
-                host_port: b.host_port.and_then(|p| p.parse().ok()),
-            });
-        }
-    }
-    ports.sort();
-    ports.dedup();
-    ports
-}
-
-fn log_chunk(out: bollard::container::LogOutput) -> LogChunk {
-    use bollard::container::LogOutput as L;
-    match out {
-        L::StdErr { message } => LogChunk {
-            stream: LogStream::Stderr,
-            bytes: message.to_vec(),
-        },
-        L::StdOut { message } | L::Console { message } | L::StdIn { message } => LogChunk {
-            stream: LogStream::Stdout,
-            bytes: message.to_vec(),
-        },
     }
 }

@@ -1,4 +1,6 @@
-//! The names of the stored secrets (reference §9 plus the GitLab tokens of §8).
+//! The names of the stored secrets: the admin passwords the Python CLI kept in
+//! `password.env.current` (same names, so the legacy import is one to one) plus the GitLab
+//! tokens it kept in `gitlab_tokens.json`.
 
 use crate::error::PasswordStoreError;
 

@@ -60,7 +60,7 @@ fn selection_text(raw: Option<&str>, sel: &Selection) -> String {
 pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exit> {
     use catalog::Service;
 
-    /// Reference §2.3: a comma list of `thingsboard|thingsboard-ce|gitlab`, case-insensitive,
+    /// A comma list of `thingsboard|thingsboard-ce|gitlab`, case-insensitive,
     /// caller order de-duplicated; default ThingsBoard then GitLab; all unsupported names
     /// listed in one error.
     fn targets(raw: Option<&str>) -> Result<Vec<Service>, CliError> {

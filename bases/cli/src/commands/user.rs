@@ -216,8 +216,8 @@ pub(crate) async fn remove(ctx: &Ctx, args: &UserRemoveArgs) -> anyhow::Result<E
     })
 }
 
-/// `user reset-password`: the ThingsBoard admins (§7.4) and the GitLab root (§8.3) set to
-/// their configured passwords, using and updating the password store; exit 1 on failure.
+/// `user reset-password`: the ThingsBoard admins (sysadmin and tenant admin) and the GitLab
+/// root set to their configured passwords, using and updating the password store; exit 1 on failure.
 pub(crate) async fn reset_password(ctx: &Ctx, args: &ResetPasswordArgs) -> anyhow::Result<Exit> {
     let raw = args.services.as_deref().unwrap_or("thingsboard,gitlab");
     let chosen = catalog::parse_selector(Some(raw))?;

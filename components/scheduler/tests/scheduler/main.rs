@@ -1,5 +1,6 @@
-//! Scheduler acceptance tests (reference §3: S1–S11, R1–R10; T1–T7 are unit tests of the
-//! trigger module), policies, DST and the state-database backend. All on tokio's paused
+//! Scheduler acceptance tests (S1–S11, R1–R10; T1–T7 are unit tests of the trigger module;
+//! the cases are listed in docs/adr/0006-scheduler.md), policies, DST and the
+//! state-database backend. All on tokio's paused
 //! clock: deterministic, and fast however long the simulated schedules are.
 
 mod acceptance;

@@ -1,4 +1,7 @@
-//! R1–R10: regression cases for the weaknesses of the reference schedulers (§8).
+//! R1–R10: regression cases, each a way a scheduler can fail that this one must not
+//! (wedging when saturated, lost events, cron firing every poll, a one-time trigger firing
+//! twice, overlapping runs, a panic stopping the loop, stop twice, duplicate ready triggers,
+//! tasks added or removed while running); docs/adr/0006-scheduler.md.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -6,7 +6,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use services_common::{HttpApi, ProvisionError};
+use services_common::{HttpApi, ProvisionError, encode};
 
 /// The root user's id.
 pub const ROOT_ID: u64 = 1;
@@ -90,19 +90,6 @@ pub enum Grant {
     Refused,
     /// The instance no longer offers the password grant.
     Unsupported,
-}
-
-/// `%XX`-encode a query or form value (RFC 3986 unreserved characters kept).
-pub(crate) fn encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The GitLab API of one installation.

@@ -61,19 +61,6 @@ pub struct GrafanaProvisioner {
     admin_password: SecretString,
 }
 
-/// Percent-encode a query value (usernames are plain already; this keeps it so).
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'@') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn failed(detail: String) -> ProvisionError {
     ProvisionError::Failed {
         service: NAME.to_owned(),
@@ -106,7 +93,10 @@ impl GrafanaProvisioner {
             .json_or_none(
                 self.admin(
                     Method::GET,
-                    &format!("/api/users/lookup?loginOrEmail={}", encode(name)),
+                    &format!(
+                        "/api/users/lookup?loginOrEmail={}",
+                        services_common::encode(name)
+                    ),
                 ),
                 &format!("looking up user {name:?}"),
             )

@@ -84,18 +84,10 @@ impl UserInfo {
 
 const PERMS: &str = ".*";
 
+/// `name` as one path segment. Usernames are restricted to [A-Za-z0-9_.-] by the credentials
+/// rules; anything else is encoded anyway so a path can never be escaped.
 fn seg(name: &str) -> String {
-    // Usernames are restricted to [A-Za-z0-9_.-] by the credentials rules; encode anything
-    // else anyway so a path can never be escaped.
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    services_common::encode(name)
 }
 
 impl RabbitMqProvisioner {
@@ -438,5 +430,6 @@ mod tests {
     fn path_segments_are_encoded() {
         assert_eq!(seg("user.1-a_b"), "user.1-a_b");
         assert_eq!(seg("a/b c"), "a%2Fb%20c");
+        assert_eq!(seg("a%b#c?d"), "a%25b%23c%3Fd");
     }
 }

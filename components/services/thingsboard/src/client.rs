@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use services_common::{HttpApi, ProvisionError};
+use services_common::{HttpApi, ProvisionError, encode};
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 const ENTITY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -53,19 +53,6 @@ pub enum Created {
     Id(String),
     /// ThingsBoard says a user with that email already exists.
     AlreadyExists,
-}
-
-/// `%XX`-encode a query value (RFC 3986 unreserved characters kept).
-pub(crate) fn encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn page_path(base: &str, page: u32, search: &str) -> String {
@@ -512,6 +499,7 @@ mod tests {
     fn query_values_are_encoded() {
         assert_eq!(encode("DTaaS Tenant&x=1"), "DTaaS%20Tenant%26x%3D1");
         assert_eq!(encode("a.b-c_d~"), "a.b-c_d~");
+        assert_eq!(encode("a/b%c #d?e"), "a%2Fb%25c%20%23d%3Fe");
     }
 
     #[test]
