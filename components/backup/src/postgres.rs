@@ -32,15 +32,17 @@ impl<E: Engine> DataSafety<'_, E> {
             )
             .await?;
         check_exec(s, "pg_dumpall", &out)?;
-        let (size, sha256) = gz.finish()?;
+        let w = gz.finish()?;
         Ok(ServiceBackup {
             service: s.compose_name().to_owned(),
             kind: BackupKind::PgDumpall,
             image,
             paths: Vec::new(),
             file: PG_DUMP_FILE.to_owned(),
-            size,
-            sha256,
+            size: w.size,
+            sha256: w.sha256,
+            unpacked_size: Some(w.unpacked_size),
+            entries: None,
         })
     }
 
