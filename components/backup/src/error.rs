@@ -61,6 +61,14 @@ pub enum BackupError {
         what: &'static str,
         limit: u64,
     },
+    /// A line of a PostgreSQL dump psql must not run (a backslash command other than
+    /// those `pg_dumpall` writes).
+    #[error("{}: line {line}: {reason}; nothing was restored", file.display())]
+    DumpRefused {
+        file: PathBuf,
+        line: u64,
+        reason: String,
+    },
     #[error("{service}: {command} failed (exit {code}): {stderr}")]
     Exec {
         service: String,

@@ -15,6 +15,7 @@ mod archive;
 mod aside;
 mod backup;
 mod data_safety;
+mod dump;
 mod error;
 #[cfg(test)]
 mod fixtures;

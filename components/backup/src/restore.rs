@@ -64,7 +64,7 @@ pub fn verify_restorable(dir: &Path, services: Option<&[String]>) -> Result<Mani
             BackupKind::Archive => {
                 unpack::check(&file, &entry.paths, &entry.service, Limits::of(entry))?;
             }
-            BackupKind::PgDumpall => {}
+            BackupKind::PgDumpall => crate::postgres::check_dump(&file, entry)?,
         }
     }
     Ok(manifest)
@@ -266,7 +266,7 @@ impl<E: Engine> DataSafety<'_, E> {
                 }
                 self.start_and_wait(&self.lifecycle, s, opts.timeout, &opts.progress)
                     .await?;
-                self.replay_dump(file).await
+                self.replay_dump(file, entry).await
             }
         }
     }
