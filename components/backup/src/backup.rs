@@ -279,15 +279,17 @@ impl<E: Engine> DataSafety<'_, E> {
         image: String,
     ) -> Result<ServiceBackup, BackupError> {
         let file = format!("{}.tar.gz", s.compose_name());
-        let (size, sha256) = archive::create(self.root(), &paths, &dir.join(&file))?;
+        let w = archive::create(self.root(), &paths, &dir.join(&file), s.compose_name())?;
         Ok(ServiceBackup {
             service: s.compose_name().to_owned(),
             kind: BackupKind::Archive,
             image,
             paths,
             file,
-            size,
-            sha256,
+            size: w.size,
+            sha256: w.sha256,
+            unpacked_size: Some(w.unpacked_size),
+            entries: w.entries,
         })
     }
 }

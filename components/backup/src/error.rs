@@ -43,11 +43,31 @@ pub enum BackupError {
         expected: String,
         actual: String,
     },
-    #[error("{}: entry {entry} is outside the paths of {service}; nothing more was restored", archive.display())]
+    /// An archive entry a restore refuses (outside the service's paths, a link, a device,
+    /// …), or a destination it must not write through.
+    #[error("{}: entry {entry} {reason}; nothing was restored", archive.display())]
     UnsafeEntry {
         archive: PathBuf,
-        service: String,
         entry: String,
+        reason: String,
+    },
+    #[error(
+        "{}: unpacks to more than {limit} {what}, more than the backup of {service} held; nothing was restored",
+        archive.display()
+    )]
+    ArchiveTooLarge {
+        archive: PathBuf,
+        service: String,
+        what: &'static str,
+        limit: u64,
+    },
+    /// A line of a PostgreSQL dump psql must not run (a backslash command other than
+    /// those `pg_dumpall` writes).
+    #[error("{}: line {line}: {reason}; nothing was restored", file.display())]
+    DumpRefused {
+        file: PathBuf,
+        line: u64,
+        reason: String,
     },
     #[error("{service}: {command} failed (exit {code}): {stderr}")]
     Exec {

@@ -36,7 +36,7 @@ pub(crate) fn backup_of(root: &Path, service: &str, paths: &[&str]) -> tempfile:
     let dir = tempfile::tempdir().unwrap();
     let paths: Vec<String> = paths.iter().map(|p| (*p).to_owned()).collect();
     let file = format!("{service}.tar.gz");
-    let (size, sha256) = archive::create(root, &paths, &dir.path().join(&file)).unwrap();
+    let w = archive::create(root, &paths, &dir.path().join(&file), service).unwrap();
     Manifest {
         format: FORMAT,
         created: rfc3339_now(),
@@ -48,8 +48,10 @@ pub(crate) fn backup_of(root: &Path, service: &str, paths: &[&str]) -> tempfile:
             image: "img:1".into(),
             paths,
             file,
-            size,
-            sha256,
+            size: w.size,
+            sha256: w.sha256,
+            unpacked_size: Some(w.unpacked_size),
+            entries: w.entries,
         }],
     }
     .write(dir.path())
@@ -127,8 +129,9 @@ pub(crate) async fn running(dir: &Path) -> (docker::FakeEngine, ProjectFiles) {
     (e, files)
 }
 
-/// A backup of `services`; `bad` ones hold an archive of `data/other` (refused at
-/// restore: outside their paths) under a valid checksum.
+/// A backup of `services`; `bad` ones hold an archive of their own path that passes
+/// every check but fails while it is unpacked (its file `f` twice), under a valid
+/// checksum.
 pub(crate) fn backup_with(root: &Path, services: &[&str], bad: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut m = Manifest {
@@ -145,25 +148,47 @@ pub(crate) fn backup_with(root: &Path, services: &[&str], bad: &[&str]) -> tempf
             s
         };
         let paths = vec![format!("data/{short}")];
-        let archived = if bad.contains(s) {
-            vec!["data/other".to_owned()]
-        } else {
-            paths.clone()
-        };
         let file = format!("{s}.tar.gz");
-        let (size, sha256) = archive::create(root, &archived, &dir.path().join(&file)).unwrap();
+        let out = dir.path().join(&file);
+        let w = if bad.contains(s) {
+            twice(root, &paths[0], &out)
+        } else {
+            archive::create(root, &paths, &out, s).unwrap()
+        };
         m.services.push(ServiceBackup {
             service: (*s).to_owned(),
             kind: BackupKind::Archive,
             image: "img:1".into(),
             paths,
             file,
-            size,
-            sha256,
+            size: w.size,
+            sha256: w.sha256,
+            unpacked_size: Some(w.unpacked_size),
+            entries: w.entries,
         });
     }
     m.write(dir.path()).unwrap();
     dir
+}
+
+/// A tar.gz of `root/path` with its file `f` in it twice.
+fn twice(root: &Path, path: &str, out: &Path) -> archive::Written {
+    use std::io::Write as _;
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(out).unwrap(),
+        flate2::Compression::default(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    tar.append_dir_all(path, root.join(path)).unwrap();
+    let f = format!("{path}/f");
+    tar.append_path_with_name(root.join(&f), &f).unwrap();
+    tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    archive::Written {
+        size: std::fs::metadata(out).unwrap().len(),
+        sha256: crate::manifest::sha256_file(out).unwrap(),
+        unpacked_size: 1 << 20,
+        entries: Some(100),
+    }
 }
 
 pub(crate) async fn state_of(e: &docker::FakeEngine, name: &str) -> ContainerState {

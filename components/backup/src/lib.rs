@@ -15,6 +15,7 @@ mod archive;
 mod aside;
 mod backup;
 mod data_safety;
+mod dump;
 mod error;
 #[cfg(test)]
 mod fixtures;
@@ -22,6 +23,7 @@ mod manifest;
 mod postgres;
 mod restore;
 mod state;
+mod unpack;
 mod upgrade;
 
 pub use backup::{BackupOptions, BackupReport};
@@ -30,6 +32,6 @@ pub use error::BackupError;
 pub use manifest::{
     BackupKind, FORMAT, MANIFEST_FILE, Manifest, ServiceBackup, sha256_file, verify,
 };
-pub use restore::{RestoreOptions, RestoreReport};
+pub use restore::{RestoreOptions, RestoreReport, verify_restorable};
 pub use state::{StateFinding, StatePath, check_state, state_paths};
 pub use upgrade::{UpgradeAction, UpgradeOptions, UpgradeReport};

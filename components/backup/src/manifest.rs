@@ -38,6 +38,13 @@ pub struct ServiceBackup {
     pub size: u64,
     /// Lower-case hex sha256 of the file.
     pub sha256: String,
+    /// Bytes of content once unpacked (file contents of an archive, the SQL of a dump);
+    /// a restore refuses a file that unpacks to more. Absent in older manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpacked_size: Option<u64>,
+    /// Entries of an archive (directories and files); a restore refuses more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
 }
 
 /// `manifest.json`: what a backup holds.
@@ -281,6 +288,8 @@ mod tests {
                 file: "rabbitmq.tar.gz".into(),
                 size: content.len() as u64,
                 sha256: sha256_file(&dir.join("rabbitmq.tar.gz")).unwrap(),
+                unpacked_size: None,
+                entries: None,
             }],
         }
     }

@@ -11,12 +11,13 @@ use compose::ProgressSink;
 use docker::Engine;
 use lifecycle::Selection;
 
+use crate::BackupError;
 use crate::aside::{discard, put_back, set_aside};
 use crate::data_safety::{DataSafety, is_running};
 use crate::error::io_err;
-use crate::manifest::{BackupKind, ServiceBackup, verify};
+use crate::manifest::{BackupKind, Manifest, ServiceBackup, verify};
 use crate::state::backup_paths;
-use crate::{BackupError, archive};
+use crate::unpack::{self, Limits};
 
 /// Options of [`DataSafety::restore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,30 @@ pub struct RestoreReport {
     pub restored: Vec<String>,
     /// Set-aside copies of the previous data that could not be deleted afterwards.
     pub leftovers: Vec<PathBuf>,
+}
+
+/// Everything a restore checks before it touches anything: the manifest, the size and
+/// sha256 of each selected file ([`verify`]), and every entry of each archive (no link,
+/// device or name outside the service's paths, no more than the manifest recorded).
+///
+/// # Errors
+/// Those of [`verify`], [`BackupError::UnsafeEntry`], [`BackupError::ArchiveTooLarge`].
+pub fn verify_restorable(dir: &Path, services: Option<&[String]>) -> Result<Manifest, BackupError> {
+    let manifest = verify(dir, services)?;
+    let selected = manifest
+        .services
+        .iter()
+        .filter(|e| services.is_none_or(|n| n.contains(&e.service)));
+    for entry in selected {
+        let file = dir.join(&entry.file);
+        match entry.kind {
+            BackupKind::Archive => {
+                unpack::check(&file, &entry.paths, &entry.service, Limits::of(entry))?;
+            }
+            BackupKind::PgDumpall => crate::postgres::check_dump(&file, entry)?,
+        }
+    }
+    Ok(manifest)
 }
 
 impl<E: Engine> DataSafety<'_, E> {
@@ -114,7 +139,7 @@ impl<E: Engine> DataSafety<'_, E> {
             Selection::All => None,
             Selection::Only(v) => Some(v.iter().map(|s| s.compose_name().to_owned()).collect()),
         };
-        let manifest = verify(from, names.as_deref())?;
+        let manifest = verify_restorable(from, names.as_deref())?;
         let mut todo = Vec::new();
         for s in Service::ALL {
             let Some(entry) = manifest.service(s.compose_name()) else {
@@ -222,7 +247,15 @@ impl<E: Engine> DataSafety<'_, E> {
     ) -> Result<(), BackupError> {
         match entry.kind {
             BackupKind::Archive => {
-                archive::extract(file, self.root(), paths, &entry.service, self.owners)?;
+                let limits = Limits::of(entry);
+                unpack::extract(
+                    file,
+                    self.root(),
+                    paths,
+                    &entry.service,
+                    self.owners,
+                    limits,
+                )?;
                 self.start_and_wait(&self.lifecycle, s, opts.timeout, &opts.progress)
                     .await
             }
@@ -233,7 +266,7 @@ impl<E: Engine> DataSafety<'_, E> {
                 }
                 self.start_and_wait(&self.lifecycle, s, opts.timeout, &opts.progress)
                     .await?;
-                self.replay_dump(file).await
+                self.replay_dump(file, entry).await
             }
         }
     }

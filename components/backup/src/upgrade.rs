@@ -10,10 +10,11 @@ use docker::{ContainerInfo, Engine};
 use futures_util::StreamExt as _;
 use lifecycle::Lifecycle;
 
+use crate::BackupError;
 use crate::aside::{discard, put_back, set_aside};
 use crate::backup::BackupReport;
 use crate::data_safety::{DataSafety, is_running};
-use crate::{BackupError, archive};
+use crate::unpack::{self, Limits};
 
 /// Options of [`DataSafety::upgrade`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,12 +328,15 @@ impl<'e, E: Engine> DataSafety<'e, E> {
         if let Some(entry) = was.snapshot.manifest.service(&name) {
             let aside = set_aside(self.root(), &entry.paths, "failed-upgrade")?;
             let file = was.snapshot.dir.join(&entry.file);
-            if let Err(e) = archive::extract(
+            let limits = Limits::of(entry);
+            let root = self.root();
+            if let Err(e) = unpack::extract(
                 &file,
-                self.root(),
+                root,
                 &entry.paths,
                 &entry.service,
                 self.owners,
+                limits,
             ) {
                 put_back(self.root(), &entry.paths, &aside)?;
                 return Err(e);

@@ -254,8 +254,8 @@ pub(crate) async fn restore(ctx: &Ctx, args: &ServiceRestoreArgs) -> anyhow::Res
         Selection::All => None,
         Selection::Only(v) => Some(v.iter().map(|s| s.compose_name().to_owned()).collect()),
     };
-    // Refuse a damaged backup before asking anything.
-    let manifest = backup::verify(&from, names.as_deref())?;
+    // Refuse a damaged or unsafe backup before asking anything.
+    let manifest = backup::verify_restorable(&from, names.as_deref())?;
     let list = names.unwrap_or_else(|| {
         manifest
             .services

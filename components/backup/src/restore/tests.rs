@@ -102,3 +102,103 @@ async fn thingsboard_stopped_for_its_database_runs_again_after_a_rollback() {
     assert_eq!(state_of(&e, "postgres").await, ContainerState::Running);
     assert_eq!(state_of(&e, "thingsboard").await, ContainerState::Running);
 }
+
+/// A backup holding `archive` (crafted) as grafana's, under a valid checksum.
+fn crafted_backup(
+    build: impl FnOnce(&mut tar::Builder<flate2::write::GzEncoder<std::fs::File>>),
+) -> tempfile::TempDir {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grafana.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&out).unwrap(),
+        flate2::Compression::default(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    build(&mut tar);
+    tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    crate::Manifest {
+        format: crate::FORMAT,
+        created: "2025-01-01T00:00:00Z".into(),
+        project: "proj".into(),
+        tool_version: "0.1.0".into(),
+        services: vec![ServiceBackup {
+            service: "grafana".into(),
+            kind: BackupKind::Archive,
+            image: "img:1".into(),
+            paths: vec!["data/grafana".into()],
+            file: "grafana.tar.gz".into(),
+            size: std::fs::metadata(&out).unwrap().len(),
+            sha256: crate::sha256_file(&out).unwrap(),
+            unpacked_size: None,
+            entries: None,
+        }],
+    }
+    .write(dir.path())
+    .unwrap();
+    dir
+}
+
+fn link_header(kind: tar::EntryType) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(0o777);
+    h.set_size(0);
+    h
+}
+
+/// Finding 1 of the root-safety review: an archive entry `data/grafana` that is a symlink
+/// to a host directory, or a hard link to the settings, is refused before any service is
+/// stopped; the host directory and the settings are untouched.
+#[tokio::test]
+async fn an_archive_with_a_link_is_refused_before_anything_is_touched() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let (e, files) = running(root).await;
+    std::fs::create_dir_all(root.join("config")).unwrap();
+    std::fs::write(
+        root.join("config/services.env"),
+        b"GRAFANA_ADMIN_PASSWORD=s3cret\n",
+    )
+    .unwrap();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("sentinel"), b"host file").unwrap();
+    let symlinked = crafted_backup(|tar| {
+        let mut h = link_header(tar::EntryType::Symlink);
+        tar.append_link(&mut h, "data/grafana", host.path())
+            .unwrap();
+    });
+    let hard_linked = crafted_backup(|tar| {
+        let mut h = link_header(tar::EntryType::Directory);
+        tar.append_data(&mut h, "data/grafana", &b""[..]).unwrap();
+        let mut h = link_header(tar::EntryType::Link);
+        tar.append_link(&mut h, "data/grafana/services.env", "config/services.env")
+            .unwrap();
+    });
+    let ds = DataSafety::new(&e, &files, &BTreeMap::new()).unwrap();
+    for (b, what) in [
+        (&symlinked, "data/grafana is a symbolic link"),
+        (&hard_linked, "data/grafana/services.env is a hard link"),
+    ] {
+        e.clear_events();
+        let err = ds
+            .restore(b.path(), &Selection::All, &RestoreOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(what), "{err}");
+        assert_eq!(e.events(), Vec::new(), "something was stopped");
+        assert_eq!(state_of(&e, "grafana").await, ContainerState::Running);
+        let grafana = std::fs::symlink_metadata(root.join("data/grafana")).unwrap();
+        assert!(grafana.is_dir() && !grafana.file_type().is_symlink());
+        assert_eq!(
+            std::fs::read(root.join("data/grafana/f")).unwrap(),
+            b"backed up"
+        );
+        assert!(!root.join("data/grafana/services.env").exists());
+        assert_eq!(names_in(host.path()), ["sentinel"]);
+        assert_eq!(
+            std::fs::read(root.join("config/services.env")).unwrap(),
+            b"GRAFANA_ADMIN_PASSWORD=s3cret\n"
+        );
+    }
+}

@@ -57,6 +57,8 @@ fn a_corrupted_backup_is_refused_before_the_engine_is_contacted() {
             file: "grafana.tar.gz".into(),
             size: 15,
             sha256: "0".repeat(64),
+            unpacked_size: None,
+            entries: None,
         }],
     };
     m.write(&bk).unwrap();
@@ -122,4 +124,69 @@ fn restore_refuses_without_yes_and_without_a_terminal() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("pass --yes to confirm"), "{err}");
+}
+
+/// An archive whose `data/grafana` entry is a symlink to a host directory (finding 1 of
+/// the root-safety review) is refused before the confirmation and before the engine is
+/// contacted; the host directory is untouched.
+#[test]
+fn an_archive_with_a_symlink_is_refused_before_the_engine_is_contacted() {
+    use std::io::Write as _;
+    let p = project();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("sentinel"), b"host file").unwrap();
+    let bk = p.path().join("bk");
+    std::fs::create_dir_all(&bk).unwrap();
+    let out = bk.join("grafana.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&out).unwrap(),
+        flate2::Compression::default(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_mode(0o777);
+    h.set_size(0);
+    tar.append_link(&mut h, "data/grafana", host.path())
+        .unwrap();
+    tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    backup::Manifest {
+        format: backup::FORMAT,
+        created: "2025-01-01T00:00:00Z".into(),
+        project: "x".into(),
+        tool_version: "0.1.0".into(),
+        services: vec![backup::ServiceBackup {
+            service: "grafana".into(),
+            kind: backup::BackupKind::Archive,
+            image: "grafana/grafana:12.3.1-ubuntu".into(),
+            paths: vec!["data/grafana".into()],
+            file: "grafana.tar.gz".into(),
+            size: std::fs::metadata(&out).unwrap().len(),
+            sha256: backup::sha256_file(&out).unwrap(),
+            unpacked_size: None,
+            entries: None,
+        }],
+    }
+    .write(&bk)
+    .unwrap();
+    let out = run(
+        p.path(),
+        &["service", "restore", "--from", bk.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("entry data/grafana is a symbolic link; nothing was restored"),
+        "{err}"
+    );
+    assert!(!err.contains("--yes"), "asked before checking: {err}");
+    assert!(
+        std::fs::symlink_metadata(p.path().join("data/grafana"))
+            .is_ok_and(|m| m.is_dir() && !m.file_type().is_symlink())
+    );
+    let names: Vec<_> = std::fs::read_dir(host.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["sentinel"]);
 }
