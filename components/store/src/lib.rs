@@ -15,6 +15,7 @@
 
 mod accounts;
 mod error;
+mod files;
 mod journal;
 mod location;
 mod meta;

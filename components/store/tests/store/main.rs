@@ -3,5 +3,6 @@
 
 mod concurrency;
 mod data;
+mod links;
 mod open;
 mod pg_admin;
