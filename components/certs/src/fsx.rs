@@ -1,9 +1,11 @@
-//! File-system primitives: compare a file with its desired state, write atomically.
+//! File-system primitives: compare a file with its desired state, write atomically. Paths
+//! below the project go through `safe_fs` (no link followed, no hard-linked file read or
+//! changed in place); only the self-signed writer works on `CERTS_SRC` by path.
 
 use std::fs;
-use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+use safe_fs::{Dir, Kind};
 
 use crate::error::CertsError;
 
@@ -24,22 +26,24 @@ impl Diff {
     }
 }
 
-/// Compares `path` with the desired content, mode and (optionally) owner. Reads nothing
-/// beyond metadata when the size already differs.
+/// Compares `root/rel` with the desired content, mode and (optionally) owner. Reads nothing
+/// beyond metadata when the size already differs. A link, a hard-linked file or anything
+/// but a regular file is never read: it is replaced by a file of its own.
 pub(crate) fn diff_file(
-    path: &Path,
+    root: &Dir,
+    rel: &Path,
     content: &[u8],
     mode: u32,
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> Result<Diff, CertsError> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Diff::default()),
+    let path = root.path().join(rel);
+    let meta = match root.meta(rel) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(Diff::default()),
         Err(e) => return Err(CertsError::read(path, e)),
     };
-    if !meta.file_type().is_file() {
-        // A symlink, directory or other: replaced by a regular file.
+    if meta.kind != Kind::File || meta.nlink > 1 {
         return Ok(Diff {
             exists: true,
             content: true,
@@ -48,73 +52,86 @@ pub(crate) fn diff_file(
             current_gid: None,
         });
     }
-    let content_differs = if meta.len() != content.len() as u64 {
+    let content_differs = if meta.size != content.len() as u64 {
         true
     } else {
-        fs::read(path).map_err(|e| CertsError::read(path, e))? != content
+        root.read(rel).map_err(|e| CertsError::read(&path, e))? != content
     };
     Ok(Diff {
         exists: true,
         content: content_differs,
-        mode: meta.mode() & 0o7777 != mode,
-        owner: uid.is_some_and(|u| u != meta.uid()) || gid.is_some_and(|g| g != meta.gid()),
-        current_gid: Some(meta.gid()),
+        mode: meta.mode != mode,
+        owner: uid.is_some_and(|u| u != meta.uid) || gid.is_some_and(|g| g != meta.gid),
+        current_gid: Some(meta.gid),
     })
 }
 
-/// Writes `content` atomically with `mode` and, when given, `uid`/`gid` (set on the temp
-/// file before the rename; see the atomic_file component).
+/// Writes `content` to `root/rel` atomically with `mode` and, when given, `uid`/`gid` (set
+/// on the temp file before the rename), creating the parent directory (0755) if needed.
 pub(crate) fn write_atomic(
-    path: &Path,
+    root: &Dir,
+    rel: &Path,
     content: &[u8],
     mode: u32,
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> Result<(), CertsError> {
-    atomic_file::write(path, content, mode, atomic_file::Owner::Set { uid, gid })
+    let err = |e| CertsError::write(root.path().join(rel), e);
+    if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+        root.create_dir_all(parent, 0o755).map_err(err)?;
+    }
+    root.write_atomic(rel, content, mode, safe_fs::Owner::Set { uid, gid })
+        .map_err(err)
+}
+
+/// Removes a file (a link as a link); a file already gone is fine.
+pub(crate) fn remove_file(root: &Dir, rel: &Path) -> Result<(), CertsError> {
+    root.remove_file(rel)
+        .map(|_| ())
+        .map_err(|e| CertsError::write(root.path().join(rel), e))
+}
+
+/// Writes `content` to `path` (in `CERTS_SRC`, outside the project) atomically with `mode`.
+pub(crate) fn write_path(path: &Path, content: &[u8], mode: u32) -> Result<(), CertsError> {
+    atomic_file::write(path, content, mode, atomic_file::Owner::Process)
         .map_err(|e| CertsError::write(path, e))
 }
 
-/// Removes a file; a file already gone is fine.
-pub(crate) fn remove_file(path: &Path) -> Result<(), CertsError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(CertsError::write(path, e)),
-    }
-}
-
-/// Creates `dir` (and parents) if needed.
-pub(crate) fn ensure_dir(dir: &Path) -> Result<(), CertsError> {
+/// Creates `dir` (and parents) if needed (`CERTS_SRC`).
+pub(crate) fn ensure_dir_path(dir: &Path) -> Result<(), CertsError> {
     fs::create_dir_all(dir).map_err(|e| CertsError::write(dir, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn write_atomic_sets_mode_and_leaves_no_temp() {
         let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("k.pem");
-        write_atomic(&p, b"abc", 0o600, None, None).unwrap();
+        let root = Dir::open_root(d.path()).unwrap();
+        let rel = Path::new("k.pem");
+        write_atomic(&root, rel, b"abc", 0o600, None, None).unwrap();
+        let p = d.path().join(rel);
         let m = fs::metadata(&p).unwrap();
         assert_eq!(m.mode() & 0o7777, 0o600);
         assert_eq!(fs::read(&p).unwrap(), b"abc");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
-        let diff = diff_file(&p, b"abc", 0o600, None, None).unwrap();
+        let diff = diff_file(&root, rel, b"abc", 0o600, None, None).unwrap();
         assert!(diff.is_unchanged());
-        let diff = diff_file(&p, b"abd", 0o644, None, None).unwrap();
+        let diff = diff_file(&root, rel, b"abd", 0o644, None, None).unwrap();
         assert!(diff.content && diff.mode && !diff.owner);
     }
 
     #[test]
     fn write_atomic_failure_removes_temp() {
         let d = tempfile::tempdir().unwrap();
+        let root = Dir::open_root(d.path()).unwrap();
         let p = d.path().join("target");
         fs::create_dir(&p).unwrap();
         fs::write(p.join("inside"), b"x").unwrap();
-        let err = write_atomic(&p, b"abc", 0o600, None, None).unwrap_err();
+        let err = write_atomic(&root, Path::new("target"), b"abc", 0o600, None, None).unwrap_err();
         assert!(matches!(err, CertsError::Write { .. }), "{err}");
         let names: Vec<_> = fs::read_dir(d.path())
             .unwrap()
@@ -126,7 +143,8 @@ mod tests {
     #[test]
     fn diff_of_missing_file_is_create() {
         let d = tempfile::tempdir().unwrap();
-        let diff = diff_file(&d.path().join("nope"), b"", 0o644, Some(1), None).unwrap();
+        let root = Dir::open_root(d.path()).unwrap();
+        let diff = diff_file(&root, Path::new("nope"), b"", 0o644, Some(1), None).unwrap();
         assert!(!diff.exists && !diff.is_unchanged());
     }
 }

@@ -175,9 +175,9 @@ pub fn self_signed(opts: &SelfSignedOptions) -> Result<SelfSignedReport, CertsEr
         (ca_pem.clone(), 0o644),
         (ca_pem, 0o644),
     ];
-    fsx::ensure_dir(&opts.dir)?;
+    fsx::ensure_dir_path(&opts.dir)?;
     for (path, (content, mode)) in files.iter().zip(contents) {
-        fsx::write_atomic(path, content.as_bytes(), mode, None, None)?;
+        fsx::write_path(path, content.as_bytes(), mode)?;
     }
     Ok(SelfSignedReport {
         dir: opts.dir.clone(),

@@ -3,6 +3,8 @@
 
 #[path = "certs/check.rs"]
 mod check;
+#[path = "certs/links.rs"]
+mod links;
 #[path = "certs/refresh.rs"]
 mod refresh;
 #[path = "certs/self_signed.rs"]

@@ -1,5 +1,6 @@
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+
+use safe_fs::{Dir, Kind};
 
 use crate::templates::{FROM_TEMPLATE, PROTECTED, TEMPLATES, Template};
 
@@ -80,11 +81,29 @@ fn mkdirs(dir: &Path) -> Result<(), ProjectError> {
     std::fs::create_dir_all(dir).map_err(io(dir))
 }
 
-/// Write `contents` to `path` atomically (temp file + rename) with `mode`, keeping the owner
-/// of a file it replaces.
-fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), ProjectError> {
-    mkdirs(path.parent().unwrap_or_else(|| Path::new(".")))?;
-    atomic_file::write(path, contents, mode, atomic_file::Owner::Keep).map_err(io(path))
+/// Create `root/rel` (0755) without following a link in it.
+fn mkdirs_below(root: &Dir, rel: &str) -> Result<(), ProjectError> {
+    root.create_dir_all(rel, 0o755)
+        .map(drop)
+        .map_err(io(&root.path().join(rel)))
+}
+
+/// Write `contents` to `root/rel` atomically (temp file + rename) with `mode`, keeping the
+/// owner of a file it replaces; a link among the parents (`config/` linked elsewhere) is
+/// refused, a link at `rel` itself replaced, never written through.
+fn write_file(root: &Dir, rel: &str, contents: &[u8], mode: u32) -> Result<(), ProjectError> {
+    if let Some((parent, _)) = rel.rsplit_once('/') {
+        mkdirs_below(root, parent)?;
+    }
+    root.write_atomic(rel, contents, mode, safe_fs::Owner::Keep)
+        .map_err(io(&root.path().join(rel)))
+}
+
+/// Whether `root/rel` exists (a link counts as existing; a link among the parents is an error).
+fn exists(root: &Dir, rel: &str) -> Result<bool, ProjectError> {
+    root.meta(rel)
+        .map(|m| m.is_some())
+        .map_err(io(&root.path().join(rel)))
 }
 
 fn item_of(t: &Template) -> &str {
@@ -109,12 +128,12 @@ pub fn generate(dir: &Path, force: bool) -> Result<GenerateReport, ProjectError>
     }
     mkdirs(dir)?;
     let dir = std::fs::canonicalize(dir).map_err(io(dir))?;
+    let root = Dir::open_root(&dir).map_err(io(&dir))?;
     let mut report = GenerateReport {
         dir: dir.clone(),
         events: Vec::new(),
     };
     for item in ITEMS {
-        let target = dir.join(item);
         let is_dir = !item.contains('.');
         let shown = if is_dir {
             format!("{item}/")
@@ -122,26 +141,30 @@ pub fn generate(dir: &Path, force: bool) -> Result<GenerateReport, ProjectError>
             item.to_owned()
         };
         let files = TEMPLATES.iter().filter(|t| item_of(t) == item);
-        if !target.exists() {
+        if !exists(&root, item)? {
             for t in files {
-                write_file(&dir.join(t.path), t.contents.as_bytes(), t.mode)?;
+                write_file(&root, t.path, t.contents.as_bytes(), t.mode)?;
             }
             report.events.push(Event::Created(shown));
         } else if force && FORCEABLE.contains(&item) {
             let mut overwrote = false;
             for t in files {
                 let path = dir.join(t.path);
-                if path.exists() && is_protected(t.path) {
+                let meta = root.meta(t.path).map_err(io(&path))?;
+                if meta.is_some() && is_protected(t.path) {
                     report.events.push(Event::Kept(t.path.to_owned()));
                     continue;
                 }
-                // An overwritten file keeps its previous mode.
-                let mode = std::fs::metadata(&path)
-                    .map(|m| m.permissions().mode() & 0o7777)
-                    .unwrap_or(t.mode);
-                let same = std::fs::read(&path).is_ok_and(|old| old == t.contents.as_bytes());
+                // An overwritten file keeps its previous mode (a link is replaced by a file
+                // with the template's mode: never read or written through).
+                let mode = meta
+                    .filter(|m| m.kind == Kind::File)
+                    .map_or(t.mode, |m| m.mode);
+                let same = root
+                    .read(t.path)
+                    .is_ok_and(|old| old == t.contents.as_bytes());
                 if !same {
-                    write_file(&path, t.contents.as_bytes(), mode)?;
+                    write_file(&root, t.path, t.contents.as_bytes(), mode)?;
                 }
                 overwrote = true;
             }
@@ -153,18 +176,17 @@ pub fn generate(dir: &Path, force: bool) -> Result<GenerateReport, ProjectError>
         }
     }
     for (template, target) in FROM_TEMPLATE {
-        let path = dir.join(target);
-        if path.exists() {
+        if exists(&root, target)? {
             continue;
         }
         let contents = crate::templates::template(template).unwrap_or_default();
-        write_file(&path, contents.as_bytes(), 0o600)?;
+        write_file(&root, target, contents.as_bytes(), 0o600)?;
         report
             .events
             .push(Event::FromTemplate((*target).to_owned()));
     }
     for service in catalog::Service::ALL {
-        mkdirs(&dir.join(service.data_dir()))?;
+        mkdirs_below(&root, service.data_dir())?;
     }
     Ok(report)
 }

@@ -227,3 +227,43 @@ fn compose_files_take_images_from_the_override_keys() {
         );
     }
 }
+
+/// Root safety (docs/security.md, "Files and links"): `--force` never writes through a
+/// link; a sentinel tree outside the project keeps every file's content, mode, owner and
+/// mtime.
+#[test]
+fn force_never_writes_through_links() {
+    use std::os::unix::fs::symlink;
+    let sentinel = test_support::Sentinel::plant();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path();
+    project::generate(p, false).unwrap();
+    std::fs::remove_dir_all(p.join("config")).unwrap();
+    symlink(sentinel.path(), p.join("config")).unwrap();
+    let err = project::generate(p, true).unwrap_err();
+    let msg = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+    assert!(msg.contains("config is a symbolic link"), "{msg}");
+    sentinel.assert_unchanged("project generate --force with config/ linked");
+
+    // A compose file linked to a file outside: replaced by the template, the target untouched.
+    std::fs::remove_file(p.join("config")).unwrap();
+    std::fs::remove_file(p.join("compose.gitlab.yml")).unwrap();
+    symlink(
+        sentinel.path().join("public.pem"),
+        p.join("compose.gitlab.yml"),
+    )
+    .unwrap();
+    project::generate(p, true).unwrap();
+    assert!(
+        !std::fs::symlink_metadata(p.join("compose.gitlab.yml"))
+            .unwrap()
+            .is_symlink()
+    );
+    sentinel.assert_unchanged("project generate --force with a linked compose file");
+
+    // A linked data dir: the service dirs are not created through it.
+    std::fs::remove_dir_all(p.join("data")).unwrap();
+    symlink(sentinel.path(), p.join("data")).unwrap();
+    assert!(project::generate(p, false).is_err());
+    sentinel.assert_unchanged("project generate with data/ linked");
+}

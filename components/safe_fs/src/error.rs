@@ -32,6 +32,12 @@ impl Refused {
     }
 }
 
+impl From<Refused> for io::Error {
+    fn from(r: Refused) -> Self {
+        r.into_io()
+    }
+}
+
 /// The refusal inside `e`, if it is one.
 #[must_use]
 pub fn refused(e: &io::Error) -> Option<&Refused> {

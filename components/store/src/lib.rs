@@ -20,6 +20,7 @@ mod accounts;
 mod error;
 mod holder;
 mod intent;
+mod files;
 mod journal;
 mod location;
 mod meta;

@@ -1,8 +1,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -271,12 +270,13 @@ impl Store {
         let mut lock = None;
         let backend = match location {
             StoreLocation::Sqlite(path) => {
-                if create {
-                    prepare_sqlite_file(path).map_err(|source| StoreError::Io {
+                // Always checked (never a link, never hard-linked), created only with `create`.
+                crate::files::prepare_sqlite_file(path, create).map_err(|source| {
+                    StoreError::Io {
                         path: path.clone(),
                         source,
-                    })?;
-                }
+                    }
+                })?;
                 lock = Some(lock_file(path).await?);
                 Backend::Sqlite {
                     pool: connect_sqlite(path).await?,
@@ -441,33 +441,6 @@ async fn connect_sqlite(path: &Path) -> Result<SqlitePool, StoreError> {
     Ok(pool)
 }
 
-/// Create the state directory (0700) and an empty database file (0600) if missing, and
-/// tighten an existing file's mode to 0600. An empty file is a valid, empty SQLite database.
-fn prepare_sqlite_file(path: &Path) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.exists()
-    {
-        fs::create_dir_all(dir)?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    }
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let meta = fs::metadata(path)?;
-            if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
-                fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
-            }
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// Serialise migrations between processes sharing one SQLite file. A separate lock file,
 /// because opening and closing the database file itself would drop SQLite's POSIX locks.
 async fn lock_file(db: &Path) -> Result<fs::File, StoreError> {
@@ -475,14 +448,9 @@ async fn lock_file(db: &Path) -> Result<fs::File, StoreError> {
     name.push(".lock");
     let lock_path = PathBuf::from(name);
     let err_path = lock_path.clone();
+    let db_path = db.to_owned();
     tokio::task::spawn_blocking(move || -> io::Result<fs::File> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&lock_path)?;
+        let file = crate::files::open_lock_file(&db_path)?;
         file.lock()?;
         Ok(file)
     })

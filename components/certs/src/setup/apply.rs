@@ -1,9 +1,9 @@
 //! One planned operation: whether it changes anything, who it needs root for, its report
 //! line, and applying it.
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+
+use safe_fs::Dir;
 
 use super::report::{Action, Aspect, FileReport};
 use crate::error::CertsError;
@@ -22,7 +22,6 @@ pub(super) enum Op {
     },
     Remove {
         rel: PathBuf,
-        path: PathBuf,
     },
     Dir {
         rel: PathBuf,
@@ -33,7 +32,8 @@ pub(super) enum Op {
         exists: bool,
         mode_differs: bool,
         owner_differs: bool,
-        /// Entries below the directory whose owner differs.
+        /// Entries below the directory whose owner differs (links as links; hard-linked
+        /// files and mount points are left alone, see the step's notes).
         reown: Vec<PathBuf>,
     },
 }
@@ -171,10 +171,11 @@ impl Op {
         }
     }
 
-    pub(super) fn apply(&self) -> Result<(), CertsError> {
+    /// Apply through `root`, the project directory: nothing below it is followed.
+    pub(super) fn apply(&self, root: &Dir) -> Result<(), CertsError> {
         match self {
             Op::Write {
-                path,
+                rel,
                 content,
                 mode,
                 uid,
@@ -191,13 +192,11 @@ impl Op {
                 } else {
                     None
                 });
-                if let Some(dir) = path.parent() {
-                    fsx::ensure_dir(dir)?;
-                }
-                fsx::write_atomic(path, content, *mode, *uid, gid)
+                fsx::write_atomic(root, rel, content, *mode, *uid, gid)
             }
-            Op::Remove { path, .. } => fsx::remove_file(path),
+            Op::Remove { rel, .. } => fsx::remove_file(root, rel),
             Op::Dir {
+                rel,
                 path,
                 mode,
                 uid,
@@ -208,15 +207,13 @@ impl Op {
                 if self.is_unchanged() {
                     return Ok(());
                 }
-                fsx::ensure_dir(path)?;
-                fs::set_permissions(path, fs::Permissions::from_mode(*mode))
-                    .map_err(|e| CertsError::write(path, e))?;
+                let err = |e| CertsError::write(path, e);
+                let dir = root.create_dir_all(rel, *mode).map_err(err)?;
+                dir.set_mode(*mode).map_err(err)?;
                 if uid.is_some() || gid.is_some() {
-                    std::os::unix::fs::lchown(path, *uid, *gid)
-                        .map_err(|e| CertsError::write(path, e))?;
-                    for p in reown {
-                        std::os::unix::fs::lchown(p, *uid, *gid)
-                            .map_err(|e| CertsError::write(p, e))?;
+                    dir.set_owner(*uid, *gid).map_err(err)?;
+                    if !reown.is_empty() {
+                        dir.chown_tree(*uid, *gid, true).map_err(err)?;
                     }
                 }
                 Ok(())

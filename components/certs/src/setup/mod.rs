@@ -25,8 +25,11 @@ pub fn host_setup(opts: &CertsOptions) -> Result<SetupReport, CertsError> {
 /// file needs another owner (and `skip_chown` is off), it fails with
 /// [`CertsError::NeedsRoot`] before changing anything.
 pub fn host_setup_as(opts: &CertsOptions, is_root: bool) -> Result<SetupReport, CertsError> {
+    let root = safe_fs::Dir::open_root(&opts.project_dir)
+        .map_err(|e| CertsError::read(&opts.project_dir, e))?;
     let mut planner = Planner {
         opts,
+        root,
         certs: opts.certs_dir(),
         copied: BTreeMap::new(),
     };
@@ -51,11 +54,12 @@ pub fn host_setup_as(opts: &CertsOptions, is_root: bool) -> Result<SetupReport, 
     for planned in plan {
         if !opts.dry_run {
             for op in &planned.ops {
-                op.apply().map_err(|e| CertsError::StepFailed {
-                    step: planned.step,
-                    finished: finished.clone(),
-                    source: Box::new(e),
-                })?;
+                op.apply(&planner.root)
+                    .map_err(|e| CertsError::StepFailed {
+                        step: planned.step,
+                        finished: finished.clone(),
+                        source: Box::new(e),
+                    })?;
             }
         }
         finished.push(planned.step);

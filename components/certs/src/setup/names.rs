@@ -35,11 +35,14 @@ pub(crate) fn le_split(name: &str) -> Option<(&'static str, Option<u64>)> {
     })
 }
 
-pub(crate) fn is_key(name: &str, content: &[u8]) -> bool {
-    name.ends_with(".key")
-        || content
-            .windows(b"PRIVATE KEY-----".len())
-            .any(|w| w == b"PRIVATE KEY-----")
+/// The mode of a file copied from `CERTS_SRC`: by what it holds (`safe_fs::mode_for`:
+/// public only for PEM certificates); a `.key` name only ever makes a file private.
+pub(crate) fn copy_mode(name: &str, content: &[u8]) -> u32 {
+    if name.ends_with(".key") {
+        safe_fs::PRIVATE
+    } else {
+        safe_fs::mode_for(content)
+    }
 }
 
 /// What `CERTS_SRC` provides.

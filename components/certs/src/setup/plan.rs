@@ -1,13 +1,15 @@
-//! Planning `host setup`: every step's operations, computed with reads only.
+//! Planning `host setup`: every step's operations, computed with reads only. Everything
+//! below the project is reached through `safe_fs` from the project directory: a link in
+//! `certs/`, `data/` or `log/` paths is refused, never followed.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use safe_fs::{Dir, Kind, SkipReason};
+
 use super::apply::Op;
-use super::names::{SourceScan, is_key, le_split, scan_source};
+use super::names::{SourceScan, copy_mode, le_split, scan_source};
 use super::report::Step;
 use crate::error::CertsError;
 use crate::fsx;
@@ -22,13 +24,23 @@ pub(super) struct PlannedStep {
 
 pub(super) struct Planner<'a> {
     pub(super) opts: &'a CertsOptions,
+    /// The project directory, opened once: every path below it is walked from here.
+    pub(super) root: Dir,
     pub(super) certs: PathBuf,
     /// Content `certs/<name>` will have after the copy step.
     pub(super) copied: BTreeMap<String, Vec<u8>>,
 }
 
+type Ids = (Option<u32>, Option<u32>);
+/// A derived file: name in `certs/`, content, mode, owner.
+type Derived<'a> = (&'a str, Vec<u8>, u32, Ids);
+
+fn certs_rel(name: &str) -> PathBuf {
+    Path::new("certs").join(name)
+}
+
 impl Planner<'_> {
-    fn owner(&self, o: Owner) -> (Option<u32>, Option<u32>) {
+    fn owner(&self, o: Owner) -> Ids {
         if self.opts.skip_chown {
             (None, None)
         } else {
@@ -41,13 +53,13 @@ impl Planner<'_> {
         name: &str,
         content: Vec<u8>,
         mode: u32,
-        owner: (Option<u32>, Option<u32>),
+        owner: Ids,
     ) -> Result<Op, CertsError> {
-        let path = self.certs.join(name);
-        let diff = fsx::diff_file(&path, &content, mode, owner.0, owner.1)?;
+        let rel = certs_rel(name);
+        let diff = fsx::diff_file(&self.root, &rel, &content, mode, owner.0, owner.1)?;
         Ok(Op::Write {
-            rel: Path::new("certs").join(name),
-            path,
+            path: self.certs.join(name),
+            rel,
             content,
             mode,
             uid: owner.0,
@@ -56,8 +68,9 @@ impl Planner<'_> {
         })
     }
 
-    /// The copy step: regular files of `CERTS_SRC` (symlinks followed, not recursive), Let's
-    /// Encrypt names normalised (newest by mtime wins), numbered leftovers removed.
+    /// The copy step: regular files of `CERTS_SRC` (symlinks followed there: it is the
+    /// operator's, e.g. Let's Encrypt's `live/` links; not recursive), Let's Encrypt names
+    /// normalised (newest by mtime wins), numbered leftovers removed. Modes by content.
     fn plan_copy(&mut self) -> Result<PlannedStep, CertsError> {
         let SourceScan {
             targets,
@@ -66,9 +79,8 @@ impl Planner<'_> {
         } = scan_source(&self.opts.certs_src)?;
         let mut ops = Vec::new();
         for (name, path) in targets {
-            let content = fs::read(&path).map_err(|e| CertsError::read(&path, e))?;
-            let key = is_key(&name, &content);
-            let mode = if key { 0o600 } else { 0o644 };
+            let content = std::fs::read(&path).map_err(|e| CertsError::read(&path, e))?;
+            let mode = copy_mode(&name, &content);
             let owner = if name == "privkey.pem" {
                 self.owner(self.opts.owners.grafana)
             } else {
@@ -78,30 +90,20 @@ impl Planner<'_> {
             self.copied.insert(name, content);
         }
         // Numbered leftovers of the prefixes the source provides.
-        match fs::read_dir(&self.certs) {
-            Ok(entries) => {
-                let mut leftovers = Vec::new();
-                for entry in entries {
-                    let entry = entry.map_err(|e| CertsError::read(&self.certs, e))?;
-                    let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                        continue;
-                    };
-                    if let Some((prefix, Some(_))) = le_split(&name)
-                        && prefixes.contains(&prefix)
-                    {
-                        leftovers.push(name);
-                    }
-                }
-                leftovers.sort();
-                for name in leftovers {
-                    ops.push(Op::Remove {
-                        rel: Path::new("certs").join(&name),
-                        path: self.certs.join(&name),
-                    });
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        let entries = match self.root.open_dir("certs").and_then(|d| d.entries()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(CertsError::read(&self.certs, e)),
+        };
+        for (name, _) in entries {
+            let Some(name) = name.to_str() else { continue };
+            if let Some((prefix, Some(_))) = le_split(name)
+                && prefixes.contains(&prefix)
+            {
+                ops.push(Op::Remove {
+                    rel: certs_rel(name),
+                });
+            }
         }
         Ok(PlannedStep {
             step: Step::CopyCertificates,
@@ -110,47 +112,63 @@ impl Planner<'_> {
         })
     }
 
-    /// `certs/<name>` as it will be after the copy step.
+    /// `certs/<name>` as it will be after the copy step (never read through a link).
     fn input(&self, name: &'static str) -> Result<Vec<u8>, CertsError> {
         if let Some(c) = self.copied.get(name) {
             return Ok(c.clone());
         }
-        let path = self.certs.join(name);
-        match fs::read(&path) {
+        match self.root.read(certs_rel(name)) {
             Ok(c) => Ok(c),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(CertsError::MissingInput {
                 name,
                 source_dir: self.opts.certs_src.clone(),
                 certs_dir: self.certs.clone(),
             }),
-            Err(e) => Err(CertsError::read(path, e)),
+            Err(e) => Err(CertsError::read(self.certs.join(name), e)),
         }
     }
 
-    fn plan_dir(&self, rel: &str, owner: Owner) -> Result<Op, CertsError> {
+    /// A ThingsBoard directory (0750, its owner down the tree); notes name what is left
+    /// alone (hard-linked files, mount points).
+    fn plan_dir(&self, rel: &str, owner: Owner, notes: &mut Vec<String>) -> Result<Op, CertsError> {
         let path = self.opts.project_dir.join(rel);
         let (uid, gid) = self.owner(owner);
         let mode = 0o750;
-        let (exists, mode_differs, owner_differs, reown) = match fs::symlink_metadata(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => (false, true, true, Vec::new()),
-            Err(e) => return Err(CertsError::read(&path, e)),
-            Ok(m) if !m.is_dir() => {
-                return Err(CertsError::write(
-                    &path,
-                    io::Error::other("exists and is not a directory"),
-                ));
-            }
-            Ok(m) => {
-                let differs = |m: &fs::Metadata| {
-                    uid.is_some_and(|u| u != m.uid()) || gid.is_some_and(|g| g != m.gid())
-                };
-                let mut reown = Vec::new();
-                if uid.is_some() || gid.is_some() {
-                    collect_foreign(&path, &differs, &mut reown)?;
+        let read = |e| CertsError::read(&path, e);
+        let (exists, mode_differs, owner_differs, reown) =
+            match self.root.meta(rel).map_err(read)? {
+                None => (false, true, true, Vec::new()),
+                Some(m) if m.kind == Kind::Symlink => {
+                    return Err(read(safe_fs::Refused::Symlink(path.clone()).into()));
                 }
-                (true, m.mode() & 0o7777 != mode, differs(&m), reown)
-            }
-        };
+                Some(m) if m.kind != Kind::Dir => {
+                    return Err(CertsError::write(
+                        &path,
+                        io::Error::other("exists and is not a directory"),
+                    ));
+                }
+                Some(m) => {
+                    let differs =
+                        uid.is_some_and(|u| u != m.uid) || gid.is_some_and(|g| g != m.gid);
+                    let mut reown = Vec::new();
+                    if uid.is_some() || gid.is_some() {
+                        let tree = self
+                            .root
+                            .open_dir(rel)
+                            .and_then(|d| d.chown_tree(uid, gid, false))
+                            .map_err(read)?;
+                        reown = tree.changed.iter().map(|p| path.join(p)).collect();
+                        notes.extend(tree.skipped.iter().map(|s| {
+                            let why = match s.reason {
+                                SkipReason::HardLinked => "it has other hard links",
+                                SkipReason::OtherDevice => "it is a mount point (another device)",
+                            };
+                            format!("owner of {rel}/{} left alone: {why}", s.path.display())
+                        }));
+                    }
+                    (true, m.mode != mode, differs, reown)
+                }
+            };
         Ok(Op::Dir {
             rel: PathBuf::from(rel),
             path,
@@ -165,77 +183,92 @@ impl Planner<'_> {
     }
 
     pub(super) fn plan(&mut self) -> Result<Vec<PlannedStep>, CertsError> {
-        let fail = |step: Step| {
-            move |e: CertsError| CertsError::StepFailed {
-                step,
-                finished: Vec::new(),
-                source: Box::new(e),
-            }
-        };
-        let mut steps = vec![self.plan_copy().map_err(fail(Step::CopyCertificates))?];
-        let owners = self.opts.owners;
-
+        let copy = self.plan_copy().map_err(fail(Step::CopyCertificates))?;
         let step = Step::Mongodb;
         let key = self.input("privkey.pem").map_err(fail(step))?;
         let chain = self.input("fullchain.pem").map_err(fail(step))?;
-        let mut combined = key.clone();
+        let mut steps = vec![copy];
+        steps.extend(self.plan_keys(&key, &chain)?);
+        steps.push(
+            self.plan_thingsboard(key, chain)
+                .map_err(fail(Step::Thingsboard))?,
+        );
+        steps.push(self.plan_grafana().map_err(fail(Step::Grafana))?);
+        Ok(steps)
+    }
+
+    /// Grafana runs as USERID:GROUPID (the image's non-root 472:0 by default) and writes
+    /// data/grafana.
+    fn plan_grafana(&self) -> Result<PlannedStep, CertsError> {
+        let mut notes = Vec::new();
+        let ops = vec![self.plan_dir("data/grafana", self.opts.owners.grafana, &mut notes)?];
+        Ok(PlannedStep {
+            step: Step::Grafana,
+            ops,
+            notes,
+        })
+    }
+
+    /// MongoDB, InfluxDB, RabbitMQ and PostgreSQL: their copies of the key and chain.
+    fn plan_keys(&self, key: &[u8], chain: &[u8]) -> Result<Vec<PlannedStep>, CertsError> {
+        let owners = self.opts.owners;
+        let mut combined = key.to_vec();
         if !combined.is_empty() && !combined.ends_with(b"\n") {
             combined.push(b'\n');
         }
-        combined.extend_from_slice(&chain);
-        steps.push(PlannedStep {
-            step,
-            ops: vec![
-                self.write_op("combined.pem", combined, 0o600, self.owner(owners.mongo))
-                    .map_err(fail(step))?,
-            ],
-            notes: Vec::new(),
-        });
-
-        let step = Step::Influxdb;
-        steps.push(PlannedStep {
-            step,
-            ops: vec![
-                self.write_op(
+        combined.extend_from_slice(chain);
+        let pg = self.owner(owners.postgres);
+        let chain_mode = safe_fs::mode_for(chain);
+        let planned: [(Step, Vec<Derived>); 4] = [
+            (
+                Step::Mongodb,
+                vec![("combined.pem", combined, 0o600, self.owner(owners.mongo))],
+            ),
+            (
+                Step::Influxdb,
+                vec![(
                     "privkey-influxdb.pem",
-                    key.clone(),
+                    key.to_vec(),
                     0o600,
                     self.owner(owners.influx),
-                )
-                .map_err(fail(step))?,
-            ],
-            notes: Vec::new(),
-        });
-
-        let step = Step::Rabbitmq;
-        steps.push(PlannedStep {
-            step,
-            ops: vec![
-                self.write_op(
+                )],
+            ),
+            (
+                Step::Rabbitmq,
+                vec![(
                     "privkey-rabbitmq.pem",
-                    key.clone(),
+                    key.to_vec(),
                     0o600,
                     self.owner(owners.rabbit),
-                )
-                .map_err(fail(step))?,
-            ],
-            notes: Vec::new(),
-        });
+                )],
+            ),
+            (
+                Step::Postgres,
+                vec![
+                    ("postgres.key", key.to_vec(), 0o600, pg),
+                    ("postgres.crt", chain.to_vec(), chain_mode, pg),
+                ],
+            ),
+        ];
+        planned
+            .into_iter()
+            .map(|(step, files)| {
+                let ops = files
+                    .into_iter()
+                    .map(|(name, content, mode, ids)| self.write_op(name, content, mode, ids))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(fail(step))?;
+                Ok(PlannedStep {
+                    step,
+                    ops,
+                    notes: Vec::new(),
+                })
+            })
+            .collect()
+    }
 
-        let step = Step::Postgres;
-        let pg = self.owner(owners.postgres);
-        steps.push(PlannedStep {
-            step,
-            ops: vec![
-                self.write_op("postgres.key", key.clone(), 0o600, pg)
-                    .map_err(fail(step))?,
-                self.write_op("postgres.crt", chain.clone(), 0o644, pg)
-                    .map_err(fail(step))?,
-            ],
-            notes: Vec::new(),
-        });
-
-        let step = Step::Thingsboard;
+    fn plan_thingsboard(&self, key: Vec<u8>, chain: Vec<u8>) -> Result<PlannedStep, CertsError> {
+        let owners = self.opts.owners;
         let tb = self.owner(owners.thingsboard);
         let mut notes = Vec::new();
         if self.opts.skip_chown {
@@ -248,52 +281,25 @@ impl Planner<'_> {
                     .map_or_else(|| "-".to_owned(), |g| g.to_string())
             ));
         }
-        steps.push(PlannedStep {
-            step,
-            ops: vec![
-                self.write_op("thingsboard-privkey.pem", key, 0o600, tb)
-                    .map_err(fail(step))?,
-                self.write_op("thingsboard-fullchain.pem", chain, 0o644, tb)
-                    .map_err(fail(step))?,
-                self.plan_dir("data/thingsboard", owners.thingsboard)
-                    .map_err(fail(step))?,
-                self.plan_dir("log/thingsboard", owners.thingsboard)
-                    .map_err(fail(step))?,
-            ],
+        let chain_mode = safe_fs::mode_for(&chain);
+        let ops = vec![
+            self.write_op("thingsboard-privkey.pem", key, 0o600, tb)?,
+            self.write_op("thingsboard-fullchain.pem", chain, chain_mode, tb)?,
+            self.plan_dir("data/thingsboard", owners.thingsboard, &mut notes)?,
+            self.plan_dir("log/thingsboard", owners.thingsboard, &mut notes)?,
+        ];
+        Ok(PlannedStep {
+            step: Step::Thingsboard,
+            ops,
             notes,
-        });
-
-        // Grafana runs as USERID:GROUPID (the image's non-root 472:0 by default) and writes
-        // data/grafana.
-        let step = Step::Grafana;
-        steps.push(PlannedStep {
-            step,
-            ops: vec![
-                self.plan_dir("data/grafana", owners.grafana)
-                    .map_err(fail(step))?,
-            ],
-            notes: Vec::new(),
-        });
-        Ok(steps)
+        })
     }
 }
 
-fn collect_foreign(
-    dir: &Path,
-    differs: &dyn Fn(&fs::Metadata) -> bool,
-    out: &mut Vec<PathBuf>,
-) -> Result<(), CertsError> {
-    let entries = fs::read_dir(dir).map_err(|e| CertsError::read(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| CertsError::read(dir, e))?;
-        let path = entry.path();
-        let meta = fs::symlink_metadata(&path).map_err(|e| CertsError::read(&path, e))?;
-        if differs(&meta) {
-            out.push(path.clone());
-        }
-        if meta.is_dir() {
-            collect_foreign(&path, differs, out)?;
-        }
+fn fail(step: Step) -> impl Fn(CertsError) -> CertsError {
+    move |e| CertsError::StepFailed {
+        step,
+        finished: Vec::new(),
+        source: Box::new(e),
     }
-    Ok(())
 }

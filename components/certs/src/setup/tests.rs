@@ -1,4 +1,4 @@
-use super::names::{is_key, le_split};
+use super::names::{copy_mode, le_split};
 use super::report::Step;
 
 #[test]
@@ -15,11 +15,21 @@ fn le_names() {
 }
 
 #[test]
-fn key_detection() {
-    assert!(is_key("x.pem", b"-----BEGIN PRIVATE KEY-----\n"));
-    assert!(is_key("x.pem", b"-----BEGIN EC PRIVATE KEY-----\n"));
-    assert!(is_key("postgres.key", b""));
-    assert!(!is_key("fullchain.pem", b"-----BEGIN CERTIFICATE-----\n"));
+fn copy_modes() {
+    assert_eq!(copy_mode("x.pem", b"-----BEGIN PRIVATE KEY-----\n"), 0o600);
+    assert_eq!(
+        copy_mode("x.pem", b"-----BEGIN EC PRIVATE KEY-----\n"),
+        0o600
+    );
+    assert_eq!(
+        copy_mode("postgres.key", b"-----BEGIN CERTIFICATE-----\n"),
+        0o600
+    );
+    assert_eq!(
+        copy_mode("fullchain.pem", b"-----BEGIN CERTIFICATE-----\n"),
+        0o644
+    );
+    assert_eq!(copy_mode("cert.pem", &[0x30, 0x82, 0x01]), 0o600);
 }
 
 #[test]

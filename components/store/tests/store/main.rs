@@ -4,5 +4,6 @@
 mod concurrency;
 mod data;
 mod intent;
+mod links;
 mod open;
 mod pg_admin;
