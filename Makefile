@@ -3,13 +3,15 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 PLATFORM_DIR ?= $(CURDIR)/platform
-BIN := target/release/dtaas-services
+# Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(abspath $(CARGO_TARGET_DIR)),$(CURDIR)/target)
+BIN := $(TARGET_DIR)/release/dtaas-services
 
 .PHONY: run build release test lint fmt fmt-check clippy nextest e2e bench images test-images snapshots clean-platform
 
 ## Build and bring up a local development platform in ./platform with the embedded defaults.
 run: release
-	@bash scripts/run-local.sh "$(PLATFORM_DIR)" "$(CURDIR)/$(BIN)"
+	@bash scripts/run-local.sh "$(PLATFORM_DIR)" "$(BIN)"
 
 build:
 	$(CARGO) build --workspace
@@ -54,8 +56,8 @@ test-images:
 IMAGE_TAG ?= dev
 images:
 	$(CARGO) build --release -p dtaas-services -p dtaas-jobs
-	bash scripts/build-image.sh target/release/dtaas-services projects/dtaas-services/Dockerfile dtaas/dtaas-services:$(IMAGE_TAG)
-	bash scripts/build-image.sh target/release/dtaas-jobs projects/dtaas-jobs/Dockerfile dtaas/dtaas-jobs:$(IMAGE_TAG)
+	bash scripts/build-image.sh $(TARGET_DIR)/release/dtaas-services projects/dtaas-services/Dockerfile dtaas/dtaas-services:$(IMAGE_TAG)
+	bash scripts/build-image.sh $(TARGET_DIR)/release/dtaas-jobs projects/dtaas-jobs/Dockerfile dtaas/dtaas-jobs:$(IMAGE_TAG)
 
 ## Review changed insta snapshots (needs cargo-insta).
 snapshots:
