@@ -188,3 +188,22 @@ fn compose_templates_carry_the_version_marker() {
         project::TemplateAge::NotGenerated
     );
 }
+
+/// The documented step for an existing project: `project generate --force` replaces compose
+/// files from older templates with the current ones.
+#[test]
+fn generate_force_brings_older_compose_files_to_the_current_templates() {
+    let tmp = tempfile::tempdir().unwrap();
+    project::generate(tmp.path(), false).unwrap();
+    let file = tmp.path().join("compose.services.yml");
+    let old = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(&format!("{}\n", project::TEMPLATE_MARKER), "")
+        .replace("restart: unless-stopped", "restart: always");
+    std::fs::write(&file, &old).unwrap();
+    assert_eq!(project::template_age(&old), project::TemplateAge::Older);
+    project::generate(tmp.path(), true).unwrap();
+    let new = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(project::template_age(&new), project::TemplateAge::Current);
+    assert!(!new.contains("restart: always"));
+}
