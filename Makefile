@@ -7,7 +7,7 @@ PLATFORM_DIR ?= $(CURDIR)/platform
 TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(abspath $(CARGO_TARGET_DIR)),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/release/dtaas-services
 
-.PHONY: run build release test lint fmt fmt-check clippy nextest e2e bench images test-images snapshots clean-platform
+.PHONY: run build release test lint fmt fmt-check clippy nextest e2e e2e-upstream bench images test-images snapshots clean-platform
 
 ## Build and bring up a local development platform in ./platform with the embedded defaults.
 run: release
@@ -42,6 +42,16 @@ e2e:
 	$(CARGO) build -p dtaas-services -p dtaas-jobs
 	bash images/build.sh >/dev/null
 	$(CARGO) nextest run -p dtaas-services --test e2e --no-fail-fast
+
+## The whole platform on the pinned upstream images, for a maintainer's machine that can
+## pull them (scripts/e2e-upstream.sh: install ThingsBoard and GitLab, `user add` on all
+## seven, logins with the new passwords, password reset, every service ready). Not part of
+## `make test`. Checks the images first and fails at once, naming the image, where they
+## cannot be pulled.
+e2e-upstream:
+	@bash scripts/e2e-upstream.sh --preflight
+	$(MAKE) release
+	bash scripts/e2e-upstream.sh "$(BIN)"
 
 ## Benchmarks: writes docs/benchmarks.md (see scripts/bench.py).
 bench: release
