@@ -3,13 +3,15 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 PLATFORM_DIR ?= $(CURDIR)/platform
-BIN := target/release/dtaas-services
+# Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(abspath $(CARGO_TARGET_DIR)),$(CURDIR)/target)
+BIN := $(TARGET_DIR)/release/dtaas-services
 
-.PHONY: run build release test test-deps man lint fmt fmt-check clippy nextest e2e bench images test-images snapshots clean-platform
+.PHONY: run build release test test-deps man lint fmt fmt-check clippy nextest e2e e2e-upstream bench images test-images snapshots clean-platform
 
 ## Build and bring up a local development platform in ./platform with the embedded defaults.
 run: release
-	@bash scripts/run-local.sh "$(PLATFORM_DIR)" "$(CURDIR)/$(BIN)"
+	@bash scripts/run-local.sh "$(PLATFORM_DIR)" "$(BIN)"
 
 build:
 	$(CARGO) build --workspace
@@ -53,6 +55,16 @@ e2e:
 	bash images/build.sh >/dev/null
 	$(CARGO) nextest run -p dtaas-services --test e2e --no-fail-fast
 
+## The whole platform on the pinned upstream images, for a maintainer's machine that can
+## pull them (scripts/e2e-upstream.sh: install ThingsBoard and GitLab, `user add` on all
+## seven, logins with the new passwords, password reset, every service ready). Not part of
+## `make test`. Checks the images first and fails at once, naming the image, where they
+## cannot be pulled.
+e2e-upstream:
+	@bash scripts/e2e-upstream.sh --preflight
+	$(MAKE) release
+	bash scripts/e2e-upstream.sh "$(BIN)"
+
 ## Benchmarks: writes docs/benchmarks.md (see scripts/bench.py).
 bench: release
 	@python3 scripts/bench.py
@@ -77,8 +89,8 @@ man: release
 IMAGE_TAG ?= dev
 images: man
 	$(CARGO) build --release -p dtaas-services -p dtaas-jobs
-	bash scripts/build-image.sh target/release/dtaas-services projects/dtaas-services/Dockerfile dtaas/dtaas-services:$(IMAGE_TAG) $(SHARE_DIR)
-	bash scripts/build-image.sh target/release/dtaas-jobs projects/dtaas-jobs/Dockerfile dtaas/dtaas-jobs:$(IMAGE_TAG)
+	bash scripts/build-image.sh $(TARGET_DIR)/release/dtaas-services projects/dtaas-services/Dockerfile dtaas/dtaas-services:$(IMAGE_TAG) $(SHARE_DIR)
+	bash scripts/build-image.sh $(TARGET_DIR)/release/dtaas-jobs projects/dtaas-jobs/Dockerfile dtaas/dtaas-jobs:$(IMAGE_TAG)
 
 ## Review changed insta snapshots (needs cargo-insta).
 snapshots:

@@ -15,15 +15,18 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 label=org.dtaas.test.recipe
 
+# DTAAS_TEST_IMAGE_NS (default dtaas-test) names the service images' repository prefix, so a
+# branch can build its own stand-ins on a shared engine without replacing another's.
+ns=${DTAAS_TEST_IMAGE_NS:-dtaas-test}
 declare -A TAG=(
   [base]=dtaas-test/debian:bookworm
-  [postgres]=dtaas-test/postgres:15
-  [rabbitmq]=dtaas-test/rabbitmq:3.10
-  [mongodb]=dtaas-test/mongodb-standin:1
-  [grafana]=dtaas-test/grafana-standin:1
-  [influxdb]=dtaas-test/influxdb-standin:1
-  [thingsboard]=dtaas-test/thingsboard-standin:1
-  [gitlab]=dtaas-test/gitlab-standin:1
+  [postgres]=$ns/postgres:15
+  [rabbitmq]=$ns/rabbitmq:3.10
+  [mongodb]=$ns/mongodb-standin:1
+  [grafana]=$ns/grafana-standin:1
+  [influxdb]=$ns/influxdb-standin:1
+  [thingsboard]=$ns/thingsboard-standin:1
+  [gitlab]=$ns/gitlab-standin:1
 )
 STANDINS=(mongodb grafana influxdb thingsboard gitlab)
 # The recipe directory of an image (the stand-ins share one).

@@ -36,12 +36,14 @@ fi
 mode=${DTAAS_RUN_IMAGES:-auto}
 if [ "$mode" = local ] || { [ "$mode" = auto ] && ! getent hosts registry-1.docker.io >/dev/null 2>&1; }; then
   echo "No container registry reachable: using the local images of images/build.sh"
-  bash "$here/images/build.sh" >/dev/null
-  ds config set POSTGRES_IMAGE dtaas-test/postgres:15
-  ds config set RABBITMQ_IMAGE dtaas-test/rabbitmq:3.10
-  for s in mongodb grafana influxdb thingsboard gitlab; do
-    ds config set "$(echo "$s" | tr a-z A-Z)_IMAGE" "dtaas-test/$s-standin:1"
-  done
+  # build.sh prints one name=tag line per image (DTAAS_TEST_IMAGE_NS picks the repository).
+  tags=$(bash "$here/images/build.sh")
+  while IFS='=' read -r name tag; do
+    case "$name" in
+      postgres | rabbitmq | mongodb | grafana | influxdb | thingsboard | gitlab)
+        ds config set "$(echo "$name" | tr a-z A-Z)_IMAGE" "$tag" ;;
+    esac
+  done <<<"$tags"
 fi
 
 ds certs self-signed

@@ -1,5 +1,6 @@
 //! doctor: checks a DTaaS host and project before (or while) it runs — the Docker engine
-//! and its API version, the compose files, published ports (free, or held by this
+//! and its API version, the compose files (and whether an older `project generate` wrote
+//! them), published ports (free, or held by this
 //! project's own containers), where the stateful services keep their state
 //! (`backup::check_state`: mounted from the project, RabbitMQ with a fixed host name), DNS
 //! for HOSTNAME, the certificates (`certs::check`), secret file modes, secrets still at

@@ -6,4 +6,7 @@ mod generate;
 mod templates;
 
 pub use generate::{Event, GenerateReport, ProjectError, find_project, generate, locate_project};
-pub use templates::{FROM_TEMPLATE, PROTECTED, TEMPLATES, Template, template};
+pub use templates::{
+    FROM_TEMPLATE, PROTECTED, TEMPLATE_MARKER, TEMPLATES, Template, TemplateAge, template,
+    template_age,
+};

@@ -317,8 +317,12 @@ fn status_json_reports_every_service(p: &TestProject) {
             .find(|s| s["service"] == name)
             .unwrap_or_else(|| panic!("{name} missing"))
     };
-    // The real services answer our probes; the MongoDB stand-in accepts TCP connections.
-    // (The HTTP stand-ins speak plain HTTP, not TLS, so their probes are not asserted.)
+    // The real services answer our probes; the MongoDB stand-in accepts TCP connections;
+    // the HTTP stand-ins speak TLS on the readiness endpoints as the real services do.
+    // (GitLab's /-/readiness answers only loopback, so its probe is not asserted here.)
+    for name in ["grafana", "influxdb", "thingsboard-ce"] {
+        assert_eq!(by(name)["probe"]["state"], "ready", "{:#}", by(name));
+    }
     assert_eq!(
         by("postgres")["probe"]["state"],
         "ready",

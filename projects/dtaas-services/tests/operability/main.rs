@@ -4,6 +4,7 @@
 
 mod certs_refresh;
 mod doctor;
+mod e2e_upstream;
 mod logs;
 mod progress;
 mod secrets_live;
