@@ -41,7 +41,7 @@ pub struct BollardEngine {
 impl fmt::Debug for BollardEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BollardEngine")
-            .field("host", &self.host)
+            .field("host", &redact::url(&self.host))
             .finish_non_exhaustive()
     }
 }
@@ -58,8 +58,8 @@ impl BollardEngine {
             .unwrap_or(DEFAULT_HOST)
             .to_owned();
         let unreachable = |reason: String| DockerError::EngineUnreachable {
-            host: host.clone(),
-            reason,
+            host: redact::url(&host),
+            reason: redact::text(&reason),
         };
         let docker = Docker::connect_with_host(&host)
             .map_err(|e| unreachable(e.to_string()))?
@@ -172,11 +172,11 @@ fn map_error(host: &str, what: &str, e: BollardError) -> DockerError {
         | BollardError::HttpClientError { .. }
         | BollardError::SocketNotFoundError(_)
         | BollardError::RequestTimeoutError) => DockerError::EngineUnreachable {
-            host: host.to_owned(),
-            reason: error_chain(&e),
+            host: redact::url(host),
+            reason: redact::text(&error_chain(&e)),
         },
         e => DockerError::Other {
-            message: error_chain(&e),
+            message: redact::text(&error_chain(&e)),
         },
     }
 }
@@ -275,8 +275,9 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
 }
 
 impl Engine for BollardEngine {
+    /// `DOCKER_HOST` as messages show it ([`redact::url`]).
     fn host(&self) -> String {
-        self.host.clone()
+        redact::url(&self.host)
     }
 
     async fn version(&self) -> Result<EngineVersion, DockerError> {
