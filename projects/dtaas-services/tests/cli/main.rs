@@ -4,5 +4,6 @@
 mod certs;
 mod grammar;
 mod project_config;
+mod secret_input;
 mod secrets_in_output;
 mod support;
