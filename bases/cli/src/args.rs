@@ -42,7 +42,9 @@ pub(crate) struct GlobalArgs {
     /// No colour in the output (also when NO_COLOR is set or stdout is not a terminal).
     #[arg(long, global = true)]
     pub(crate) no_color: bool,
-    /// Override a setting for this run: KEY=VALUE (highest precedence; repeatable).
+    /// Override a setting for this run: KEY=VALUE (highest precedence; repeatable). A secret
+    /// given here is visible to other users of the host (a warning says so): prefer
+    /// DTAAS_<KEY> in the environment.
     #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_kv)]
     pub(crate) set: Vec<(String, String)>,
 }
@@ -379,6 +381,9 @@ pub(crate) enum ConfigCmd {
     /// The value of one setting.
     Get(GetArgs),
     /// Set a key in config/services.env (comments and order kept).
+    ///
+    /// A secret is read from stdin (`config set POSTGRES_PASSWORD -`) or asked for on a
+    /// terminal (`config set POSTGRES_PASSWORD`), never taken from the command line.
     Set(SetArgs),
     /// Remove a key from config/services.env (its default applies again).
     Unset(KeyArg),
@@ -411,7 +416,10 @@ pub(crate) struct GetArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SetArgs {
     pub(crate) key: String,
-    pub(crate) value: String,
+    /// The value; `-` reads it from stdin (one line). Omitted: asked on the terminal without
+    /// echo. A secret (a password, a token) is never taken from the command line, where other
+    /// users of the host can read it: use `-` or the prompt.
+    pub(crate) value: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -64,6 +64,23 @@ impl Ctx {
         Ok(settings)
     }
 
+    /// Ask for the value of `spec` on the terminal, without echo (`config set KEY` with no
+    /// value); without a terminal, a usage error naming `config set KEY -`.
+    pub(crate) fn ask_value(
+        &self,
+        spec: &config::KeySpec,
+    ) -> anyhow::Result<secrecy::SecretString> {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::Usage(format!(
+                "config set {key}: no value given and no terminal to ask on\nhint: `dtaas-services config set {key} -` reads it from stdin",
+                key = spec.name
+            ))
+            .into());
+        }
+        let answer = rpassword::prompt_password(format!("{}: ", spec.name))?;
+        Ok(config::read_value(spec, answer.as_bytes())?)
+    }
+
     /// Ask before a destructive action. --yes answers yes; without a terminal and without
     /// --yes the action is refused.
     pub(crate) fn confirm(&self, prompt: &str) -> anyhow::Result<()> {

@@ -41,4 +41,13 @@ pub enum ConfigError {
     },
     #[error("configuration could not be merged: {0}")]
     Merge(String),
+    #[error(
+        "config set: {key} is a secret: its value is not taken from the command line, where \
+         other users of this host can read it (ps, shell history)\nhint: `dtaas-services \
+         config set {key} -` reads it from stdin; `dtaas-services config set {key}` asks for \
+         it on a terminal"
+    )]
+    SecretOnCommandLine { key: String },
+    #[error("config set: {key}: {message}")]
+    SecretInput { key: String, message: String },
 }

@@ -216,11 +216,17 @@ pub fn resolve(
         }
     }
     for (key, _) in overrides {
-        if key_spec(key).is_none() {
-            return Err(ConfigError::UnknownKey {
-                key: key.clone(),
-                suggestion: suggest(key).map(str::to_owned),
-            });
+        match key_spec(key) {
+            None => {
+                return Err(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    suggestion: suggest(key).map(str::to_owned),
+                });
+            }
+            Some(spec) if spec.is_secret() => {
+                warnings.push(Warning(crate::secret_input::set_flag_warning(spec.name)));
+            }
+            Some(_) => {}
         }
     }
 

@@ -39,7 +39,7 @@ pub struct BollardEngine {
 impl fmt::Debug for BollardEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BollardEngine")
-            .field("host", &self.host)
+            .field("host", &redact::url(&self.host))
             .finish_non_exhaustive()
     }
 }
@@ -56,8 +56,8 @@ impl BollardEngine {
             .unwrap_or(DEFAULT_HOST)
             .to_owned();
         let unreachable = |reason: String| DockerError::EngineUnreachable {
-            host: host.clone(),
-            reason,
+            host: redact::url(&host),
+            reason: redact::text(&reason),
         };
         let docker = Docker::connect_with_host(&host)
             .map_err(|e| unreachable(e.to_string()))?
@@ -93,8 +93,9 @@ impl BollardEngine {
 }
 
 impl Engine for BollardEngine {
+    /// `DOCKER_HOST` as messages show it ([`redact::url`]).
     fn host(&self) -> String {
-        self.host.clone()
+        redact::url(&self.host)
     }
 
     async fn version(&self) -> Result<EngineVersion, DockerError> {

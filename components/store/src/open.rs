@@ -288,12 +288,12 @@ impl Store {
                     url.expose_secret().parse().map_err(|e: sqlx::Error| {
                         StoreError::InvalidUrl {
                             location: described.to_string(),
-                            detail: e.to_string(),
+                            detail: redact::text(&e.to_string()),
                         }
                     })?;
                 let unreachable = |detail: String| StoreError::Unreachable {
                     location: described.to_string(),
-                    detail,
+                    detail: redact::text(&detail),
                 };
                 // One direct attempt first: the pool would retry a refused connection until
                 // its acquire timeout, this fails fast with the real reason.
@@ -337,12 +337,12 @@ impl Store {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
                 StoreError::Unreachable {
                     location: self.location.to_string(),
-                    detail: e.to_string(),
+                    detail: redact::text(&e.to_string()),
                 }
             }
             other => StoreError::Query {
                 location: self.location.to_string(),
-                detail: other.to_string(),
+                detail: redact::text(&other.to_string()),
             },
         }
     }

@@ -184,7 +184,7 @@ pub fn quote_literal(value: &str) -> Option<String> {
 fn unreachable_err(location: &str, e: &sqlx::Error) -> StoreError {
     StoreError::Unreachable {
         location: location.to_owned(),
-        detail: e.to_string(),
+        detail: redact::text(&e.to_string()),
     }
 }
 

@@ -110,16 +110,24 @@ fn edit_with_backup(
     Ok(Exit::Success)
 }
 
-/// `config set KEY VALUE`.
+/// `config set KEY [VALUE | -]`: the value from the command line, stdin or a prompt, as
+/// [`config::value_source`] decides (never a secret from the command line).
 pub(crate) fn set(ctx: &Ctx, args: &SetArgs) -> anyhow::Result<Exit> {
     let spec = known_key(&args.key)?;
-    config::validate(spec, &args.value).map_err(|message| config::ConfigError::Invalid {
-        origin: "config set".into(),
-        key: spec.name.to_owned(),
-        message,
+    let value = match config::value_source(spec, args.value.as_deref())? {
+        config::ValueSource::Given(v) => secrecy::SecretString::from(v.to_owned()),
+        config::ValueSource::Stdin => config::read_value(spec, std::io::stdin().lock())?,
+        config::ValueSource::Prompt => ctx.ask_value(spec)?,
+    };
+    config::validate(spec, value.expose_secret()).map_err(|message| {
+        config::ConfigError::Invalid {
+            origin: "config set".into(),
+            key: spec.name.to_owned(),
+            message,
+        }
     })?;
     edit(ctx, |doc| {
-        doc.set(spec.name, &args.value);
+        doc.set(spec.name, value.expose_secret());
         Ok(format!("{} set in {}", spec.name, doc.path().display()))
     })
 }

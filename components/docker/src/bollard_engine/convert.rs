@@ -48,11 +48,11 @@ pub(super) fn map_error(host: &str, what: &str, e: BollardError) -> DockerError 
         | BollardError::HttpClientError { .. }
         | BollardError::SocketNotFoundError(_)
         | BollardError::RequestTimeoutError) => DockerError::EngineUnreachable {
-            host: host.to_owned(),
-            reason: error_chain(&e),
+            host: redact::url(host),
+            reason: redact::text(&error_chain(&e)),
         },
         e => DockerError::Other {
-            message: error_chain(&e),
+            message: redact::text(&error_chain(&e)),
         },
     }
 }

@@ -184,8 +184,8 @@ impl HttpApi {
                 Err(e) => {
                     return Err(ProvisionError::Unreachable {
                         service: self.service.clone(),
-                        target: self.base.clone(),
-                        detail: error_chain(&e.without_url()),
+                        target: redact::url(&self.base),
+                        detail: redact::text(&error_chain(&e.without_url())),
                     });
                 }
             }

@@ -189,6 +189,26 @@ async fn an_unreachable_postgres_is_a_clear_error_without_the_password() {
 }
 
 #[tokio::test]
+async fn an_unreachable_url_with_a_query_password_shows_none_of_it() {
+    // Issue 15 finding 8: an `@` inside a query password moved the hand-written parser's
+    // userinfo end, and the error showed `...Tail`.
+    let loc = StoreLocation::Postgres(SecretString::from(
+        "postgres://127.0.0.1:1/db?user=u&password=Secret@Tail",
+    ));
+    let err = Store::open(&loc).await.expect_err("port 1 is closed");
+    let (msg, dbg) = (err.to_string(), format!("{err:?}"));
+    assert!(
+        msg.starts_with(
+            "cannot connect to the state database postgres://127.0.0.1:1/db?user=u&password=***"
+        ),
+        "{msg}"
+    );
+    for part in ["Secret", "Tail"] {
+        assert!(!msg.contains(part) && !dbg.contains(part), "{msg} / {dbg}");
+    }
+}
+
+#[tokio::test]
 async fn an_invalid_url_is_a_configuration_error() {
     let loc = StoreLocation::Postgres(SecretString::from(
         "postgres://u:pw-secret@host:notaport/db",

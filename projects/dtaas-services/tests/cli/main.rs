@@ -5,5 +5,6 @@ mod certs;
 mod gitlab_install;
 mod grammar;
 mod project_config;
+mod secret_input;
 mod secrets_in_output;
 mod support;

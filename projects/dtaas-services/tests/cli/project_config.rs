@@ -245,7 +245,8 @@ fn restore_defaults_gives_secrets_new_random_values_and_keeps_every_backup() {
 fn config_show_masks_secrets_unless_asked() {
     let p = Project::new();
     p.cmd()
-        .args(["config", "set", "POSTGRES_PASSWORD", "s3cr3t-value"])
+        .args(["config", "set", "POSTGRES_PASSWORD", "-"])
+        .write_stdin("s3cr3t-value\n")
         .assert()
         .success();
     let masked = stdout(&p.cmd().args(["config", "show"]).output().unwrap());
@@ -380,7 +381,8 @@ fn validate_warns_about_public_default_passwords_without_printing_them() {
     );
     // A project that still has a template password (e.g. made by the Python CLI) is warned.
     p.cmd()
-        .args(["config", "set", "POSTGRES_PASSWORD", "dtaas_secret"])
+        .args(["config", "set", "POSTGRES_PASSWORD", "-"])
+        .write_stdin("dtaas_secret")
         .assert()
         .success();
     let out = p.cmd().args(["config", "validate"]).output().unwrap();

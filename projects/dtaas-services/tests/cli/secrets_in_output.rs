@@ -11,7 +11,8 @@ const CSV: &str = "csv-Secret-1957";
 fn secrets_never_appear_in_output_or_logs_at_trace_level() {
     let p = Project::new();
     p.cmd()
-        .args(["config", "set", "POSTGRES_PASSWORD", PG])
+        .args(["config", "set", "POSTGRES_PASSWORD", "-"])
+        .write_stdin(PG)
         .assert()
         .success();
     // A closed port and an engine that is not there: commands fail fast, after logging.
