@@ -1,10 +1,11 @@
 use catalog::Service;
+use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 use services_common::{
     BoxFuture, Claim, Existing, HttpApi, HttpOptions, NameRule, Outcome, PasswordState,
-    ProvisionError, Provisioner, Removal, Reserved, Retry, UserSpec, http_client,
+    ProvisionError, Provisioner, Removal, Reserved, Retry, UserSpec, encode, http_client,
 };
 
 /// The organisation provisioned users belong to: Grafana's main organisation.
@@ -61,6 +62,12 @@ pub struct GrafanaProvisioner {
     admin_password: SecretString,
 }
 
+/// A logged-in Grafana session: the cookies `POST /login` set (`grafana_session` by default,
+/// `[auth] login_cookie_name`), sent back as they came. Never shown (Debug is redacted).
+struct Session {
+    cookie: SecretString,
+}
+
 fn failed(detail: String) -> ProvisionError {
     ProvisionError::Failed {
         service: NAME.to_owned(),
@@ -81,22 +88,91 @@ impl GrafanaProvisioner {
         })
     }
 
-    fn admin(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.api
-            .request(method, path)
-            .basic_auth(&self.admin_user, Some(self.admin_password.expose_secret()))
+    /// `POST /login` as `user` (Grafana's form login client, registered whatever
+    /// `[auth.basic] enabled` says): the session on success, `None` when Grafana refuses the
+    /// login (401, or 400 for an empty password).
+    async fn login(
+        &self,
+        user: &str,
+        password: &SecretString,
+        action: &str,
+    ) -> Result<Option<Session>, ProvisionError> {
+        let req = self
+            .api
+            .request(Method::POST, "/login")
+            .json(&json!({ "user": user, "password": password.expose_secret() }));
+        let resp = self.api.send(req).await?;
+        match resp.status() {
+            s if s.is_success() => {
+                let cookies: Vec<String> = resp
+                    .headers()
+                    .get_all(SET_COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .filter_map(|v| v.split(';').next())
+                    .map(str::trim)
+                    .filter(|kv| kv.split_once('=').is_some_and(|(_, v)| !v.is_empty()))
+                    .map(str::to_owned)
+                    .collect();
+                if cookies.is_empty() {
+                    return Err(failed(format!(
+                        "{action}: the login was accepted but no session cookie was set"
+                    )));
+                }
+                Ok(Some(Session {
+                    cookie: SecretString::from(cookies.join("; ")),
+                }))
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST => Ok(None),
+            _ => Err(self.api.error(action, resp).await),
+        }
     }
 
-    async fn lookup(&self, name: &str) -> Result<Option<i64>, ProvisionError> {
+    /// `GET /logout`: Grafana revokes the session's token. Best effort: a failure leaves a
+    /// session that expires on its own.
+    async fn logout(&self, session: Session) {
+        let req = self
+            .api
+            .request(Method::GET, "/logout")
+            .header(COOKIE, session.cookie.expose_secret());
+        if let Err(e) = self.api.send(req).await {
+            tracing::debug!(error = %e, "Grafana logout failed");
+        }
+    }
+
+    /// A session of the admin (`GRAFANA_ADMIN_USERNAME`), for one operation.
+    async fn admin_session(&self) -> Result<Session, ProvisionError> {
+        self.login(
+            &self.admin_user,
+            &self.admin_password,
+            "logging in as the admin",
+        )
+        .await?
+        .ok_or_else(|| ProvisionError::Unauthorized {
+            service: NAME.to_owned(),
+            detail: format!(
+                "logging in as {:?} (POST /login): invalid username or password (Grafana also refuses a login for 5 minutes after 5 failed ones)",
+                self.admin_user
+            ),
+        })
+    }
+
+    /// An admin API request authenticated by the session cookie. No `Origin` header is sent:
+    /// Grafana's CSRF check only compares a present Origin with the Host.
+    fn admin(&self, s: &Session, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.api
+            .request(method, path)
+            .header(COOKIE, s.cookie.expose_secret())
+    }
+
+    async fn lookup(&self, s: &Session, name: &str) -> Result<Option<i64>, ProvisionError> {
         let v = self
             .api
             .json_or_none(
                 self.admin(
+                    s,
                     Method::GET,
-                    &format!(
-                        "/api/users/lookup?loginOrEmail={}",
-                        services_common::encode(name)
-                    ),
+                    &format!("/api/users/lookup?loginOrEmail={}", encode(name)),
                 ),
                 &format!("looking up user {name:?}"),
             )
@@ -106,13 +182,14 @@ impl GrafanaProvisioner {
 
     async fn set_password(
         &self,
+        s: &Session,
         id: i64,
         name: &str,
         password: &SecretString,
     ) -> Result<(), ProvisionError> {
         self.api
             .json_or_none(
-                self.admin(Method::PUT, &format!("/api/admin/users/{id}/password"))
+                self.admin(s, Method::PUT, &format!("/api/admin/users/{id}/password"))
                     .json(&json!({ "password": password.expose_secret() })),
                 &format!("setting the password of {name:?}"),
             )
@@ -121,31 +198,34 @@ impl GrafanaProvisioner {
             .ok_or_else(|| failed(format!("setting the password of {name:?}: user not found")))
     }
 
-    /// Whether `user` can log in with `password` (`GET /api/user` with its basic auth).
+    /// Whether `user` can log in with `password`: a form login (`POST /login`), whose
+    /// session is logged out at once. A refused login counts as a failed attempt in
+    /// Grafana's brute-force protection (5 per user in 5 minutes), as any wrong login does.
     async fn password_matches(
         &self,
         user: &str,
         password: &SecretString,
     ) -> Result<bool, ProvisionError> {
-        self.api
-            .login_ok(
-                Method::GET,
-                "/api/user",
-                user,
-                password,
-                "checking a user's login",
-            )
-            .await
+        match self
+            .login(user, password, "checking a user's login")
+            .await?
+        {
+            Some(session) => {
+                self.logout(session).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Make `name` a member of the main organisation (`Viewer` when added here; the role of
     /// an existing member is kept). Grafana usually auto-assigns new users to it, unless
     /// `auto_assign_org` is off.
-    async fn ensure_member(&self, name: &str) -> Result<(), ProvisionError> {
+    async fn ensure_member(&self, s: &Session, name: &str) -> Result<(), ProvisionError> {
         let resp = self
             .api
             .send(
-                self.admin(Method::POST, &format!("/api/orgs/{MAIN_ORG}/users"))
+                self.admin(s, Method::POST, &format!("/api/orgs/{MAIN_ORG}/users"))
                     .json(&json!({ "loginOrEmail": name, "role": MEMBER_ROLE })),
             )
             .await?;
@@ -163,70 +243,81 @@ impl GrafanaProvisioner {
         services_common::refuse_admin(NAME, "GRAFANA_ADMIN_USERNAME", &self.admin_user, name)
     }
 
-    async fn ensure(&self, user: &UserSpec) -> Result<Outcome, ProvisionError> {
+    /// Create `user` (then make it a member of the main organisation); on "already exists"
+    /// (412: created concurrently) set its password instead.
+    async fn create(&self, s: &Session, user: &UserSpec) -> Result<Outcome, ProvisionError> {
         let name = user.name.as_str();
-        self.refuse_admin(name)?;
-        match self.lookup(name).await? {
-            None => {
-                let mut body = json!({ "name": name, "login": name, "password": user.password.expose_secret() });
-                if let Some(email) = &user.email {
-                    body["email"] = json!(email);
-                }
-                let resp = self
+        let mut body =
+            json!({ "name": name, "login": name, "password": user.password.expose_secret() });
+        if let Some(email) = &user.email {
+            body["email"] = json!(email);
+        }
+        let resp = self
+            .api
+            .send(self.admin(s, Method::POST, "/api/admin/users").json(&body))
+            .await?;
+        match resp.status() {
+            st if st.is_success() => {
+                self.ensure_member(s, name).await?;
+                Ok(Outcome::Created)
+            }
+            // Created concurrently (or the email belongs to someone else).
+            StatusCode::PRECONDITION_FAILED | StatusCode::CONFLICT => {
+                let err = self
                     .api
-                    .send(self.admin(Method::POST, "/api/admin/users").json(&body))
-                    .await?;
-                match resp.status() {
-                    s if s.is_success() => {
-                        self.ensure_member(name).await?;
-                        Ok(Outcome::Created)
+                    .error(&format!("creating user {name:?}"), resp)
+                    .await;
+                match self.lookup(s, name).await? {
+                    Some(id) => {
+                        self.set_password(s, id, name, &user.password).await?;
+                        self.ensure_member(s, name).await?;
+                        Ok(Outcome::Updated)
                     }
-                    // Created concurrently (or the email belongs to someone else).
-                    StatusCode::PRECONDITION_FAILED | StatusCode::CONFLICT => {
-                        let err = self
-                            .api
-                            .error(&format!("creating user {name:?}"), resp)
-                            .await;
-                        match self.lookup(name).await? {
-                            Some(id) => {
-                                self.set_password(id, name, &user.password).await?;
-                                self.ensure_member(name).await?;
-                                Ok(Outcome::Updated)
-                            }
-                            None => Err(err),
-                        }
-                    }
-                    _ => Err(self
-                        .api
-                        .error(&format!("creating user {name:?}"), resp)
-                        .await),
+                    None => Err(err),
                 }
             }
-            Some(id) => {
-                let update = match user.password_state {
-                    PasswordState::Same => false,
-                    PasswordState::Changed => true,
-                    PasswordState::Unknown => !self.password_matches(name, &user.password).await?,
-                };
-                if update {
-                    self.set_password(id, name, &user.password).await?;
-                }
-                // Also for users made before, or whose first membership call failed.
-                self.ensure_member(name).await?;
-                Ok(if update {
-                    Outcome::Updated
-                } else {
-                    Outcome::Unchanged
-                })
-            }
+            _ => Err(self
+                .api
+                .error(&format!("creating user {name:?}"), resp)
+                .await),
         }
     }
 
-    async fn list(&self) -> Result<Vec<String>, ProvisionError> {
+    async fn ensure_with(&self, s: &Session, user: &UserSpec) -> Result<Outcome, ProvisionError> {
+        let name = user.name.as_str();
+        let Some(id) = self.lookup(s, name).await? else {
+            return self.create(s, user).await;
+        };
+        let update = match user.password_state {
+            PasswordState::Same => false,
+            PasswordState::Changed => true,
+            PasswordState::Unknown => !self.password_matches(name, &user.password).await?,
+        };
+        if update {
+            self.set_password(s, id, name, &user.password).await?;
+        }
+        // Also for users made before, or whose first membership call failed.
+        self.ensure_member(s, name).await?;
+        Ok(if update {
+            Outcome::Updated
+        } else {
+            Outcome::Unchanged
+        })
+    }
+
+    async fn ensure(&self, user: &UserSpec) -> Result<Outcome, ProvisionError> {
+        self.refuse_admin(&user.name)?;
+        let s = self.admin_session().await?;
+        let r = self.ensure_with(&s, user).await;
+        self.logout(s).await;
+        r
+    }
+
+    async fn list_with(&self, s: &Session) -> Result<Vec<String>, ProvisionError> {
         let v = self
             .api
             .json_or_none(
-                self.admin(Method::GET, "/api/users/search?perpage=5000&page=1"),
+                self.admin(s, Method::GET, "/api/users/search?perpage=5000&page=1"),
                 "listing users",
             )
             .await?
@@ -246,17 +337,26 @@ impl GrafanaProvisioner {
         Ok(names)
     }
 
+    async fn list(&self) -> Result<Vec<String>, ProvisionError> {
+        let s = self.admin_session().await?;
+        let r = self.list_with(&s).await;
+        self.logout(s).await;
+        r
+    }
+
     /// Every login and every email (admins included): `/api/users/lookup?loginOrEmail=`
     /// finds a user by either, so a CSV name equal to someone's email is that someone.
     async fn existing(&self) -> Result<Vec<Existing>, ProvisionError> {
-        let v = self
+        let s = self.admin_session().await?;
+        let r = self
             .api
             .json_or_none(
-                self.admin(Method::GET, "/api/users/search?perpage=5000&page=1"),
+                self.admin(&s, Method::GET, "/api/users/search?perpage=5000&page=1"),
                 "listing users",
             )
-            .await?
-            .unwrap_or(Value::Null);
+            .await;
+        self.logout(s).await;
+        let v = r?.unwrap_or(Value::Null);
         let users = v.get("users").and_then(Value::as_array);
         Ok(users
             .into_iter()
@@ -268,18 +368,40 @@ impl GrafanaProvisioner {
             .collect())
     }
 
-    async fn remove(&self, name: &str) -> Result<Removal, ProvisionError> {
-        self.refuse_admin(name)?;
-        let Some(id) = self.lookup(name).await? else {
+    async fn remove_with(&self, s: &Session, name: &str) -> Result<Removal, ProvisionError> {
+        let Some(id) = self.lookup(s, name).await? else {
             return Ok(Removal::Absent);
         };
         self.api
             .json_or_none(
-                self.admin(Method::DELETE, &format!("/api/admin/users/{id}")),
+                self.admin(s, Method::DELETE, &format!("/api/admin/users/{id}")),
                 &format!("removing user {name:?}"),
             )
             .await?;
         Ok(Removal::Removed)
+    }
+
+    async fn remove(&self, name: &str) -> Result<Removal, ProvisionError> {
+        self.refuse_admin(name)?;
+        let s = self.admin_session().await?;
+        let r = self.remove_with(&s, name).await;
+        self.logout(s).await;
+        r
+    }
+
+    /// The admin logs in and reads its organisation.
+    async fn probe_once(&self) -> Result<(), ProvisionError> {
+        let s = self.admin_session().await?;
+        let r = self
+            .api
+            .json_or_none(
+                self.admin(&s, Method::GET, "/api/org"),
+                "reading the organisation",
+            )
+            .await
+            .map(drop);
+        self.logout(s).await;
+        r
     }
 }
 
@@ -289,12 +411,7 @@ impl Provisioner for GrafanaProvisioner {
     }
 
     fn probe(&self) -> BoxFuture<'_, Result<(), ProvisionError>> {
-        Box::pin(async move {
-            self.api
-                .json_or_none(self.admin(Method::GET, "/api/org"), "logging in")
-                .await
-                .map(drop)
-        })
+        Box::pin(self.probe_once())
     }
 
     fn list_users(&self) -> BoxFuture<'_, Result<Vec<String>, ProvisionError>> {

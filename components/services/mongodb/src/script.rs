@@ -4,7 +4,7 @@
 //! mongosh reads a script from stdin only as its interactive REPL (mongodb-js/mongosh v2.5.10
 //! packages/cli-repl/src/cli-repl.ts `getFileAndEvalInfo`, mongosh-repl.ts): the prompt
 //! prefixes every output line, a line starting with `.` is a REPL command, and a thrown error
-//! neither stops the script nor the exit status 0. With `--eval` it is not interactive: the
+//! stops neither the script nor the exit status 0. With `--eval` it is not interactive: the
 //! script runs once, and a thrown error (a refused login, a failed `createUser`) ends it with
 //! exit status 1 (`loadCommandLineFilesAndEval`, run.ts).
 

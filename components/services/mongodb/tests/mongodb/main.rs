@@ -104,7 +104,9 @@ async fn no_running_container_is_not_ready() {
     insta::assert_snapshot!(e.to_string(), @"MongoDB is not reachable at project proj: the MongoDB container is not running; start it with `dtaas-services service start -s mongodb`");
 }
 
-/// Records every exec spec and answers with a fixed output.
+/// Records every exec spec and answers with a fixed output — the output of `mongosh --eval`.
+/// Given a script on stdin instead, it answers as mongosh's REPL does (see standin.rs): the
+/// prompt before every line, errors printed on stdout, exit status 0.
 #[derive(Debug)]
 struct Recorder {
     specs: Mutex<Vec<ExecSpec>>,
@@ -114,7 +116,22 @@ struct Recorder {
 impl MongoExec for Recorder {
     fn exec<'a>(&'a self, spec: &'a ExecSpec) -> BoxFuture<'a, Result<ExecOutput, ProvisionError>> {
         self.specs.lock().unwrap().push(spec.clone());
-        Box::pin(async move { Ok(self.answer.clone()) })
+        let answer = if spec.stdin.is_some() {
+            let text = String::from_utf8_lossy(&self.answer.stdout).into_owned()
+                + &String::from_utf8_lossy(&self.answer.stderr);
+            ExecOutput {
+                exit_code: 0,
+                stdout: text
+                    .lines()
+                    .map(|l| format!("admin> {l}\n"))
+                    .collect::<String>()
+                    .into_bytes(),
+                stderr: Vec::new(),
+            }
+        } else {
+            self.answer.clone()
+        };
+        Box::pin(async move { Ok(answer) })
     }
 }
 
