@@ -80,6 +80,9 @@ pub(crate) fn print_run(env: &Env, reports: &[JobReport], json: bool) -> anyhow:
             for a in &r.output.actions {
                 out_line(&format!("    done: {a}"));
             }
+            for n in &r.output.notes {
+                out_line(&format!("    note: {n}"));
+            }
             for w in &r.output.warnings {
                 out_line(&format!("    warning: {w}"));
             }

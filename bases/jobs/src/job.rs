@@ -114,12 +114,16 @@ impl Status {
     }
 }
 
-/// What a job found and did: `actions` (changes made), `warnings`, `failures`. Any failure
+/// What a job found and did: `actions` (changes made), `notes`, `warnings`, `failures`. Any failure
 /// makes the job failed. Never holds a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct JobOutput {
     pub(crate) summary: String,
     pub(crate) actions: Vec<String>,
+    /// Decisions that changed nothing and need no look (e.g. a service left stopped
+    /// because the operator stopped it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) notes: Vec<String>,
     pub(crate) warnings: Vec<String>,
     pub(crate) failures: Vec<String>,
 }
