@@ -1,5 +1,6 @@
 //! Exit status policy, in one place: 0 success; 1 the operation failed (also partly);
-//! 2 usage or configuration error; 3 not ready yet, retry later; 4 Docker engine unreachable.
+//! 2 usage or configuration error; 3 not ready yet, retry later; 4 Docker engine unreachable;
+//! 5 busy: another command holds the project lock, retry later.
 
 use std::process::ExitCode;
 
@@ -20,9 +21,14 @@ pub(crate) enum CliError {
     Aborted,
     #[error("{0}")]
     NotReady(String),
+    /// Another command holds the project lock (after the bounded wait).
+    #[error("{0}")]
+    Busy(String),
 }
 
 pub(crate) const USAGE: u8 = 2;
+/// Another command holds the project lock: retry later.
+pub(crate) const BUSY: u8 = 5;
 
 impl Exit {
     pub(crate) fn code(self) -> ExitCode {
@@ -41,6 +47,7 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
                 CliError::Usage(_) => USAGE,
                 CliError::Aborted => 1,
                 CliError::NotReady(_) => 3,
+                CliError::Busy(_) => BUSY,
             };
         }
         // A file that cannot be read or written (full disk, permissions) is a failed

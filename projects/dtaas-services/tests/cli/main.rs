@@ -2,6 +2,7 @@
 //! legacy aliases, exit codes, `project generate` and `config`.
 
 mod certs;
+mod exclusion;
 mod grammar;
 mod project_config;
 mod secrets_in_output;
