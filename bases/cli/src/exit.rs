@@ -11,6 +11,9 @@ pub(crate) enum CliError {
     Usage(String),
     #[error("Aborted!")]
     Aborted,
+    /// Another command holds the project lock (after the bounded wait).
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// The exit status of an error, found by walking its source chain.
@@ -19,6 +22,7 @@ pub(crate) fn status_of(err: &anyhow::Error) -> Exit {
         cause.downcast_ref::<CliError>().map(|e| match e {
             CliError::Usage(_) => Exit::Usage,
             CliError::Aborted => Exit::Failed,
+            CliError::Busy(_) => Exit::Busy,
         })
     })
 }

@@ -36,8 +36,13 @@ pub fn main() -> ExitCode {
         }
     };
     let journal = commands::journal::describe(&cli.command);
+    let mutating = commands::lock::mutating(&cli.command);
     let result = runtime.block_on(async {
-        let result = dispatch(&ctx, cli.command).await;
+        let work = dispatch(&ctx, cli.command);
+        let result = match &mutating {
+            Some(command) => commands::lock::with_project_lock(&ctx, command, work).await,
+            None => work.await,
+        };
         if let Some(line) = &journal {
             commands::journal::record(&ctx, line, &result).await;
         }

@@ -69,6 +69,9 @@ pub(crate) fn print_run(
             for a in &r.output.actions {
                 out.line(format!("    done: {a}"));
             }
+            for n in &r.output.notes {
+                out_line(&format!("    note: {n}"));
+            }
             for w in &r.output.warnings {
                 out.line(format!("    warning: {w}"));
             }

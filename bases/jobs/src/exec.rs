@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use compose::ProjectFiles;
 use futures_util::FutureExt as _;
-use store::{ExecutionOutcome, JournalEntry, NewExecution, Outcome};
+use store::{ExecutionOutcome, Holder, JournalEntry, NewExecution, Outcome, ProjectLock, TryLock};
 
 use crate::env::Env;
 use crate::job::{JobName, JobOutput, JobReport, Status};
@@ -131,6 +131,24 @@ async fn journal(env: &Env, job: JobName, status: Status, detail: String) {
     }
 }
 
+/// The project lock was held by another command (its holder, as text).
+pub(crate) struct ProjectBusy(String);
+
+/// Take the project lock without waiting; `Err` names the holder (a lock that cannot be
+/// taken for another reason is reported as held by that reason, so the job does not run).
+async fn project_lock(env: &Env, job: JobName) -> Result<ProjectLock, ProjectBusy> {
+    let holder = Holder::this_process(job.journal_command());
+    match ProjectLock::try_acquire(env.settings.project_dir(), Some(&env.store), &holder).await {
+        Ok(TryLock::Acquired(lock)) => Ok(lock),
+        Ok(TryLock::Busy(other)) => Err(ProjectBusy(
+            other.map_or_else(|| "another command".to_owned(), |h| h.to_string()),
+        )),
+        Err(e) => Err(ProjectBusy(format!(
+            "nobody: the project lock cannot be taken: {e}"
+        ))),
+    }
+}
+
 /// Run `job` once under its lease. With `record`, the run is also stored as an execution
 /// (trigger `run`); the daemon's scheduler records its runs itself.
 pub(crate) async fn execute(env: &Env, job: JobName, record: bool) -> JobReport {
@@ -144,6 +162,15 @@ where
     F: Future<Output = anyhow::Result<JobOutput>>,
 {
     let work = async {
+        // Jobs that change the project take its lock, never waiting (issue 16).
+        let lock = if job.takes_project_lock() {
+            match project_lock(env, job).await {
+                Ok(lock) => Some(lock),
+                Err(busy) => return Err(busy),
+            }
+        } else {
+            None
+        };
         let started = SystemTime::now();
         let id = if record {
             let row = NewExecution {
@@ -185,15 +212,29 @@ where
                 tracing::warn!(job = %job, error = %e, "cannot record the execution's end");
             }
         }
-        out
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        Ok(out)
     };
     let report = match with_lease(&env.store, &job.lease_name(), &env.holder, LEASE_TTL, work).await
     {
-        Ok(Leased::Ran(output)) => JobReport {
+        Ok(Leased::Ran(Ok(output))) => JobReport {
             job: job.as_str(),
             status: output.status(),
             held_by: None,
             output,
+        },
+        Ok(Leased::Ran(Err(ProjectBusy(holder)))) => JobReport {
+            job: job.as_str(),
+            status: Status::Skipped,
+            output: JobOutput {
+                summary: format!(
+                    "not run: the project is held by {holder}; its services are left to that command"
+                ),
+                ..JobOutput::default()
+            },
+            held_by: Some(holder),
         },
         Ok(Leased::Held(lease)) => JobReport {
             job: job.as_str(),
@@ -227,7 +268,7 @@ where
             tracing::error!(job = %job, summary = %report.output.summary, failures = ?report.output.failures, "job failed")
         }
         Status::Skipped => {
-            tracing::info!(job = %job, held_by = ?report.held_by, "job skipped: lease held")
+            tracing::info!(job = %job, held_by = ?report.held_by, "job skipped: lease or project lock held")
         }
         _ => {
             tracing::info!(job = %job, status = report.status.as_str(), summary = %report.output.summary, "job finished")
@@ -311,6 +352,67 @@ mod tests {
         crate::commands::print_run(&env, &[], &out).unwrap();
         let json: serde_json::Value = serde_json::from_str(&lines.lock().unwrap()[0]).unwrap();
         assert_eq!(json["ok"], true);
+    }
+
+    #[tokio::test]
+    async fn a_job_skips_a_project_held_by_a_command_naming_it_and_never_waits() {
+        let (dir, env) = project_env().await;
+        // A long `service restore` holds the project.
+        let restore = Holder::this_process("service restore -s grafana");
+        let TryLock::Acquired(lock) = ProjectLock::try_acquire(dir.path(), None, &restore)
+            .await
+            .unwrap()
+        else {
+            panic!("free");
+        };
+        let mut ran = false;
+        let started = std::time::Instant::now();
+        let r = execute_work(&env, JobName::ServiceHealth, true, async {
+            ran = true;
+            Ok(JobOutput::default())
+        })
+        .await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "never waits"
+        );
+        assert!(!ran, "the job did not run");
+        assert_eq!(r.status, Status::Skipped);
+        assert!(
+            r.output
+                .summary
+                .starts_with("not run: the project is held by `service restore -s grafana` (pid "),
+            "{r:?}"
+        );
+        assert!(r.held_by.as_deref().unwrap().contains("service restore"));
+        // A skip is not a failure: the run exits 0, and it is journalled.
+        let code = crate::commands::print_run(&env, std::slice::from_ref(&r), true).unwrap();
+        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        let journal = env.store.history(5).await.unwrap();
+        assert!(
+            journal
+                .iter()
+                .any(|j| j.entry.command == "job service-health"
+                    && j.entry.outcome == Outcome::Skipped
+                    && j.entry.detail.contains("service restore -s grafana")),
+            "{journal:?}"
+        );
+        // prune-history does not change the project: it runs meanwhile.
+        let other = execute(&env, JobName::PruneHistory, true).await;
+        assert_eq!(other.status, Status::Ok);
+        lock.release().await;
+        // Free again: the job runs, and gives the lock back.
+        let r = execute_work(&env, JobName::ServiceHealth, true, async {
+            Ok(JobOutput::default())
+        })
+        .await;
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert!(
+            store::project_lock_holder(dir.path(), None)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]

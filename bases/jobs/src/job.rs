@@ -72,6 +72,15 @@ impl JobName {
         }
     }
 
+    /// Whether the job changes the project, and so runs under the project lock (taken
+    /// without waiting: a job never waits for a command).
+    pub(crate) fn takes_project_lock(self) -> bool {
+        matches!(
+            self,
+            JobName::ServiceHealth | JobName::UsersSync | JobName::CertsExpiry
+        )
+    }
+
     /// The name of the job's lease in the state database.
     pub(crate) fn lease_name(self) -> String {
         format!("job:{}", self.as_str())
@@ -99,7 +108,7 @@ pub(crate) enum Status {
     Warning,
     /// The job failed (the run exits 1).
     Failed,
-    /// Not run: another runner holds the job's lease.
+    /// Not run: another runner holds the job's lease, or a command holds the project lock.
     Skipped,
 }
 
@@ -114,12 +123,16 @@ impl Status {
     }
 }
 
-/// What a job found and did: `actions` (changes made), `warnings`, `failures`. Any failure
+/// What a job found and did: `actions` (changes made), `notes`, `warnings`, `failures`. Any failure
 /// makes the job failed. Never holds a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct JobOutput {
     pub(crate) summary: String,
     pub(crate) actions: Vec<String>,
+    /// Decisions that changed nothing and need no look (e.g. a service left stopped
+    /// because the operator stopped it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) notes: Vec<String>,
     pub(crate) warnings: Vec<String>,
     pub(crate) failures: Vec<String>,
 }
@@ -151,7 +164,7 @@ impl JobOutput {
 pub(crate) struct JobReport {
     pub(crate) job: &'static str,
     pub(crate) status: Status,
-    /// The lease holder, when skipped.
+    /// The lease or project lock holder, when skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) held_by: Option<String>,
     #[serde(flatten)]

@@ -31,13 +31,20 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         self
     }
 
+    /// Read the recorded intent from `store` for `status` (desired state, maintenance,
+    /// deviation), for a lifecycle that only reads.
+    #[must_use]
+    pub fn with_intents(self, store: &Store) -> Self {
+        self.recording(store, "")
+    }
+
     /// Record `desired` for `services` (no-op on a lifecycle that does not record).
     pub(crate) async fn record(
         &self,
         services: &[Service],
         desired: Desired,
     ) -> Result<(), LifecycleError> {
-        let Some(r) = &self.recorder else {
+        let Some(r) = self.recorder.as_ref().filter(|r| !r.command.is_empty()) else {
             return Ok(());
         };
         let names: Vec<&str> = services.iter().map(|s| s.compose_name()).collect();

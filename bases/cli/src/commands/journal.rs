@@ -89,7 +89,8 @@ pub(crate) async fn record(ctx: &Ctx, line: &Line, result: &anyhow::Result<Exit>
                 .unwrap_or_default()
                 .to_owned();
             // Usage and configuration errors (refusals included) change nothing.
-            let outcome = if exit::status_of(e) == Exit::Usage {
+            // A busy project (the lock was not taken) changes nothing either.
+            let outcome = if matches!(exit::status_of(e), Exit::Usage | Exit::Busy) {
                 Outcome::Skipped
             } else {
                 Outcome::Failed

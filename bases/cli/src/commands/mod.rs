@@ -9,6 +9,7 @@ pub(crate) mod doctor;
 pub(crate) mod history;
 pub(crate) mod host;
 pub(crate) mod journal;
+pub(crate) mod lock;
 pub(crate) mod project;
 pub(crate) mod secrets;
 pub(crate) mod service;

@@ -8,6 +8,7 @@ use lifecycle::{Lifecycle, Selection};
 use service_probes::{ProbeSettings, ProbeState, ServiceView, StatusView, status_view};
 
 use crate::args::{LogsArgs, StatusArgs};
+use crate::commands::db::open_existing_store;
 use crate::commands::service::{prepare, prepare_with};
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
@@ -83,6 +84,22 @@ fn state_warnings(project: &compose::Project, sel: &Selection) -> Vec<backup::St
         .collect()
 }
 
+/// The desired state: `stopped`, `running*` when assumed (legacy), `-` when unknown; a
+/// deviation is flagged with `!`, maintenance with the command.
+fn desired_label(v: &service_probes::ServiceView) -> String {
+    let mut label = v.desired.map_or_else(|| "-".to_owned(), |d| d.to_string());
+    if v.desired_assumed {
+        label.push('*');
+    }
+    if v.deviation.is_some() {
+        label.push_str(" !");
+    }
+    if v.maintenance.is_some() {
+        label.push_str(" (maintenance)");
+    }
+    label
+}
+
 /// Every published port as `host→container` (`/udp` marked), or `-`.
 fn ports_label(ports: &[service_probes::PortView]) -> String {
     if ports.is_empty() {
@@ -131,6 +148,7 @@ fn print_view(
                 v.display_name.to_owned(),
                 v.container.clone(),
                 status_label(&v.effective),
+                desired_label(v),
                 ready_label(v),
                 v.image.clone(),
                 v.url.clone().unwrap_or_else(|| "-".to_owned()),
@@ -145,6 +163,7 @@ fn print_view(
             "Service",
             "Container Name",
             "Status",
+            "Desired",
             "Ready",
             "Image",
             "URL",
@@ -163,7 +182,12 @@ pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit>
     let sel = Selection::parse(raw)?;
     let settings = ctx.settings()?;
     let (engine, files, vars) = prepare_with(&settings).await?;
-    let l = Lifecycle::new(&engine, &files, &vars)?;
+    // Read-only: the recorded intent when a state database exists (none is created).
+    let store = open_existing_store(&settings).await?;
+    let mut l = Lifecycle::new(&engine, &files, &vars)?;
+    if let Some(store) = &store {
+        l = l.with_intents(store);
+    }
     let probes = ProbeSettings {
         enabled: !args.no_probes,
         ..ProbeSettings::from_settings(&settings)
@@ -178,6 +202,15 @@ pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit>
         }
         print_view(ctx, &view, &warnings)?;
         if !ctx.out.is_json() {
+            for v in &view.services {
+                let name = v.service.compose_name();
+                if let Some(d) = &v.deviation {
+                    ctx.out.warn(format!("{name}: {d}"));
+                }
+                if let Some(m) = &v.maintenance {
+                    ctx.out.warn(format!("{name}: in maintenance by {m}"));
+                }
+            }
             for w in &warnings {
                 ctx.out.warn(w);
             }

@@ -1,15 +1,22 @@
-//! `service-health`: restart the services whose container exited (or died) or reports
-//! unhealthy, at most `budget` times per service within `window` (tracked in the state
-//! database), so a crash loop is reported instead of hammered.
+//! `service-health`: act on the difference between what the operator wants of each service
+//! (the desired state recorded by the lifecycle commands) and what runs. The rules are
+//! `lifecycle::reconcile`'s: a service wanted running whose container exited, died or is
+//! unhealthy is repaired, at most `budget` times per service within `window` (tracked in
+//! the state database), so a crash loop is reported instead of hammered; a service wanted
+//! stopped or absent is left alone (and reported when it runs anyway); a service in
+//! maintenance (backup, restore, upgrade) is skipped, naming the command. Every decision
+//! that is not "running as wanted" is journalled. The job runs under the project lock
+//! (taken without waiting, in exec.rs).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use catalog::Service;
 use compose::ProjectFiles;
-use docker::{Engine, Health};
-use lifecycle::{Lifecycle, Selection, ServiceStatus, StartOptions};
-use store::{JournalEntry, Outcome, Store};
+use docker::Engine;
+use lifecycle::reconcile::{Decision, decide};
+use lifecycle::{Desired, Lifecycle, Selection, ServiceStatus, StartOptions};
+use store::{JournalEntry, Outcome, ServiceIntent, Store};
 
 use crate::job::{JobName, JobOutput};
 
@@ -21,30 +28,6 @@ pub(crate) struct HealthOptions {
     pub(crate) window: Duration,
     /// The clock (injectable for tests).
     pub(crate) now: SystemTime,
-}
-
-/// What a service needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
-    Nothing,
-    /// Exited or dead: start it again.
-    Start,
-    /// Running but unhealthy: restart it.
-    Restart,
-    /// Docker's restart policy is restarting it in a loop: report, do not touch.
-    Looping,
-    /// Never started, removed, paused...: leave alone.
-    Ignore,
-}
-
-fn need(s: &ServiceStatus) -> Need {
-    match (s.state.as_str(), s.health) {
-        ("running", Some(Health::Unhealthy)) => Need::Restart,
-        ("running", _) => Need::Nothing,
-        ("exited" | "dead", _) => Need::Start,
-        ("restarting", _) => Need::Looping,
-        _ => Need::Ignore,
-    }
 }
 
 fn budget_key(service: Service) -> String {
@@ -80,6 +63,7 @@ async fn recent_restarts(
 fn describe(s: &ServiceStatus) -> String {
     match (s.state.as_str(), s.exit_code) {
         ("running", _) => "container is unhealthy".to_owned(),
+        ("removed", _) => "no container".to_owned(),
         (state, Some(code)) => format!("container {state} with code {code}"),
         (state, None) => format!("container {state}"),
     }
@@ -97,6 +81,61 @@ async fn record(store: &Store, entry: &JournalEntry) {
     }
 }
 
+/// `(by `service stop`)`: which command recorded the intent.
+fn by(intent: Option<&ServiceIntent>) -> String {
+    intent
+        .map(|i| i.command.as_str())
+        .filter(|c| !c.is_empty())
+        .map(|c| format!(" (by `{c}`)"))
+        .unwrap_or_default()
+}
+
+/// Where a decision that needs no repair goes, and its journal outcome.
+enum Said {
+    Note(String),
+    Warning(String),
+    Failure(String),
+}
+
+/// The line for a decision that repairs nothing; `None` for running as wanted.
+fn say(s: &ServiceStatus, intent: Option<&ServiceIntent>, d: &Decision) -> Option<Said> {
+    let name = s.service.compose_name();
+    let why = describe(s);
+    Some(match d {
+        Decision::Healthy | Decision::Start | Decision::Restart => return None,
+        Decision::Adopt => Said::Note(format!(
+            "{name}: running with no recorded desired state (an install from before it was recorded): counts as wanted running, recorded"
+        )),
+        Decision::Unknown => Said::Note(format!(
+            "{name}: {why} and no desired state is recorded: left alone (`dtaas-services service start -s {name}` records it)"
+        )),
+        Decision::LeaveStopped(desired) => Said::Note(format!(
+            "{name}: wanted {desired}{}: left {}",
+            by(intent),
+            if s.state == "removed" {
+                "absent"
+            } else {
+                "stopped"
+            }
+        )),
+        Decision::RunsUnwanted(desired) => Said::Warning(format!(
+            "{name}: runs although wanted {desired}{}: not touched; say what you want with `dtaas-services service stop -s {name}` or `service start -s {name}`",
+            by(intent)
+        )),
+        Decision::Maintenance(holder) => Said::Warning(format!(
+            "{name}: skipped: in maintenance by {holder}; if that command no longer runs, check the service's data, then `dtaas-services service start -s {name}` clears the marker"
+        )),
+        Decision::NotRepairable => Said::Note(format!(
+            "{name}: wanted running{}, {why}: not repaired (start it with `dtaas-services service start -s {name}`)",
+            by(intent)
+        )),
+        Decision::Looping => Said::Failure(format!(
+            "{name}: {} is restarting in a loop (Docker's restart policy); not touched, see `docker logs {}`",
+            s.container, s.container
+        )),
+    })
+}
+
 /// One pass of service-health over the project's compose files on `engine`.
 ///
 /// # Errors
@@ -111,98 +150,131 @@ pub(crate) async fn run<E: Engine>(
 ) -> anyhow::Result<JobOutput> {
     let l = Lifecycle::new(engine, files, vars)?;
     let report = l.status(&opts.services).await?;
+    let intents = store.intents().await?;
     let mut out = JobOutput::default();
     let mut healthy = 0usize;
+    let mut left = 0usize;
     for s in &report.services {
-        let why = describe(s);
-        match need(s) {
-            Need::Nothing => {
-                healthy += 1;
-                continue;
-            }
-            Need::Ignore => continue,
-            Need::Looping => {
-                out.failures.push(format!(
-                    "{}: {} is restarting in a loop (Docker's restart policy); not touched, see `docker logs {}`",
-                    s.service.compose_name(),
-                    s.container,
-                    s.container
-                ));
-                continue;
-            }
-            Need::Start | Need::Restart => {}
+        let name = s.service.compose_name();
+        let intent = intents.get(name);
+        let decision = decide(s, intent);
+        if decision == Decision::Adopt {
+            store
+                .set_desired(
+                    &[name],
+                    Desired::Running,
+                    "service-health (legacy rule: running, nothing recorded)",
+                    opts.now,
+                )
+                .await?;
         }
-        let recent = recent_restarts(store, s.service, opts.now, opts.window).await?;
-        let n = u32::try_from(recent.len()).unwrap_or(u32::MAX);
-        if n >= opts.budget {
-            let again = recent
-                .first()
-                .map(|t| UNIX_EPOCH + Duration::from_millis(*t) + opts.window)
-                .map(|t| humantime::format_rfc3339_seconds(t).to_string())
-                .unwrap_or_default();
-            let msg = format!(
-                "{}: {why}; restart budget spent ({n} restarts within {}): looks like a crash loop, not restarted{}",
-                s.service.compose_name(),
-                humantime::format_duration(opts.window),
-                if again.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (next restart allowed after {again})")
-                }
-            );
-            record(store, &journal(s.service, Outcome::Failed, msg.clone())).await;
-            out.failures.push(msg);
-            continue;
+        if matches!(decision, Decision::Healthy | Decision::Adopt) {
+            healthy += 1;
         }
-        let sel = Selection::Only(vec![s.service]);
-        let acted = match need(s) {
-            Need::Restart => l.restart(&sel, None).await.map(|_| "restarted"),
-            _ => l
-                .start(&sel, &StartOptions::default())
-                .await
-                .map(|_| "started again"),
-        };
-        match acted {
-            Ok(verb) => {
-                let mut list = recent;
-                list.push(millis(opts.now));
-                let value = list
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                store
-                    .set_meta(&budget_key(s.service), &value, opts.now)
-                    .await?;
-                let msg = format!(
-                    "{}: {why}; {verb} ({} of {} restarts within {})",
-                    s.service.compose_name(),
-                    list.len(),
-                    opts.budget,
-                    humantime::format_duration(opts.window)
-                );
-                record(store, &journal(s.service, Outcome::Ok, msg.clone())).await;
-                out.actions.push(msg);
+        match say(s, intent, &decision) {
+            None => {}
+            Some(Said::Note(m)) => {
+                left += usize::from(decision != Decision::Adopt);
+                record(store, &journal(s.service, Outcome::Skipped, m.clone())).await;
+                out.notes.push(m);
             }
-            Err(e) => {
-                let msg = format!("{}: {why}; restart failed: {e}", s.service.compose_name());
-                record(store, &journal(s.service, Outcome::Failed, msg.clone())).await;
-                out.failures.push(msg);
+            Some(Said::Warning(m)) => {
+                left += 1;
+                record(store, &journal(s.service, Outcome::Skipped, m.clone())).await;
+                out.warnings.push(m);
             }
+            Some(Said::Failure(m)) => {
+                record(store, &journal(s.service, Outcome::Failed, m.clone())).await;
+                out.failures.push(m);
+            }
+        }
+        if matches!(decision, Decision::Start | Decision::Restart) {
+            repair(&l, store, s, decision == Decision::Restart, opts, &mut out).await?;
         }
     }
     out.summary = format!(
-        "{healthy} running, {} restarted, {} failing",
+        "{healthy} running, {} restarted, {left} left as they are, {} failing",
         out.actions.len(),
         out.failures.len()
     );
     Ok(out)
 }
 
+/// Start (or restart) `s` again within its restart budget.
+async fn repair<E: Engine>(
+    l: &Lifecycle<'_, E>,
+    store: &Store,
+    s: &ServiceStatus,
+    restart: bool,
+    opts: &HealthOptions,
+    out: &mut JobOutput,
+) -> anyhow::Result<()> {
+    let why = describe(s);
+    let recent = recent_restarts(store, s.service, opts.now, opts.window).await?;
+    let n = u32::try_from(recent.len()).unwrap_or(u32::MAX);
+    if n >= opts.budget {
+        let again = recent
+            .first()
+            .map(|t| UNIX_EPOCH + Duration::from_millis(*t) + opts.window)
+            .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+            .unwrap_or_default();
+        let msg = format!(
+            "{}: {why}; restart budget spent ({n} restarts within {}): looks like a crash loop, not restarted{}",
+            s.service.compose_name(),
+            humantime::format_duration(opts.window),
+            if again.is_empty() {
+                String::new()
+            } else {
+                format!(" (next restart allowed after {again})")
+            }
+        );
+        record(store, &journal(s.service, Outcome::Failed, msg.clone())).await;
+        out.failures.push(msg);
+        return Ok(());
+    }
+    let sel = Selection::Only(vec![s.service]);
+    let acted = if restart {
+        l.restart(&sel, None).await.map(|_| "restarted")
+    } else {
+        l.start(&sel, &StartOptions::default())
+            .await
+            .map(|_| "started again")
+    };
+    match acted {
+        Ok(verb) => {
+            let mut list = recent;
+            list.push(millis(opts.now));
+            let value = list
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            store
+                .set_meta(&budget_key(s.service), &value, opts.now)
+                .await?;
+            let msg = format!(
+                "{}: {why}; {verb} ({} of {} restarts within {})",
+                s.service.compose_name(),
+                list.len(),
+                opts.budget,
+                humantime::format_duration(opts.window)
+            );
+            record(store, &journal(s.service, Outcome::Ok, msg.clone())).await;
+            out.actions.push(msg);
+        }
+        Err(e) => {
+            let msg = format!("{}: {why}; restart failed: {e}", s.service.compose_name());
+            record(store, &journal(s.service, Outcome::Failed, msg.clone())).await;
+            out.failures.push(msg);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use docker::{ContainerState, FakeEngine};
+    use docker::{ContainerState, FakeEngine, Health};
     use store::test_support::TestDb;
 
     const FILE: &str = r#"
@@ -240,7 +312,9 @@ services:
         };
         let db = TestDb::sqlite();
         let store = Store::open(&db.location()).await.unwrap();
-        let l = Lifecycle::new(&engine, &files, &BTreeMap::new()).unwrap();
+        let l = Lifecycle::new(&engine, &files, &BTreeMap::new())
+            .unwrap()
+            .recording(&store, "service start");
         l.start(&Selection::All, &StartOptions::default())
             .await
             .unwrap();
@@ -266,6 +340,150 @@ services:
         f.engine.inspect_container(name).await.unwrap().state
     }
 
+    /// `dtaas-services service <cmd> -s <service>` as the cli runs it: a recording lifecycle.
+    async fn operator(f: &Fx, cmd: &str, service: &str) {
+        let l = Lifecycle::new(&f.engine, &f.files, &BTreeMap::new())
+            .unwrap()
+            .recording(&f.store, &format!("service {cmd}"));
+        let sel = Selection::parse(Some(service)).unwrap();
+        match cmd {
+            "stop" => drop(l.stop(&sel, None).await.unwrap()),
+            "start" => drop(l.start(&sel, &StartOptions::default()).await.unwrap()),
+            "remove" => drop(l.remove(&sel, false, None).await.unwrap()),
+            other => panic!("{other}"),
+        }
+    }
+
+    async fn pass(f: &Fx, minute: u64) -> JobOutput {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        run(
+            &f.engine,
+            &f.files,
+            &BTreeMap::new(),
+            &f.store,
+            &opts(t0 + Duration::from_secs(minute * 60)),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_service_stopped_on_purpose_stays_stopped_and_a_crash_after_start_is_repaired() {
+        let f = fixture().await;
+        operator(&f, "stop", "grafana").await;
+        let out = pass(&f, 0).await;
+        assert_eq!(state(&f, "grafana").await, ContainerState::Exited);
+        assert!(out.actions.is_empty(), "{out:?}");
+        assert_eq!(
+            out.notes,
+            ["grafana: wanted stopped (by `service stop`): left stopped"]
+        );
+        assert_eq!(out.status(), crate::job::Status::Ok);
+        assert_eq!(
+            out.summary,
+            "1 running, 0 restarted, 1 left as they are, 0 failing"
+        );
+        // A killed container of a service wanted running is repaired meanwhile.
+        f.engine.set_state("rabbitmq", ContainerState::Exited);
+        let out = pass(&f, 1).await;
+        assert_eq!(
+            out.actions,
+            ["rabbitmq: container exited; started again (1 of 2 restarts within 1h)"]
+        );
+        assert_eq!(state(&f, "grafana").await, ContainerState::Exited);
+        // Once started again by the operator, a crash of grafana is repaired again.
+        operator(&f, "start", "grafana").await;
+        f.engine.set_state("grafana", ContainerState::Dead);
+        let out = pass(&f, 2).await;
+        assert_eq!(out.actions.len(), 1, "{out:?}");
+        assert!(
+            out.actions[0].starts_with("grafana: container dead")
+                && out.actions[0].ends_with("started again (1 of 2 restarts within 1h)"),
+            "{out:?}"
+        );
+        assert_eq!(state(&f, "grafana").await, ContainerState::Running);
+        // Every decision is journalled, the leave-alone one included.
+        let journal = f.store.history(10).await.unwrap();
+        assert!(
+            journal
+                .iter()
+                .any(|r| r.entry.service.as_deref() == Some("grafana")
+                    && r.entry.outcome == Outcome::Skipped
+                    && r.entry.detail.contains("wanted stopped")),
+            "{journal:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_service_in_maintenance_is_skipped_naming_the_command() {
+        let f = fixture().await;
+        // A long restore of grafana: it stopped grafana and holds the marker meanwhile.
+        let restore = store::Holder {
+            command: "service restore -s grafana".into(),
+            pid: 4242,
+            host: "ops-host".into(),
+            since: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        };
+        f.store
+            .begin_maintenance(&["grafana"], &restore)
+            .await
+            .unwrap();
+        f.engine.stop_container("grafana", None).await.unwrap();
+        let out = pass(&f, 0).await;
+        assert_eq!(state(&f, "grafana").await, ContainerState::Exited);
+        insta::assert_snapshot!(out.warnings.join("\n"), @"grafana: skipped: in maintenance by `service restore -s grafana` (pid 4242 on ops-host, since 2027-01-15T08:00:00Z); if that command no longer runs, check the service's data, then `dtaas-services service start -s grafana` clears the marker");
+        // A skip is not a failure.
+        assert_ne!(out.status(), crate::job::Status::Failed);
+        f.store
+            .end_maintenance(&["grafana"], Some(&restore))
+            .await
+            .unwrap();
+        let out = pass(&f, 1).await;
+        assert_eq!(out.actions.len(), 1, "{out:?}");
+        assert_eq!(state(&f, "grafana").await, ContainerState::Running);
+    }
+
+    #[tokio::test]
+    async fn a_service_running_though_wanted_stopped_is_reported_not_touched() {
+        let f = fixture().await;
+        operator(&f, "stop", "grafana").await;
+        f.engine.start_container("grafana").await.unwrap();
+        let out = pass(&f, 0).await;
+        assert_eq!(state(&f, "grafana").await, ContainerState::Running);
+        assert!(
+            out.warnings[0]
+                .starts_with("grafana: runs although wanted stopped (by `service stop`)"),
+            "{out:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_legacy_install_counts_running_containers_as_wanted_running() {
+        let f = fixture().await;
+        // Nothing recorded (an install from before the desired state was recorded).
+        f._db.raw("DELETE FROM service_intent").await;
+        f.engine.set_state("grafana", ContainerState::Exited);
+        let out = pass(&f, 0).await;
+        assert_eq!(state(&f, "grafana").await, ContainerState::Exited);
+        assert!(
+            out.notes.iter().any(|n| n.starts_with(
+                "grafana: container exited and no desired state is recorded: left alone"
+            )),
+            "{out:?}"
+        );
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.starts_with("rabbitmq: running with no recorded desired state")),
+            "{out:?}"
+        );
+        // rabbitmq was adopted as wanted running: its crash is now repaired.
+        f.engine.set_state("rabbitmq", ContainerState::Exited);
+        let out = pass(&f, 1).await;
+        assert_eq!(out.actions.len(), 1, "{out:?}");
+        assert_eq!(state(&f, "rabbitmq").await, ContainerState::Running);
+    }
+
     #[tokio::test]
     async fn healthy_services_are_left_alone() {
         let f = fixture().await;
@@ -279,7 +497,10 @@ services:
         )
         .await
         .unwrap();
-        assert_eq!(out.summary, "2 running, 0 restarted, 0 failing");
+        assert_eq!(
+            out.summary,
+            "2 running, 0 restarted, 0 left as they are, 0 failing"
+        );
         assert!(out.actions.is_empty() && out.failures.is_empty());
     }
 

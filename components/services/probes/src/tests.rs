@@ -266,8 +266,21 @@ async fn the_view_joins_status_urls_and_probes() {
     let pg_port = closed_port();
     let report = StatusReport {
         services: vec![
-            row(Service::MongoDb, "exited", vec![port(27017, 8087)]),
-            row(Service::Postgres, "running", vec![port(5432, pg_port)]),
+            // Desired beside actual (issue 16): wanted running, exited: a deviation.
+            ServiceStatus {
+                desired: Some(lifecycle::Desired::Running),
+                deviation: Some("wanted running, is exited".into()),
+                ..row(Service::MongoDb, "exited", vec![port(27017, 8087)])
+            },
+            // A running container nothing recorded: assumed wanted running, in a backup.
+            ServiceStatus {
+                desired: Some(lifecycle::Desired::Running),
+                desired_assumed: true,
+                maintenance: Some(
+                    "`service backup` (pid 7 on ops-host, since 2027-01-15T08:00:00Z)".into(),
+                ),
+                ..row(Service::Postgres, "running", vec![port(5432, pg_port)])
+            },
             row(
                 Service::ThingsBoard,
                 "running",

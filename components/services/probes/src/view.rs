@@ -55,6 +55,15 @@ pub struct ServiceView {
     pub uptime_secs: Option<u64>,
     pub restart_count: i64,
     pub exit_code: Option<i64>,
+    /// What the operator wants: `running`, `stopped` or `absent` (recorded by the lifecycle
+    /// commands); `null` when nothing is recorded and the container does not run.
+    pub desired: Option<lifecycle::Desired>,
+    /// `desired` is assumed, not recorded (a running container of an older install).
+    pub desired_assumed: bool,
+    /// How the actual state differs from `desired` (e.g. `wanted running, is exited`).
+    pub deviation: Option<String>,
+    /// The backup, restore or upgrade working on the service, if any.
+    pub maintenance: Option<String>,
 }
 
 /// One published port.
@@ -137,5 +146,9 @@ fn service_view(st: &ServiceStatus, probe: Option<ProbeResult>, s: &ProbeSetting
         uptime_secs: st.uptime_secs,
         restart_count: st.restart_count,
         exit_code: st.exit_code,
+        desired: st.desired,
+        desired_assumed: st.desired_assumed,
+        deviation: st.deviation.clone(),
+        maintenance: st.maintenance.clone(),
     }
 }

@@ -114,6 +114,15 @@ fn a_killed_service_runs_again_and_history_says_so() {
         docker(&["inspect", "-f", "{{.State.Running}}", &container]),
         "true"
     );
+    // Installed by `docker compose`: nothing recorded what the operator wants. The legacy
+    // rule counts the running container as wanted running, and records it.
+    jobs_in(&p)
+        .args(["run", "service-health"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "rabbitmq: running with no recorded desired state",
+        ));
     docker(&["kill", &container]);
     assert_eq!(
         docker(&["inspect", "-f", "{{.State.Running}}", &container]),
@@ -191,6 +200,11 @@ fn service_health_inside_its_own_image_with_the_socket_mounted() {
 
     let (p, _guard, container) = standin_project("jobs-inimage");
     compose_up(&p);
+    // The legacy rule records the running stand-in as wanted running (see above).
+    jobs_in(&p)
+        .args(["run", "service-health"])
+        .assert()
+        .success();
     docker(&["kill", &container]);
     let dir = p.path().display().to_string();
     let run = StdCommand::new("docker")

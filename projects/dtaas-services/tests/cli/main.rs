@@ -3,6 +3,7 @@
 
 mod certs;
 mod gitlab_install;
+mod exclusion;
 mod grammar;
 mod project_config;
 mod secret_input;

@@ -75,7 +75,14 @@ fn status_shows_restart_loop_unhealthy_probe_and_urls() {
         ".services[0].effective" => "[restarting]",
         ".services[0].restart_count" => "[n]",
         ".services[0].exit_code" => "[1]",
+        ".services[0].deviation" => "[null while running, else wanted running, is restarting]",
     });
+    // Desired beside actual (issue 16): `service start` recorded running; the unhealthy
+    // one deviates, the one never started has no desired state.
+    assert_eq!(
+        v["services"][2]["deviation"], "wanted running, is unhealthy",
+        "{v:#}"
+    );
     assert!(
         v["services"][0]["restart_count"].as_i64() >= Some(1),
         "{v:#}"
@@ -97,6 +104,12 @@ fn status_shows_restart_loop_unhealthy_probe_and_urls() {
     // Every published port, not only the URL's.
     assert!(table.contains(&format!("{}→", p.tb_port)), "{table}");
     assert!(table.contains(&format!("{}→", p.grafana_port)), "{table}");
+    assert!(table.contains("Desired"), "{table}");
+    assert!(
+        stderr(&out).contains("warning: grafana: wanted running, is unhealthy"),
+        "{}",
+        stderr(&out)
+    );
     // The stand-ins mount nothing and RabbitMQ has no fixed host name: warnings on stderr,
     // never in the table.
     let err = stderr(&out);
