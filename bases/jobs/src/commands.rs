@@ -70,7 +70,7 @@ pub(crate) fn print_run(
                 out.line(format!("    done: {a}"));
             }
             for n in &r.output.notes {
-                out_line(&format!("    note: {n}"));
+                out.line(format!("    note: {n}"));
             }
             for w in &r.output.warnings {
                 out.line(format!("    warning: {w}"));

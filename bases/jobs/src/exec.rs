@@ -386,8 +386,9 @@ mod tests {
         );
         assert!(r.held_by.as_deref().unwrap().contains("service restore"));
         // A skip is not a failure: the run exits 0, and it is journalled.
-        let code = crate::commands::print_run(&env, std::slice::from_ref(&r), true).unwrap();
-        assert_eq!(code, std::process::ExitCode::SUCCESS);
+        let (out, _lines) = crate::printer::Printer::capture(true);
+        let code = crate::commands::print_run(&env, std::slice::from_ref(&r), &out).unwrap();
+        assert_eq!(code, exit_status::ExitStatus::Success);
         let journal = env.store.history(5).await.unwrap();
         assert!(
             journal
