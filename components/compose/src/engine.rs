@@ -142,6 +142,33 @@ impl<'e, E: Engine> Compose<'e, E> {
         Ok(services.to_vec())
     }
 
+    /// Every read-only bind mount of `services` names a path that exists. Docker creates a
+    /// missing bind source as an empty directory (as root); for the per-file certificate
+    /// and config mounts that directory would then stand where `host setup` must write the
+    /// file. Checked before anything is created. A link is not followed (`symlink_metadata`).
+    fn check_bind_sources(&self, services: &[String]) -> Result<(), ComposeError> {
+        for svc in services {
+            let Some(def) = self.project.services.get(svc) else {
+                continue;
+            };
+            for m in &def.volumes {
+                if let Mount::Bind {
+                    source,
+                    read_only: true,
+                    ..
+                } = m
+                    && std::fs::symlink_metadata(source).is_err()
+                {
+                    return Err(ComposeError::MissingBindSource {
+                        service: svc.clone(),
+                        source_path: source.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Dependency levels of `services` plus everything they depend on: each level only
     /// depends on earlier ones. Order inside a level follows the files.
     fn levels(&self, services: &[String], with_deps: bool) -> Vec<Vec<String>> {
@@ -608,6 +635,7 @@ impl<'e, E: Engine> Compose<'e, E> {
         let services = self.check_services(services)?;
         let levels = self.levels(&services, true);
         let all: Vec<String> = levels.iter().flatten().cloned().collect();
+        self.check_bind_sources(&all)?;
         let mut report = UpReport::default();
         self.ensure_networks(&all).await?;
         self.ensure_volumes(&all).await?;
@@ -883,6 +911,7 @@ impl<'e, E: Engine> Compose<'e, E> {
     /// Unknown service, engine errors, failed dependencies.
     pub async fn run(&self, service: &str, opts: &RunOptions) -> Result<RunOutput, ComposeError> {
         let services = self.check_services(&[service.to_owned()])?;
+        self.check_bind_sources(&services)?;
         let def = self.project.services[service].clone();
         let deps: Vec<String> = def.depends_on.keys().cloned().collect();
         if !deps.is_empty() {

@@ -34,6 +34,15 @@ pub enum ComposeError {
         containers: Vec<String>,
         timeout_secs: u64,
     },
+    #[error(
+        "service {service}: {} does not exist; a read-only bind mount of a missing path makes \
+         Docker create an empty directory there (for certificate files: run `host setup` first)",
+        source_path.display()
+    )]
+    MissingBindSource {
+        service: String,
+        source_path: PathBuf,
+    },
     #[error("container name {name} is already in use by a container outside project {project}")]
     NameInUse { name: String, project: String },
     #[error("service {service}: {source}")]
@@ -66,7 +75,8 @@ impl ComposeError {
             | ComposeError::Unsupported { .. }
             | ComposeError::Invalid { .. }
             | ComposeError::Interpolation { .. }
-            | ComposeError::UnknownService { .. } => true,
+            | ComposeError::UnknownService { .. }
+            | ComposeError::MissingBindSource { .. } => true,
             ComposeError::Service { source, .. } => source.is_config_error(),
             _ => false,
         }

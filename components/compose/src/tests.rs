@@ -187,6 +187,8 @@ fn small_parsers() {
 }
 
 fn fixture(dir: &Path) -> Project {
+    // The read-only bind source exists, as `host setup` leaves it.
+    std::fs::create_dir_all(dir.join("certs")).unwrap();
     let files = vec![write(dir, "a.yml", MAIN), write(dir, "b.yml", TB)];
     load(dir, &files, &[("PW", "pw"), ("DB_PORT", "15432")]).unwrap()
 }
@@ -248,6 +250,26 @@ async fn up_creates_network_and_starts_in_dependency_order_with_compose_labels()
     let r = c.up(&[], &UpOptions::default()).await.unwrap();
     assert!(r.services.iter().all(|s| s.action == Action::Unchanged));
     assert!(e.events().is_empty(), "{:?}", e.events());
+}
+
+#[tokio::test]
+async fn a_missing_read_only_bind_source_is_refused_before_anything_is_created() {
+    let d = tempfile::tempdir().unwrap();
+    let e = FakeEngine::new();
+    e.add_image("busy:1");
+    let p = fixture(d.path());
+    std::fs::remove_dir(d.path().join("certs")).unwrap();
+    let c = Compose::new(&e, p);
+    let err = c.up(&["tb".into()], &UpOptions::default()).await.unwrap_err();
+    assert!(
+        matches!(&err, ComposeError::MissingBindSource { service, source_path }
+            if service == "db" && source_path.ends_with("certs")),
+        "{err}"
+    );
+    assert!(err.is_config_error());
+    assert!(err.to_string().contains("host setup"), "{err}");
+    assert!(e.events().is_empty(), "nothing created: {:?}", e.events());
+    assert!(!d.path().join("certs").exists(), "no directory made in its place");
 }
 
 #[tokio::test]
