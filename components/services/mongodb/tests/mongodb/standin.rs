@@ -318,3 +318,27 @@ async fn the_standin_runs_piped_stdin_as_mongoshs_repl() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_runs_lose_no_user() {
+    // `user add` provisions the rows of one service in parallel.
+    let Some(m) = host_mongosh_or_skip() else {
+        return;
+    };
+    let p = std::sync::Arc::new(MongoProvisioner::new(m, opts(ROOT_PW)));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let p = p.clone();
+        set.spawn(async move {
+            let u = user(&format!("u{i}"), "Pw-123456", PasswordState::Unknown);
+            p.ensure_user(&u).await.unwrap()
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        assert_eq!(r.unwrap(), Outcome::Created);
+    }
+    assert_eq!(
+        p.list_users().await.unwrap(),
+        ["u0", "u1", "u2", "u3", "u4", "u5"]
+    );
+}
