@@ -41,7 +41,7 @@ mq_ready() {
 
 log "Debian packages"
 need=()
-for pkg in busybox-static postgresql rabbitmq-server debootstrap tmux curl ca-certificates libnss-myhostname; do
+for pkg in busybox-static postgresql rabbitmq-server debootstrap tmux curl ca-certificates libnss-myhostname nodejs; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
