@@ -260,7 +260,10 @@ async fn a_missing_read_only_bind_source_is_refused_before_anything_is_created()
     let p = fixture(d.path());
     std::fs::remove_dir(d.path().join("certs")).unwrap();
     let c = Compose::new(&e, p);
-    let err = c.up(&["tb".into()], &UpOptions::default()).await.unwrap_err();
+    let err = c
+        .up(&["tb".into()], &UpOptions::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, ComposeError::MissingBindSource { service, source_path }
             if service == "db" && source_path.ends_with("certs")),
@@ -269,7 +272,10 @@ async fn a_missing_read_only_bind_source_is_refused_before_anything_is_created()
     assert!(err.is_config_error());
     assert!(err.to_string().contains("host setup"), "{err}");
     assert!(e.events().is_empty(), "nothing created: {:?}", e.events());
-    assert!(!d.path().join("certs").exists(), "no directory made in its place");
+    assert!(
+        !d.path().join("certs").exists(),
+        "no directory made in its place"
+    );
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ pub const OTHER_ENV_VARS: &[&str] = &[
     "DTAAS_RUN_IMAGES",
     "DTAAS_RUN_TIMEOUT",
     "DTAAS_JOBS_IMAGE",
+    "DTAAS_LOCK_WAIT",
 ];
 
 /// Prefixes of test-only `DTAAS_*` variables (`DTAAS_TEST_PG_URL`, ...).

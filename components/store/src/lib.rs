@@ -18,9 +18,9 @@
 
 mod accounts;
 mod error;
+mod files;
 mod holder;
 mod intent;
-mod files;
 mod journal;
 mod location;
 mod meta;

@@ -109,7 +109,8 @@ print({r} + JSON.stringify(users));\n",
             ),
             Script::Objects => format!(
                 "const dbs = db.getMongo().getDBNames();\n\
-const own = admin.system.users.find({{}}).toArray().filter(u => u.user === u.db).map(u => u.user);\n\
+const own = admin.runCommand({{ usersInfo: {{ forAllDBs: true }} }}).users\n\
+  .filter(u => u.user === u.db).map(u => u.user);\n\
 print({r} + JSON.stringify({{ dbs: dbs, users: own }}));\n",
                 r = js(RESULT)
             ),

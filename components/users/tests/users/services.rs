@@ -154,11 +154,28 @@ fn grafana(server: &MockServer) -> Box<dyn Provisioner> {
     )
 }
 
-/// Grafana v12.3.x: `GET /api/org` for the probe, `GET /api/users/search` with the logins
-/// and emails as stored (lower-cased: pkg/services/user/userimpl/user.go `Create`), and no
-/// write may happen.
+/// Grafana v12.3.x: the admin's `POST /login` (basic auth is off in the generated
+/// service, so the provisioner uses the session cookie: pkg/api/login.go `LoginPost` sets
+/// `grafana_session`) and `GET /logout`, `GET /api/org` for the probe, `GET
+/// /api/users/search` with the logins and emails as stored (lower-cased:
+/// pkg/services/user/userimpl/user.go `Create`), and no other write may happen.
 async fn grafana_server() -> MockServer {
     let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/login"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("set-cookie", "grafana_session=s3ss10n; Path=/; HttpOnly")
+                .set_body_json(serde_json::json!({"message": "Logged in"})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/logout"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/api/org"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 1})))
@@ -268,7 +285,14 @@ impl services_mongodb::MongoExec for MongoShell {
         spec: &'a docker::ExecSpec,
     ) -> BoxFuture<'a, Result<docker::ExecOutput, ProvisionError>> {
         Box::pin(async move {
-            let script = String::from_utf8(spec.stdin.clone().unwrap_or_default()).unwrap();
+            // mongosh 2.x runs the script given after `--eval` (mongodb-js/mongosh v2.5.10
+            // packages/cli-repl/src/arg-parser.ts); nothing is read from stdin.
+            assert!(
+                spec.stdin.is_none(),
+                "no script on stdin (it would run as the REPL)"
+            );
+            let at = spec.cmd.iter().position(|a| a == "--eval").expect("--eval");
+            let script = spec.cmd[at + 1].clone();
             let out = if script.contains("getDBNames()") && script.contains("dbs:") {
                 r#"DTAAS_RESULT {"dbs":["admin","config","local","sensors"],"users":[]}"#
             } else if script.contains("DTAAS_RESULT ok") {

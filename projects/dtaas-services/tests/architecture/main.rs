@@ -202,6 +202,11 @@ fn outside_systems_are_imported_by_their_owner_only() {
                 "{} may not depend on {krate}",
                 b.name
             );
+            // `logging` names those crates' log targets (`bollard::docker`) to cap them; it
+            // may not depend on them (checked above).
+            if b.name == "logging" {
+                continue;
+            }
             for f in rust_files(&b.dir) {
                 let text = std::fs::read_to_string(&f).unwrap();
                 assert!(

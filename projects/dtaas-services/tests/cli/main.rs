@@ -2,8 +2,8 @@
 //! legacy aliases, exit codes, `project generate` and `config`.
 
 mod certs;
-mod gitlab_install;
 mod exclusion;
+mod gitlab_install;
 mod grammar;
 mod project_config;
 mod secret_input;

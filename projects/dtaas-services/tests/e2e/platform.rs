@@ -445,7 +445,11 @@ fn service_health_repairs_a_killed_container(p: &TestProject) {
         "service-health did not report the repair:\n{}",
         r.stdout
     );
-    assert!(r.stdout.contains("1 restarted, 0 failing"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("1 restarted,") && r.stdout.contains("0 failing"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(inspect(&c).0, "running");
     wait_for(p, "mongodb", Duration::from_secs(60), "healthy", |s, h| {
         s == "running" && h == Some("healthy")

@@ -14,7 +14,8 @@ fn container_env_secrets_stay_out_of_trace_logs() {
     }
     let p = Project::new("opsecret");
     p.cmd()
-        .args(["config", "set", "MONGODB_ADMIN_PASSWORD", SECRET])
+        .args(["config", "set", "MONGODB_ADMIN_PASSWORD", "-"])
+        .write_stdin(format!("{}\n", SECRET))
         .assert()
         .success();
     for args in [

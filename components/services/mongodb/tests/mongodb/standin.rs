@@ -267,6 +267,26 @@ async fn a_database_of_the_users_name_is_dropped_only_with_its_user() {
     assert_eq!(state["databases"], serde_json::json!(["shared"]));
 }
 
+#[tokio::test]
+async fn existing_objects_name_every_database_and_every_own_user() {
+    let Some(m) = host_mongosh_or_skip() else {
+        return;
+    };
+    let p = MongoProvisioner::new(m, opts(ROOT_PW));
+    assert_eq!(
+        p.ensure_user(&user("frank", "Frank-pw-1", PasswordState::Unknown))
+            .await
+            .unwrap(),
+        Outcome::Created
+    );
+    seed_databases(p.exec(), &["sensors"]).await;
+    let objects = p.existing_objects().await.unwrap();
+    let text = format!("{objects:?}");
+    assert!(text.contains("sensors"), "{text}");
+    assert!(text.contains("frank"), "{text}");
+    assert!(!text.contains("Frank-pw-1"), "{text}");
+}
+
 /// Create a collection in each database, as a client with data would.
 async fn seed_databases(m: &HostMongosh, dbs: &[&str]) {
     let script = format!(
