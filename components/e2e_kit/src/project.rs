@@ -122,12 +122,35 @@ impl TestProject {
         Ok(())
     }
 
-    /// `config set KEY VALUE`.
+    /// `config set KEY -` with the value on stdin (a secret is never taken from argv).
     ///
     /// # Errors
     /// When the binary refuses the key or value.
     pub fn set(&self, key: &str, value: &str) -> Result<(), KitError> {
-        self.run_ok(["config", "set", key, value]).map(drop)
+        use std::io::Write as _;
+        let mut c = self.cli();
+        c.args(["config", "set", key, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let spawn_err = |source| KitError::Spawn {
+            program: "dtaas-services config set".to_owned(),
+            source,
+        };
+        let mut child = c.spawn().map_err(spawn_err)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(value.as_bytes()).map_err(spawn_err)?;
+        }
+        let out = child.wait_with_output().map_err(spawn_err)?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(KitError::Command {
+                command: format!("dtaas-services config set {key} -"),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
+        }
     }
 
     /// The binary with `--project-dir <dir>`, run in the project directory, without an
