@@ -484,7 +484,7 @@ fn check_passwords(r: &mut DoctorReport, s: &config::Settings) {
                 defaults.len(),
                 defaults.join(", ")
             ),
-            Some("set each with `dtaas-services config set KEY VALUE` before the services are first started".to_owned()),
+            Some("set each with `dtaas-services config set KEY -` (the value on stdin) before the services are first started".to_owned()),
         );
     }
     let weak: Vec<&str> = config::KEYS
@@ -506,7 +506,10 @@ fn check_passwords(r: &mut DoctorReport, s: &config::Settings) {
                 weak.len(),
                 weak.join(", ")
             ),
-            Some("use longer passwords (`dtaas-services config set KEY VALUE`)".to_owned()),
+            Some(
+                "use longer passwords (`dtaas-services config set KEY -`, the value on stdin)"
+                    .to_owned(),
+            ),
         );
     }
     if defaults.is_empty() && weak.is_empty() {

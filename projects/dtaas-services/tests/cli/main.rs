@@ -9,3 +9,4 @@ mod project_config;
 mod secret_input;
 mod secrets_in_output;
 mod support;
+mod user_guard;

@@ -48,7 +48,7 @@ fn doctor_reports_ports_certs_modes_and_default_passwords() {
     // A fresh project has random secrets; put one public template password back.
     p.cmd()
         .args(["config", "set", "POSTGRES_PASSWORD", "-"])
-        .write_stdin(format!("{}\n", "dtaas_secret"))
+        .write_stdin("dtaas_secret")
         .assert()
         .success();
     // ThingsBoard's port is held by our own container: fine. Grafana's by someone else.
@@ -117,7 +117,7 @@ fn doctor_reports_ports_certs_modes_and_default_passwords() {
     let err = stderr(&out);
     assert!(err.contains("✗ passwords: "), "{err}");
     assert!(
-        err.contains("hint: set each with `dtaas-services config set KEY VALUE`"),
+        err.contains("hint: set each with `dtaas-services config set KEY -`"),
         "{err}"
     );
 }
