@@ -280,8 +280,14 @@ pub(crate) async fn history(
     };
     if out.is_json() {
         out.json(&h)?;
-        return Ok(ExitStatus::Success);
+    } else {
+        print_history(&h, out);
     }
+    Ok(ExitStatus::Success)
+}
+
+/// `history` as text: the executions table, then the journalled actions.
+fn print_history(h: &History, out: &Printer) {
     if h.executions.is_empty() {
         out.line("No job has run yet.");
     } else {
@@ -313,7 +319,6 @@ pub(crate) async fn history(
             ));
         }
     }
-    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

@@ -155,6 +155,44 @@ pub(crate) async fn execute(env: &Env, job: JobName, record: bool) -> JobReport 
     execute_work(env, job, record, run_job(env, job)).await
 }
 
+/// Record the start of a `run` execution; `None` (with a warning) when the store refuses.
+async fn start_record(env: &Env, job: JobName) -> Option<i64> {
+    let started = SystemTime::now();
+    let row = NewExecution {
+        job: job.as_str().to_owned(),
+        trigger: "run".to_owned(),
+        scheduled_for: started,
+        started_at: started,
+        attempt: 1,
+    };
+    match env.store.start_execution(&row).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::warn!(job = %job, error = %e, "cannot record the execution");
+            None
+        }
+    }
+}
+
+/// Record how execution `id` ended: panicked, success, or failed with its failures.
+async fn finish_record(env: &Env, job: JobName, id: i64, out: &JobOutput, panicked: bool) {
+    let outcome = if panicked {
+        ExecutionOutcome::Panicked
+    } else if out.failures.is_empty() {
+        ExecutionOutcome::Success
+    } else {
+        ExecutionOutcome::Failed
+    };
+    let err = failure_text(out);
+    if let Err(e) = env
+        .store
+        .finish_execution(id, SystemTime::now(), outcome, err.as_deref())
+        .await
+    {
+        tracing::warn!(job = %job, error = %e, "cannot record the execution's end");
+    }
+}
+
 /// [`execute`] with the job's work given: under the lease of `job`, limited, recorded and
 /// journalled; a failure, a timeout or a panic of `body` is a failed report, never a panic.
 pub(crate) async fn execute_work<F>(env: &Env, job: JobName, record: bool, body: F) -> JobReport
@@ -171,22 +209,8 @@ where
         } else {
             None
         };
-        let started = SystemTime::now();
         let id = if record {
-            let row = NewExecution {
-                job: job.as_str().to_owned(),
-                trigger: "run".to_owned(),
-                scheduled_for: started,
-                started_at: started,
-                attempt: 1,
-            };
-            match env.store.start_execution(&row).await {
-                Ok(id) => Some(id),
-                Err(e) => {
-                    tracing::warn!(job = %job, error = %e, "cannot record the execution");
-                    None
-                }
-            }
+            start_record(env, job).await
         } else {
             None
         };
@@ -196,21 +220,7 @@ where
             panicked,
         } = run_limited(env, body).await;
         if let Some(id) = id {
-            let outcome = if panicked {
-                ExecutionOutcome::Panicked
-            } else if out.failures.is_empty() {
-                ExecutionOutcome::Success
-            } else {
-                ExecutionOutcome::Failed
-            };
-            let err = failure_text(&out);
-            if let Err(e) = env
-                .store
-                .finish_execution(id, SystemTime::now(), outcome, err.as_deref())
-                .await
-            {
-                tracing::warn!(job = %job, error = %e, "cannot record the execution's end");
-            }
+            finish_record(env, job, id, &out, panicked).await;
         }
         if let Some(lock) = lock {
             lock.release().await;

@@ -16,8 +16,27 @@ pub(super) fn check_leaf(
     hostname: &str,
     now: SystemTime,
 ) -> CertInfo {
-    let fc = Some("fullchain.pem");
-    // Names.
+    let (names, ips) = subject_alt_names(leaf);
+    let all_names: Vec<String> = names
+        .iter()
+        .cloned()
+        .chain(ips.iter().map(IpAddr::to_string))
+        .collect();
+    check_hostname(c, hostname, &names, &ips, &all_names);
+    let days_left = check_validity(c, leaf, now);
+    let validity = leaf.validity();
+    CertInfo {
+        subject: leaf.subject().to_string(),
+        issuer: leaf.issuer().to_string(),
+        names: all_names,
+        not_before: rfc3339(validity.not_before.to_datetime()),
+        not_after: rfc3339(validity.not_after.to_datetime()),
+        days_left,
+    }
+}
+
+/// The DNS names and IP addresses of the leaf's subjectAltName.
+fn subject_alt_names(leaf: &X509Certificate<'_>) -> (Vec<String>, Vec<IpAddr>) {
     let mut names = Vec::new();
     let mut ips = Vec::new();
     if let Ok(Some(san)) = leaf.subject_alternative_name() {
@@ -38,11 +57,19 @@ pub(super) fn check_leaf(
             }
         }
     }
-    let all_names: Vec<String> = names
-        .iter()
-        .cloned()
-        .chain(ips.iter().map(IpAddr::to_string))
-        .collect();
+    (names, ips)
+}
+
+/// Whether the leaf covers HOSTNAME (an IP against the IP SANs, a name against the DNS SANs
+/// with wildcards).
+fn check_hostname(
+    c: &mut Checker,
+    hostname: &str,
+    names: &[String],
+    ips: &[IpAddr],
+    all_names: &[String],
+) {
+    let fc = Some("fullchain.pem");
     let host = hostname.trim();
     if !host.is_empty() {
         let covered = match host.parse::<IpAddr>() {
@@ -80,7 +107,12 @@ pub(super) fn check_leaf(
             );
         }
     }
-    // Validity.
+}
+
+/// The validity window against `now`: expired, not yet valid, expiring within
+/// [`EXPIRY_WARNING_DAYS`], or fine. Returns the days left.
+fn check_validity(c: &mut Checker, leaf: &X509Certificate<'_>, now: SystemTime) -> i64 {
+    let fc = Some("fullchain.pem");
     let now_s = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -123,14 +155,7 @@ pub(super) fn check_leaf(
             None,
         );
     }
-    CertInfo {
-        subject: leaf.subject().to_string(),
-        issuer: leaf.issuer().to_string(),
-        names: all_names,
-        not_before: rfc3339(validity.not_before.to_datetime()),
-        not_after: rfc3339(validity.not_after.to_datetime()),
-        days_left,
-    }
+    days_left
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {

@@ -103,66 +103,7 @@ pub(super) fn mounts(
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = format!("{at}[{i}]");
-        let (kind, source, target, read_only) = match item {
-            Value::Object(m) => {
-                check_keys(
-                    m,
-                    &["type", "source", "target", "read_only", "bind", "volume"],
-                    file,
-                    &at,
-                )?;
-                let kind = opt_scalar(m, "type", file, &at)?.unwrap_or_else(|| "volume".into());
-                let source = opt_scalar(m, "source", file, &at)?
-                    .ok_or_else(|| invalid(file, &at, "`source` is required"))?;
-                let target = opt_scalar(m, "target", file, &at)?
-                    .ok_or_else(|| invalid(file, &at, "`target` is required"))?;
-                let ro = m
-                    .get("read_only")
-                    .map(|v| bool_of(v, file, &format!("{at}.read_only")))
-                    .transpose()?
-                    .unwrap_or(false);
-                if kind != "bind" && kind != "volume" {
-                    return Err(invalid(
-                        file,
-                        &at,
-                        &format!("mount type `{kind}` is not supported"),
-                    ));
-                }
-                (kind, source, target, ro)
-            }
-            other => {
-                let s = scalar(other, file, &at)?;
-                let parts: Vec<&str> = s.split(':').collect();
-                let (source, target, mode) = match parts.as_slice() {
-                    [src, tgt] => (*src, *tgt, ""),
-                    [src, tgt, mode] => (*src, *tgt, *mode),
-                    _ => {
-                        return Err(invalid(
-                            file,
-                            &at,
-                            "expected SOURCE:TARGET[:ro|rw] (anonymous volumes are not supported)",
-                        ));
-                    }
-                };
-                let ro = match mode {
-                    "" | "rw" => false,
-                    "ro" => true,
-                    other => {
-                        return Err(invalid(
-                            file,
-                            &at,
-                            &format!("unsupported mount mode `{other}`"),
-                        ));
-                    }
-                };
-                let kind = if source.starts_with(['.', '/', '~']) {
-                    "bind"
-                } else {
-                    "volume"
-                };
-                (kind.to_owned(), source.to_owned(), target.to_owned(), ro)
-            }
-        };
+        let (kind, source, target, read_only) = mount_spec(item, file, &at)?;
         if kind == "bind" {
             let source = if let Some(rest) = source.strip_prefix("~/") {
                 return Err(invalid(
@@ -194,6 +135,75 @@ pub(super) fn mounts(
         }
     }
     Ok(out)
+}
+
+/// One `volumes` entry as (type, source, target, read-only): the long syntax (a mapping) or
+/// the short one (`SOURCE:TARGET[:ro|rw]`, a bind when SOURCE starts with `.`, `/` or `~`).
+fn mount_spec(
+    item: &Value,
+    file: &Path,
+    at: &str,
+) -> Result<(String, String, String, bool), ComposeError> {
+    Ok(match item {
+        Value::Object(m) => {
+            check_keys(
+                m,
+                &["type", "source", "target", "read_only", "bind", "volume"],
+                file,
+                at,
+            )?;
+            let kind = opt_scalar(m, "type", file, at)?.unwrap_or_else(|| "volume".into());
+            let source = opt_scalar(m, "source", file, at)?
+                .ok_or_else(|| invalid(file, at, "`source` is required"))?;
+            let target = opt_scalar(m, "target", file, at)?
+                .ok_or_else(|| invalid(file, at, "`target` is required"))?;
+            let ro = m
+                .get("read_only")
+                .map(|v| bool_of(v, file, &format!("{at}.read_only")))
+                .transpose()?
+                .unwrap_or(false);
+            if kind != "bind" && kind != "volume" {
+                return Err(invalid(
+                    file,
+                    at,
+                    &format!("mount type `{kind}` is not supported"),
+                ));
+            }
+            (kind, source, target, ro)
+        }
+        other => {
+            let s = scalar(other, file, at)?;
+            let parts: Vec<&str> = s.split(':').collect();
+            let (source, target, mode) = match parts.as_slice() {
+                [src, tgt] => (*src, *tgt, ""),
+                [src, tgt, mode] => (*src, *tgt, *mode),
+                _ => {
+                    return Err(invalid(
+                        file,
+                        at,
+                        "expected SOURCE:TARGET[:ro|rw] (anonymous volumes are not supported)",
+                    ));
+                }
+            };
+            let ro = match mode {
+                "" | "rw" => false,
+                "ro" => true,
+                other => {
+                    return Err(invalid(
+                        file,
+                        at,
+                        &format!("unsupported mount mode `{other}`"),
+                    ));
+                }
+            };
+            let kind = if source.starts_with(['.', '/', '~']) {
+                "bind"
+            } else {
+                "volume"
+            };
+            (kind.to_owned(), source.to_owned(), target.to_owned(), ro)
+        }
+    })
 }
 
 pub(super) fn healthcheck(
@@ -346,109 +356,14 @@ pub(super) fn service_def(
                 "an image is required (build is not supported)",
             )
         })?;
-    let mut environment = BTreeMap::new();
-    match m.get("environment") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(e)) => {
-            for (k, v) in e {
-                let v = if v.is_null() {
-                    vars.get(k).cloned()
-                } else {
-                    Some(scalar(v, file, &format!("{}.{k}", key("environment")))?)
-                };
-                environment.insert(k.clone(), v);
-            }
-        }
-        Some(Value::Array(a)) => {
-            for (i, item) in a.iter().enumerate() {
-                let s = scalar(item, file, &format!("{}[{i}]", key("environment")))?;
-                match s.split_once('=') {
-                    Some((k, v)) => environment.insert(k.to_owned(), Some(v.to_owned())),
-                    None => environment.insert(s.clone(), vars.get(&s).cloned()),
-                };
-            }
-        }
-        Some(_) => {
-            return Err(invalid(
-                file,
-                &key("environment"),
-                "expected a mapping or a list",
-            ));
-        }
-    }
-    let mut networks = IndexMap::new();
-    match m.get("networks") {
-        None | Some(Value::Null) => {
-            networks.insert("default".to_owned(), Vec::new());
-        }
-        Some(Value::Array(a)) => {
-            for (i, item) in a.iter().enumerate() {
-                networks.insert(
-                    scalar(item, file, &format!("{}[{i}]", key("networks")))?,
-                    Vec::new(),
-                );
-            }
-        }
-        Some(Value::Object(n)) => {
-            for (k, v) in n {
-                let at = format!("{}.{k}", key("networks"));
-                let v = as_map(v.clone(), file, &at)?;
-                check_keys(&v, &["aliases"], file, &at)?;
-                let aliases = match v.get("aliases") {
-                    None | Some(Value::Null) => Vec::new(),
-                    Some(a) => command(a, file, &format!("{at}.aliases"))?.unwrap_or_default(),
-                };
-                networks.insert(k.clone(), aliases);
-            }
-        }
-        Some(_) => {
-            return Err(invalid(
-                file,
-                &key("networks"),
-                "expected a list or a mapping",
-            ));
-        }
-    }
-    if networks.len() > 1 {
-        return Err(invalid(
-            file,
-            &key("networks"),
-            "joining more than one network is not supported",
-        ));
-    }
-    let restart = match opt_scalar(&m, "restart", file, &at)?.as_deref() {
-        None | Some("no") => RestartPolicy::No,
-        Some("always") => RestartPolicy::Always,
-        Some("unless-stopped") => RestartPolicy::UnlessStopped,
-        Some("on-failure") => RestartPolicy::OnFailure(None),
-        Some(s) if s.starts_with("on-failure:") => RestartPolicy::OnFailure(Some(
-            s["on-failure:".len()..]
-                .parse()
-                .map_err(|_| invalid(file, &key("restart"), "invalid retry count"))?,
-        )),
-        Some(other) => {
-            return Err(invalid(
-                file,
-                &key("restart"),
-                &format!("unknown restart policy `{other}`"),
-            ));
-        }
-    };
-    let logging = match m.get("logging") {
-        None | Some(Value::Null) => None,
-        Some(v) => {
-            let l = as_map(v.clone(), file, &key("logging"))?;
-            check_keys(&l, &["driver", "options"], file, &key("logging"))?;
-            let driver = opt_scalar(&l, "driver", file, &key("logging"))?
-                .unwrap_or_else(|| "json-file".into());
-            let options = l
-                .get("options")
-                .map(|o| string_map(o, file, &format!("{}.options", key("logging"))))
-                .transpose()?
-                .unwrap_or_default();
-            Some((driver, options))
-        }
-    };
+    let environment = environment(m.get("environment"), vars, file, &key("environment"))?;
+    let networks = networks(m.get("networks"), file, &key("networks"))?;
+    let restart = restart(
+        opt_scalar(&m, "restart", file, &at)?.as_deref(),
+        file,
+        &key("restart"),
+    )?;
+    let logging = logging(m.get("logging"), file, &key("logging"))?;
     Ok(ServiceDef {
         name: name.to_owned(),
         image,
@@ -497,5 +412,128 @@ pub(super) fn service_def(
             .map(|v| string_map(v, file, &key("labels")))
             .transpose()?
             .unwrap_or_default(),
+    })
+}
+
+/// `environment`: a mapping or a list of `KEY=VALUE`; a key without a value takes the
+/// variable of the same name (unset when there is none).
+fn environment(
+    v: Option<&Value>,
+    vars: &BTreeMap<String, String>,
+    file: &Path,
+    at: &str,
+) -> Result<BTreeMap<String, Option<String>>, ComposeError> {
+    let mut environment = BTreeMap::new();
+    match v {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(e)) => {
+            for (k, v) in e {
+                let v = if v.is_null() {
+                    vars.get(k).cloned()
+                } else {
+                    Some(scalar(v, file, &format!("{at}.{k}"))?)
+                };
+                environment.insert(k.clone(), v);
+            }
+        }
+        Some(Value::Array(a)) => {
+            for (i, item) in a.iter().enumerate() {
+                let s = scalar(item, file, &format!("{at}[{i}]"))?;
+                match s.split_once('=') {
+                    Some((k, v)) => environment.insert(k.to_owned(), Some(v.to_owned())),
+                    None => environment.insert(s.clone(), vars.get(&s).cloned()),
+                };
+            }
+        }
+        Some(_) => {
+            return Err(invalid(file, at, "expected a mapping or a list"));
+        }
+    }
+    Ok(environment)
+}
+
+/// `networks`: a list of names or a mapping with `aliases`; `default` when absent; one
+/// network at most.
+fn networks(
+    v: Option<&Value>,
+    file: &Path,
+    at: &str,
+) -> Result<IndexMap<String, Vec<String>>, ComposeError> {
+    let mut networks = IndexMap::new();
+    match v {
+        None | Some(Value::Null) => {
+            networks.insert("default".to_owned(), Vec::new());
+        }
+        Some(Value::Array(a)) => {
+            for (i, item) in a.iter().enumerate() {
+                networks.insert(scalar(item, file, &format!("{at}[{i}]"))?, Vec::new());
+            }
+        }
+        Some(Value::Object(n)) => {
+            for (k, v) in n {
+                let at = format!("{at}.{k}");
+                let v = as_map(v.clone(), file, &at)?;
+                check_keys(&v, &["aliases"], file, &at)?;
+                let aliases = match v.get("aliases") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(a) => command(a, file, &format!("{at}.aliases"))?.unwrap_or_default(),
+                };
+                networks.insert(k.clone(), aliases);
+            }
+        }
+        Some(_) => {
+            return Err(invalid(file, at, "expected a list or a mapping"));
+        }
+    }
+    if networks.len() > 1 {
+        return Err(invalid(
+            file,
+            at,
+            "joining more than one network is not supported",
+        ));
+    }
+    Ok(networks)
+}
+
+/// `restart`: `no` (the default), `always`, `unless-stopped`, `on-failure[:N]`.
+fn restart(policy: Option<&str>, file: &Path, at: &str) -> Result<RestartPolicy, ComposeError> {
+    Ok(match policy {
+        None | Some("no") => RestartPolicy::No,
+        Some("always") => RestartPolicy::Always,
+        Some("unless-stopped") => RestartPolicy::UnlessStopped,
+        Some("on-failure") => RestartPolicy::OnFailure(None),
+        Some(s) if s.starts_with("on-failure:") => RestartPolicy::OnFailure(Some(
+            s["on-failure:".len()..]
+                .parse()
+                .map_err(|_| invalid(file, at, "invalid retry count"))?,
+        )),
+        Some(other) => {
+            return Err(invalid(
+                file,
+                at,
+                &format!("unknown restart policy `{other}`"),
+            ));
+        }
+    })
+}
+
+/// A logging driver and its options.
+type Logging = (String, BTreeMap<String, String>);
+
+/// `logging`: the driver (`json-file` by default) and its options.
+fn logging(v: Option<&Value>, file: &Path, at: &str) -> Result<Option<Logging>, ComposeError> {
+    Ok(match v {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let l = as_map(v.clone(), file, at)?;
+            check_keys(&l, &["driver", "options"], file, at)?;
+            let driver = opt_scalar(&l, "driver", file, at)?.unwrap_or_else(|| "json-file".into());
+            let options = l
+                .get("options")
+                .map(|o| string_map(o, file, &format!("{at}.options")))
+                .transpose()?
+                .unwrap_or_default();
+            Some((driver, options))
+        }
     })
 }

@@ -23,20 +23,7 @@ impl BollardEngine {
     ) -> Result<ExecOutput, DockerError> {
         let created = self
             .docker
-            .create_exec(
-                id,
-                CreateExecOptions {
-                    attach_stdin: Some(stdin.is_some()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    tty: Some(false),
-                    env: (!spec.env.is_empty()).then(|| spec.env.clone()),
-                    cmd: Some(spec.cmd.clone()),
-                    user: spec.user.clone(),
-                    working_dir: spec.working_dir.clone(),
-                    ..Default::default()
-                },
-            )
+            .create_exec(id, create_options(spec, stdin.is_some()))
             .await
             .map_err(|e| self.map("container", e))?;
         let started = self
@@ -96,6 +83,22 @@ impl BollardEngine {
             .map_err(|e| self.map("exec", e))?;
         out.exit_code = inspected.exit_code.unwrap_or(-1);
         Ok(out)
+    }
+}
+
+/// The exec to create: `spec`'s command, environment (never argv for secrets), user and
+/// directory, stdout and stderr attached, stdin when there is input, no TTY.
+fn create_options(spec: &ExecSpec, attach_stdin: bool) -> CreateExecOptions<String> {
+    CreateExecOptions {
+        attach_stdin: Some(attach_stdin),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+        cmd: Some(spec.cmd.clone()),
+        user: spec.user.clone(),
+        working_dir: spec.working_dir.clone(),
+        ..Default::default()
     }
 }
 
