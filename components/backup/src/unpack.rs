@@ -250,22 +250,19 @@ pub(crate) fn extract(
     Ok(())
 }
 
-/// A fresh 0700 directory next to `root/p`, after checking that no directory between
-/// `root` and `root/p` is a symlink (`root` itself, the project, is the caller's).
-fn stage_for(archive: &Path, root: &Path, p: &str) -> Result<tempfile::TempDir, BackupError> {
-    let dest = root.join(p);
-    let parent = dest.parent().unwrap_or(root);
+/// Create the missing directories of `rel` below `root`, never through a symlink: an
+/// existing component that is not a real directory is refused with `refuse(its path)`.
+/// `root` itself, the project, is the caller's.
+pub(crate) fn create_dirs_nofollow(
+    root: &Path,
+    rel: &Path,
+    refuse: impl Fn(&Path) -> BackupError,
+) -> Result<(), BackupError> {
     let mut at = root.to_owned();
-    for c in Path::new(p).parent().into_iter().flat_map(Path::components) {
+    for c in rel.components() {
         at.push(c);
         match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => {
-                return Err(BackupError::UnsafeEntry {
-                    archive: archive.to_owned(),
-                    entry: p.to_owned(),
-                    reason: format!("cannot be restored: {} is not a directory", at.display()),
-                });
-            }
+            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => return Err(refuse(&at)),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir(&at).map_err(|e| io_err(&at, &e))?;
@@ -273,6 +270,20 @@ fn stage_for(archive: &Path, root: &Path, p: &str) -> Result<tempfile::TempDir, 
             Err(e) => return Err(io_err(&at, &e)),
         }
     }
+    Ok(())
+}
+
+/// A fresh 0700 directory next to `root/p`, after checking that no directory between
+/// `root` and `root/p` is a symlink.
+fn stage_for(archive: &Path, root: &Path, p: &str) -> Result<tempfile::TempDir, BackupError> {
+    let dest = root.join(p);
+    let parent = dest.parent().unwrap_or(root);
+    let rel_parent = Path::new(p).parent().unwrap_or(Path::new(""));
+    create_dirs_nofollow(root, rel_parent, |at| BackupError::UnsafeEntry {
+        archive: archive.to_owned(),
+        entry: p.to_owned(),
+        reason: format!("cannot be restored: {} is not a directory", at.display()),
+    })?;
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -391,3 +391,28 @@ fn a_sparse_file_round_trips_and_stays_sparse() {
         .unwrap();
     assert_eq!(&head, b"header");
 }
+
+#[test]
+fn directories_are_never_created_through_a_symlink() {
+    let s = Scene::new();
+    std::fs::remove_dir(s.project.path().join("data")).unwrap();
+    std::os::unix::fs::symlink(s.outside.path(), s.project.path().join("data")).unwrap();
+    let before = snapshot(s.outside.path());
+    let err = create_dirs_nofollow(s.project.path(), Path::new("data/postgres"), |at| {
+        BackupError::Io {
+            path: at.to_owned(),
+            message: "refused".into(),
+        }
+    })
+    .unwrap_err();
+    assert!(err.to_string().ends_with("/data: refused"), "{err}");
+    assert_eq!(snapshot(s.outside.path()), before);
+    let s = Scene::new();
+    create_dirs_nofollow(
+        s.project.path(),
+        Path::new("data/postgres/x"),
+        |_| unreachable!(),
+    )
+    .unwrap();
+    assert!(s.project.path().join("data/postgres/x").is_dir());
+}
