@@ -14,7 +14,6 @@ use lifecycle::Selection;
 use crate::BackupError;
 use crate::aside::{discard, put_back, set_aside};
 use crate::data_safety::{DataSafety, is_running};
-use crate::error::io_err;
 use crate::manifest::{BackupKind, Manifest, ServiceBackup, verify};
 use crate::state::backup_paths;
 use crate::unpack::{self, Limits};
@@ -261,8 +260,13 @@ impl<E: Engine> DataSafety<'_, E> {
             }
             BackupKind::PgDumpall => {
                 for p in paths {
-                    let d = self.root().join(p);
-                    std::fs::create_dir_all(&d).map_err(|e| io_err(&d, &e))?;
+                    // A fresh, empty data directory, never created through a symlink.
+                    let refuse = |at: &Path| BackupError::Io {
+                        path: at.to_owned(),
+                        message: "is not a directory; no data directory is created through it"
+                            .to_owned(),
+                    };
+                    unpack::create_dirs_nofollow(self.root(), Path::new(p), refuse)?;
                 }
                 self.start_and_wait(&self.lifecycle, s, opts.timeout, &opts.progress)
                     .await?;

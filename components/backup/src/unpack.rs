@@ -27,29 +27,32 @@ use crate::manifest::ServiceBackup;
 /// The most entries one archive may unpack to, whatever its manifest says.
 pub(crate) const MAX_ENTRIES: u64 = 10_000_000;
 
-/// DEFLATE cannot compress better than about 1032:1, so no genuine archive unpacks to more
-/// than this many times its (checksummed) compressed size: the limit for manifests written
-/// before the unpacked size was recorded.
-const MAX_RATIO: u64 = 1032;
-
 /// How much one archive may unpack to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
-    /// Bytes of file content.
+    /// Bytes of file content (sparse files count their full length).
     pub(crate) bytes: u64,
     /// Entries (directories and files).
     pub(crate) entries: u64,
 }
 
 impl Limits {
-    /// The content size and entry count the manifest recorded for `entry`; without them
-    /// (an older manifest) what its compressed size allows. Never more than
-    /// [`MAX_ENTRIES`] entries nor more bytes than the compressed size allows.
+    /// The content size and entry count the manifest recorded for `entry` (an older
+    /// manifest without them: any size, [`MAX_ENTRIES`]); never more than
+    /// [`MAX_ENTRIES`] entries. [`extract`] also never writes more than the free space
+    /// of the destination.
     pub(crate) fn of(entry: &ServiceBackup) -> Limits {
-        let by_size = entry.size.saturating_mul(MAX_RATIO);
         Limits {
-            bytes: entry.unpacked_size.map_or(by_size, |b| b.min(by_size)),
+            bytes: entry.unpacked_size.unwrap_or(u64::MAX),
             entries: entry.entries.map_or(MAX_ENTRIES, |n| n.min(MAX_ENTRIES)),
+        }
+    }
+
+    /// At most `available` bytes.
+    fn within(self, available: u64) -> Limits {
+        Limits {
+            bytes: self.bytes.min(available),
+            ..self
         }
     }
 }
@@ -116,7 +119,8 @@ where
         };
         let kind = entry.header().entry_type();
         let dir = kind.is_dir();
-        if !dir && !kind.is_file() {
+        // Sparse files (preallocated segments: RabbitMQ's) are regular files too.
+        if !dir && !kind.is_file() && !kind.is_gnu_sparse() {
             return Err(refuse(&name, refusal(kind).to_owned()));
         }
         let rel = name.strip_prefix(bases[base]).unwrap_or(Path::new(""));
@@ -196,6 +200,10 @@ pub(crate) fn extract(
         .iter()
         .map(|p| stage_for(archive, root, p))
         .collect::<Result<Vec<_>, _>>()?;
+    let limits = match stages.first() {
+        Some(stage) => limits.within(available_bytes(stage.path())?),
+        None => limits,
+    };
     let mut dirs: Vec<(PathBuf, Meta)> = Vec::new();
     walk(archive, paths, service, limits, |c, entry| {
         let dst = stages[c.base].path().join(c.rel);
@@ -242,22 +250,19 @@ pub(crate) fn extract(
     Ok(())
 }
 
-/// A fresh 0700 directory next to `root/p`, after checking that no directory between
-/// `root` and `root/p` is a symlink (`root` itself, the project, is the caller's).
-fn stage_for(archive: &Path, root: &Path, p: &str) -> Result<tempfile::TempDir, BackupError> {
-    let dest = root.join(p);
-    let parent = dest.parent().unwrap_or(root);
+/// Create the missing directories of `rel` below `root`, never through a symlink: an
+/// existing component that is not a real directory is refused with `refuse(its path)`.
+/// `root` itself, the project, is the caller's.
+pub(crate) fn create_dirs_nofollow(
+    root: &Path,
+    rel: &Path,
+    refuse: impl Fn(&Path) -> BackupError,
+) -> Result<(), BackupError> {
     let mut at = root.to_owned();
-    for c in Path::new(p).parent().into_iter().flat_map(Path::components) {
+    for c in rel.components() {
         at.push(c);
         match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => {
-                return Err(BackupError::UnsafeEntry {
-                    archive: archive.to_owned(),
-                    entry: p.to_owned(),
-                    reason: format!("cannot be restored: {} is not a directory", at.display()),
-                });
-            }
+            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => return Err(refuse(&at)),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir(&at).map_err(|e| io_err(&at, &e))?;
@@ -265,6 +270,20 @@ fn stage_for(archive: &Path, root: &Path, p: &str) -> Result<tempfile::TempDir, 
             Err(e) => return Err(io_err(&at, &e)),
         }
     }
+    Ok(())
+}
+
+/// A fresh 0700 directory next to `root/p`, after checking that no directory between
+/// `root` and `root/p` is a symlink.
+fn stage_for(archive: &Path, root: &Path, p: &str) -> Result<tempfile::TempDir, BackupError> {
+    let dest = root.join(p);
+    let parent = dest.parent().unwrap_or(root);
+    let rel_parent = Path::new(p).parent().unwrap_or(Path::new(""));
+    create_dirs_nofollow(root, rel_parent, |at| BackupError::UnsafeEntry {
+        archive: archive.to_owned(),
+        entry: p.to_owned(),
+        reason: format!("cannot be restored: {} is not a directory", at.display()),
+    })?;
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -319,14 +338,27 @@ impl Meta {
     }
 }
 
-/// Write a regular file's content to `dst`, which must not exist yet (`O_EXCL`, no-follow),
-/// counting what is actually read against nothing more than the header declared.
+/// Bytes free for an unprivileged writer on the file system of `dir`.
+fn available_bytes(dir: &Path) -> Result<u64, BackupError> {
+    let s = nix::sys::statvfs::statvfs(dir).map_err(|e| io_err(dir, &std::io::Error::from(e)))?;
+    // The field types differ between platforms (u32 on some 32-bit ones).
+    #[allow(clippy::useless_conversion)]
+    let (blocks, size) = (
+        u64::from(s.blocks_available()),
+        u64::from(s.fragment_size()),
+    );
+    Ok(blocks.saturating_mul(size))
+}
+
+/// Write a regular file's content to `dst`, which must not exist yet (`O_EXCL`, no-follow);
+/// runs of zeros become holes, so sparse files stay sparse.
 fn write_file<R: Read>(
     entry: &mut tar::Entry<'_, R>,
     dst: &Path,
     meta: &Meta,
     owners: bool,
 ) -> Result<(), BackupError> {
+    use std::io::{Seek as _, SeekFrom, Write as _};
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -334,7 +366,22 @@ fn write_file<R: Read>(
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(dst)
         .map_err(|e| io_err(dst, &e))?;
-    std::io::copy(entry, &mut f).map_err(|e| io_err(dst, &e))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut len = 0u64;
+    loop {
+        let n = entry.read(&mut buf).map_err(|e| io_err(dst, &e))?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].iter().all(|b| *b == 0) {
+            f.seek(SeekFrom::Current(n as i64))
+                .map_err(|e| io_err(dst, &e))?;
+        } else {
+            f.write_all(&buf[..n]).map_err(|e| io_err(dst, &e))?;
+        }
+        len += n as u64;
+    }
+    f.set_len(len).map_err(|e| io_err(dst, &e))?;
     meta.apply(&f, dst, owners)
 }
 

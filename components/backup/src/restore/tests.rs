@@ -202,3 +202,68 @@ async fn an_archive_with_a_link_is_refused_before_anything_is_touched() {
         );
     }
 }
+
+/// A dump is replayed by one psql per database, each with `ON_ERROR_STOP=1` (the fake
+/// engine records the commands), and the check let it through first.
+#[tokio::test]
+async fn a_dump_is_replayed_by_one_psql_per_database_stopping_at_the_first_error() {
+    use std::io::Write as _;
+    let d = tempfile::tempdir().unwrap();
+    let (e, files) = running(d.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("postgres.sql.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&out).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(b"\\restrict k\nCREATE ROLE u;\n\\unrestrict k\n\\connect template1\nSELECT 1;\n\\connect e2edb\nSELECT 2;\n")
+        .unwrap();
+    gz.finish().unwrap();
+    crate::Manifest {
+        format: crate::FORMAT,
+        created: "2025-01-01T00:00:00Z".into(),
+        project: "proj".into(),
+        tool_version: "0.1.0".into(),
+        services: vec![ServiceBackup {
+            service: "postgres".into(),
+            kind: BackupKind::PgDumpall,
+            image: "img:1".into(),
+            paths: Vec::new(),
+            file: "postgres.sql.gz".into(),
+            size: std::fs::metadata(&out).unwrap().len(),
+            sha256: crate::sha256_file(&out).unwrap(),
+            unpacked_size: None,
+            entries: None,
+        }],
+    }
+    .write(dir.path())
+    .unwrap();
+    let ds = DataSafety::new(&e, &files, &BTreeMap::new()).unwrap();
+    // ThingsBoard runs on this database: the guard refuses a restore of PostgreSQL alone.
+    ds.lifecycle()
+        .stop(&Selection::Only(vec![Service::ThingsBoard]), None)
+        .await
+        .unwrap();
+    e.clear_events();
+    let r = ds
+        .restore(
+            dir.path(),
+            &Selection::Only(vec![Service::Postgres]),
+            &RestoreOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.restored, ["postgres"]);
+    let psql: Vec<Vec<String>> = e
+        .events()
+        .into_iter()
+        .filter_map(|ev| match ev {
+            docker::FakeEvent::Exec(c, cmd) if c == "postgres" => Some(cmd),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<String> = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+        .map(str::to_owned)
+        .to_vec();
+    assert_eq!(psql, vec![expected; 3]);
+}

@@ -317,19 +317,18 @@ fn limits_come_from_the_manifest_and_a_hard_cap() {
             entries: 7
         }
     );
-    // A manifest cannot claim more than DEFLATE allows, nor more than the entry cap.
-    entry.unpacked_size = Some(u64::MAX);
+    // A manifest cannot claim more than the entry cap; an older one has only that.
     entry.entries = Some(u64::MAX);
+    assert_eq!(Limits::of(&entry).entries, MAX_ENTRIES);
+    entry.unpacked_size = None;
+    entry.entries = None;
     assert_eq!(
         Limits::of(&entry),
         Limits {
-            bytes: 103_200,
+            bytes: u64::MAX,
             entries: MAX_ENTRIES
         }
     );
-    entry.unpacked_size = None;
-    entry.entries = None;
-    assert_eq!(Limits::of(&entry).bytes, 103_200);
 }
 
 #[test]
@@ -357,4 +356,63 @@ fn a_symlink_in_the_destination_is_never_followed() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["svc"], "no staging directory left");
+}
+
+/// RabbitMQ preallocates its segment files: tar stores them as GNU sparse entries, which
+/// a restore takes as the regular files they are, and writes sparse again.
+#[test]
+fn a_sparse_file_round_trips_and_stays_sparse() {
+    let src = tempfile::tempdir().unwrap();
+    let d = src.path().join("data/svc");
+    std::fs::create_dir_all(&d).unwrap();
+    let f = std::fs::File::create(d.join("00000001.segment")).unwrap();
+    f.set_len(64 << 20).unwrap();
+    std::os::unix::fs::FileExt::write_at(&f, b"header", 0).unwrap();
+    drop(f);
+    let out = src.path().join("a.tar.gz");
+    let w = crate::archive::create(src.path(), &svc(), &out, "svc").unwrap();
+    assert_eq!(w.unpacked_size, 64 << 20);
+    let limits = Limits {
+        bytes: w.unpacked_size,
+        entries: w.entries.unwrap(),
+    };
+    let dst = tempfile::tempdir().unwrap();
+    extract(&out, dst.path(), &svc(), "svc", false, limits).unwrap();
+    let back = dst.path().join("data/svc/00000001.segment");
+    let m = std::fs::metadata(&back).unwrap();
+    assert_eq!(m.len(), 64 << 20);
+    assert!(
+        m.blocks() * 512 < 1 << 20,
+        "not sparse: {} blocks",
+        m.blocks()
+    );
+    let mut head = [0u8; 6];
+    std::os::unix::fs::FileExt::read_at(&std::fs::File::open(&back).unwrap(), &mut head, 0)
+        .unwrap();
+    assert_eq!(&head, b"header");
+}
+
+#[test]
+fn directories_are_never_created_through_a_symlink() {
+    let s = Scene::new();
+    std::fs::remove_dir(s.project.path().join("data")).unwrap();
+    std::os::unix::fs::symlink(s.outside.path(), s.project.path().join("data")).unwrap();
+    let before = snapshot(s.outside.path());
+    let err = create_dirs_nofollow(s.project.path(), Path::new("data/postgres"), |at| {
+        BackupError::Io {
+            path: at.to_owned(),
+            message: "refused".into(),
+        }
+    })
+    .unwrap_err();
+    assert!(err.to_string().ends_with("/data: refused"), "{err}");
+    assert_eq!(snapshot(s.outside.path()), before);
+    let s = Scene::new();
+    create_dirs_nofollow(
+        s.project.path(),
+        Path::new("data/postgres/x"),
+        |_| unreachable!(),
+    )
+    .unwrap();
+    assert!(s.project.path().join("data/postgres/x").is_dir());
 }

@@ -190,3 +190,54 @@ fn an_archive_with_a_symlink_is_refused_before_the_engine_is_contacted() {
         .collect();
     assert_eq!(names, ["sentinel"]);
 }
+
+/// A PostgreSQL dump with a psql shell escape (finding 2 of the root-safety review: `\!`
+/// ran as root in the container and wrote into the host's certs/) is refused naming its
+/// line, before the confirmation and before the engine is contacted.
+#[test]
+fn a_dump_with_a_shell_escape_is_refused_before_the_engine_is_contacted() {
+    use std::io::Write as _;
+    let p = project();
+    let bk = p.path().join("bk");
+    std::fs::create_dir_all(&bk).unwrap();
+    let out = bk.join("postgres.sql.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&out).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(
+        b"SET client_encoding = 'UTF8';\nCREATE ROLE x;\n\\! id > /etc/ssl/x\nSELECT 1;\n",
+    )
+    .unwrap();
+    gz.finish().unwrap();
+    backup::Manifest {
+        format: backup::FORMAT,
+        created: "2025-01-01T00:00:00Z".into(),
+        project: "x".into(),
+        tool_version: "0.1.0".into(),
+        services: vec![backup::ServiceBackup {
+            service: "postgres".into(),
+            kind: backup::BackupKind::PgDumpall,
+            image: "postgres:16.11".into(),
+            paths: Vec::new(),
+            file: "postgres.sql.gz".into(),
+            size: std::fs::metadata(&out).unwrap().len(),
+            sha256: backup::sha256_file(&out).unwrap(),
+            unpacked_size: None,
+            entries: None,
+        }],
+    }
+    .write(&bk)
+    .unwrap();
+    let out = run(
+        p.path(),
+        &["service", "restore", "--from", bk.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("postgres.sql.gz: line 3: \\! is not a command a pg_dumpall script holds"),
+        "{err}"
+    );
+    assert!(!err.contains("--yes"), "asked before checking: {err}");
+}

@@ -210,6 +210,59 @@ impl Live {
         assert_eq!(after.2, "running");
     }
 
+    /// A copy of a PostgreSQL backup whose dump ends with `\\! id > /etc/ssl/x`, under a
+    /// valid manifest; and that line's number.
+    fn with_shell_escape(&self, backup: &Path) -> (PathBuf, u64) {
+        use std::io::Read as _;
+        let copy = self.p.dir().join("malicious-backup");
+        std::fs::create_dir_all(&copy).unwrap();
+        let mut sql = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(backup.join("postgres.sql.gz")).unwrap())
+            .read_to_string(&mut sql)
+            .unwrap();
+        sql.push_str("\\! id > /etc/ssl/x\n");
+        let line = sql.lines().count() as u64;
+        let file = copy.join("postgres.sql.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&file).unwrap(),
+            flate2::Compression::default(),
+        );
+        gz.write_all(sql.as_bytes()).unwrap();
+        gz.finish().unwrap();
+        let mut m = manifest(backup);
+        m.services[0].size = std::fs::metadata(&file).unwrap().len();
+        m.services[0].sha256 = backup::sha256_file(&file).unwrap();
+        m.services[0].unpacked_size = Some(sql.len() as u64);
+        m.write(&copy).unwrap();
+        (copy, line)
+    }
+
+    /// `service restore` of a dump with a backslash command: exit 1 naming the line, the
+    /// container untouched.
+    fn assert_dump_refused(&self, from: &Path, line: u64) {
+        let before = self.inspect("postgres");
+        let out = self.cli(&[
+            "service",
+            "restore",
+            "--from",
+            from.to_str().unwrap(),
+            "-s",
+            "postgres",
+            "--yes",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "postgres.sql.gz: line {line}: \\! is not a command a pg_dumpall script holds"
+            )),
+            "{stderr}"
+        );
+        let after = self.inspect("postgres");
+        assert_eq!(before.0, after.0, "the container was touched");
+        assert_eq!(after.2, "running");
+    }
+
     /// `service upgrade` to the broken image: exit 1 naming it, rolled back to `previous`.
     fn assert_broken_upgrade_rolls_back(&self, service: &str, key: &str, previous: &str) {
         let out = self.cli(&[
@@ -366,6 +419,14 @@ mod postgres {
 
         let corrupted = l.corrupted_copy(&backup, "postgres.sql.gz");
         l.assert_corrupted_refused("postgres", &corrupted, "postgres.sql.gz");
+        assert!(!user_logs_in(&l));
+
+        // The real dump with a psql shell escape appended (finding 2 of the root-safety
+        // review: it wrote into the host's certs/): refused naming the line, the server
+        // untouched, nothing written.
+        let (malicious, line) = l.with_shell_escape(&backup);
+        l.assert_dump_refused(&malicious, line);
+        assert!(!l.p.dir().join("certs/x").exists());
         assert!(!user_logs_in(&l));
 
         let out = l.cli_ok(&[
