@@ -123,10 +123,37 @@ const KEY_FILES: [&str; 6] = [
 
 struct Checker {
     certs: PathBuf,
+    /// The project's `certs/`: read through `safe_fs` (never a link or a hard-linked file).
+    /// `CERTS_SRC` (the operator's, made of links by Let's Encrypt) is read by path.
+    in_project: bool,
     findings: Vec<Finding>,
 }
 
 impl Checker {
+    fn load(&self, name: &str) -> io::Result<Vec<u8>> {
+        let path = self.certs.join(name);
+        if self.in_project {
+            let (dir, name) = safe_fs::Dir::for_file(&path, None)?;
+            dir.read(&name)
+        } else {
+            fs::read(path)
+        }
+    }
+
+    /// The mode of a regular file `name` (`None` when missing, a link or unreadable).
+    fn mode_of(&self, name: &str) -> Option<u32> {
+        let path = self.certs.join(name);
+        if self.in_project {
+            let (dir, name) = safe_fs::Dir::for_file(&path, None).ok()?;
+            let m = dir.meta(&name).ok()??;
+            (m.kind == safe_fs::Kind::File).then_some(m.mode)
+        } else {
+            fs::metadata(path)
+                .ok()
+                .map(|m| m.permissions().mode() & 0o7777)
+        }
+    }
+
     fn push(
         &mut self,
         level: Level,
@@ -145,8 +172,7 @@ impl Checker {
     }
 
     fn read(&mut self, name: &'static str) -> Option<Vec<u8>> {
-        let path = self.certs.join(name);
-        match fs::read(&path) {
+        match self.load(name) {
             Ok(c) => Some(c),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.push(
@@ -174,13 +200,18 @@ impl Checker {
 
 /// Validates `<project>/certs`. Never fails: every problem is a finding.
 pub fn check(opts: &CheckOptions) -> CheckReport {
-    check_dir(&certs_dir(&opts.project_dir), opts)
+    check_in(&certs_dir(&opts.project_dir), opts, true)
 }
 
 /// [`check`] on the certificates in `certs` (the project directory of `opts` is not used).
 pub(crate) fn check_dir(certs: &Path, opts: &CheckOptions) -> CheckReport {
+    check_in(certs, opts, false)
+}
+
+fn check_in(certs: &Path, opts: &CheckOptions, in_project: bool) -> CheckReport {
     let mut c = Checker {
         certs: certs.to_path_buf(),
+        in_project,
         findings: Vec::new(),
     };
     let mut info = None;
@@ -503,7 +534,7 @@ fn check_derived(c: &mut Checker, key: &[u8], chain: &[u8]) {
             "postgres.crt" | "thingsboard-fullchain.pem" => chain,
             _ => key,
         };
-        match fs::read(c.certs.join(name)) {
+        match c.load(name) {
             Ok(actual) if actual == expected => {}
             Ok(_) => {
                 all_ok = false;
@@ -551,10 +582,10 @@ fn check_derived(c: &mut Checker, key: &[u8], chain: &[u8]) {
 fn check_modes(c: &mut Checker) {
     let mut all_ok = true;
     for name in KEY_FILES {
-        let Ok(meta) = fs::metadata(c.certs.join(name)) else {
+        let Some(mode) = c.mode_of(name) else {
             continue;
         };
-        let mode = meta.permissions().mode() & 0o777;
+        let mode = mode & 0o777;
         let hint = format!("chmod 600 certs/{name} (`dtaas-services host setup` does it)");
         if mode & 0o004 != 0 {
             all_ok = false;
@@ -607,7 +638,7 @@ fn check_source(c: &mut Checker, src: &Path) {
             continue;
         }
         let src_content = fs::read(path).ok();
-        let dst_content = fs::read(c.certs.join(name)).ok();
+        let dst_content = c.load(name).ok();
         if src_content.is_some() && src_content != dst_content {
             behind.push(name.as_str());
         }
