@@ -196,6 +196,10 @@ impl Op {
                     return Ok(());
                 }
                 let err = |e| CertsError::write(path, e);
+                // Parents (`data/`, `log/`) as any directory is made; the dir itself `mode`.
+                if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    root.create_dir_all(parent, 0o755).map_err(err)?;
+                }
                 let dir = root.create_dir_all(rel, *mode).map_err(err)?;
                 dir.set_mode(*mode).map_err(err)?;
                 if uid.is_some() || gid.is_some() {

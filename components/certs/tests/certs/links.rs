@@ -147,6 +147,9 @@ fn copied_files_get_their_mode_from_what_they_hold() {
     assert_eq!(meta(&c.join("ca.pem")).0, 0o644);
     assert_eq!(meta(&c.join("fullchain.pem")).0, 0o644);
     assert_eq!(meta(&c.join("privkey.pem")).0, 0o600);
+    // Only the ThingsBoard dirs are 0750; `data/` and `log/` made on the way are 0755.
+    assert_eq!(meta(&f.project.join("data")).0, 0o755);
+    assert_eq!(meta(&f.project.join("data/thingsboard")).0, 0o750);
 }
 
 #[test]
