@@ -11,22 +11,18 @@ use std::path::Path;
 
 pub use safe_fs::Owner;
 
-/// Write `bytes` to `path` atomically with `mode` and `owner`. `path`'s directory is taken
-/// as given; the file name itself is never written through (a link or hard link there is
-/// replaced). Below a project directory use `safe_fs::Dir::write_atomic`, which also
-/// refuses links among the parents.
+/// Write `bytes` to `path` atomically with `mode` and `owner`. The directory holding
+/// `path` must not be a link (`config/` linked elsewhere is refused; the path above it is
+/// trusted), and the file name itself is never written through (a link or hard link there
+/// is replaced). For paths deeper below a project use `safe_fs::Dir::write_atomic` from
+/// the project directory.
 ///
 /// # Errors
-/// Any I/O error; the temp file is removed and `path` is unchanged then.
+/// Any I/O error or a `safe_fs::Refused`; the temp file is removed and `path` is
+/// unchanged then.
 pub fn write(path: &Path, bytes: &[u8], mode: u32, owner: Owner) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    safe_fs::Dir::open_root(dir)?.write_atomic(Path::new(name), bytes, mode, owner)
+    let (dir, name) = safe_fs::Dir::for_file(path, None)?;
+    dir.write_atomic(Path::new(&name), bytes, mode, owner)
 }
 
 #[cfg(test)]
@@ -82,6 +78,36 @@ mod tests {
             write(&p, b"y", 0o600, Owner::Keep).unwrap();
             assert_eq!(fs::metadata(&p).unwrap().uid(), me.uid());
         }
+    }
+
+    #[test]
+    fn a_linked_directory_is_refused_and_a_linked_file_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("services.env"), "theirs").unwrap();
+        fs::create_dir(d.path().join("p")).unwrap();
+        std::os::unix::fs::symlink(&outside, d.path().join("p/config")).unwrap();
+        let e = write(
+            &d.path().join("p/config/services.env"),
+            b"x",
+            0o600,
+            Owner::Keep,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("config is a symbolic link"), "{e}");
+        assert_eq!(
+            fs::read_to_string(outside.join("services.env")).unwrap(),
+            "theirs"
+        );
+        let f = d.path().join("p/f");
+        std::os::unix::fs::symlink(outside.join("services.env"), &f).unwrap();
+        write(&f, b"mine", 0o600, Owner::Keep).unwrap();
+        assert_eq!(
+            fs::read_to_string(outside.join("services.env")).unwrap(),
+            "theirs"
+        );
+        assert_eq!(fs::read_to_string(&f).unwrap(), "mine");
     }
 
     #[test]

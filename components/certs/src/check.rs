@@ -124,10 +124,37 @@ const KEY_FILES: [&str; 6] = [
 
 struct Checker {
     certs: PathBuf,
+    /// The project's `certs/`: read through `safe_fs` (never a link or a hard-linked file).
+    /// `CERTS_SRC` (the operator's, made of links by Let's Encrypt) is read by path.
+    in_project: bool,
     findings: Vec<Finding>,
 }
 
 impl Checker {
+    fn load(&self, name: &str) -> io::Result<Vec<u8>> {
+        let path = self.certs.join(name);
+        if self.in_project {
+            let (dir, name) = safe_fs::Dir::for_file(&path, None)?;
+            dir.read(&name)
+        } else {
+            fs::read(path)
+        }
+    }
+
+    /// The mode of a regular file `name` (`None` when missing, a link or unreadable).
+    fn mode_of(&self, name: &str) -> Option<u32> {
+        let path = self.certs.join(name);
+        if self.in_project {
+            let (dir, name) = safe_fs::Dir::for_file(&path, None).ok()?;
+            let m = dir.meta(&name).ok()??;
+            (m.kind == safe_fs::Kind::File).then_some(m.mode)
+        } else {
+            fs::metadata(path)
+                .ok()
+                .map(|m| m.permissions().mode() & 0o7777)
+        }
+    }
+
     fn push(
         &mut self,
         level: Level,
@@ -146,8 +173,7 @@ impl Checker {
     }
 
     fn read(&mut self, name: &'static str) -> Option<Vec<u8>> {
-        let path = self.certs.join(name);
-        match fs::read(&path) {
+        match self.load(name) {
             Ok(c) => Some(c),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.push(
@@ -175,13 +201,18 @@ impl Checker {
 
 /// Validates `<project>/certs`. Never fails: every problem is a finding.
 pub fn check(opts: &CheckOptions) -> CheckReport {
-    check_dir(&certs_dir(&opts.project_dir), opts)
+    check_in(&certs_dir(&opts.project_dir), opts, true)
 }
 
 /// [`check`] on the certificates in `certs` (the project directory of `opts` is not used).
 pub(crate) fn check_dir(certs: &Path, opts: &CheckOptions) -> CheckReport {
+    check_in(certs, opts, false)
+}
+
+fn check_in(certs: &Path, opts: &CheckOptions, in_project: bool) -> CheckReport {
     let mut c = Checker {
         certs: certs.to_path_buf(),
+        in_project,
         findings: Vec::new(),
     };
     let mut info = None;

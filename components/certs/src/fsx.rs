@@ -91,10 +91,16 @@ pub(crate) fn remove_file(root: &Dir, rel: &Path) -> Result<(), CertsError> {
         .map_err(|e| CertsError::write(root.path().join(rel), e))
 }
 
-/// Writes `content` to `path` (in `CERTS_SRC`, outside the project) atomically with `mode`.
+/// Writes `content` to `path` atomically with `mode`, in `CERTS_SRC`: the operator's
+/// directory (it may be a link), so taken as trusted; the file name is never written
+/// through.
 pub(crate) fn write_path(path: &Path, content: &[u8], mode: u32) -> Result<(), CertsError> {
-    atomic_file::write(path, content, mode, atomic_file::Owner::Process)
-        .map_err(|e| CertsError::write(path, e))
+    let err = |e| CertsError::write(path, e);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default();
+    Dir::open_root(dir)
+        .and_then(|d| d.write_atomic(Path::new(name), content, mode, safe_fs::Owner::Process))
+        .map_err(err)
 }
 
 /// Creates `dir` (and parents) if needed (`CERTS_SRC`).

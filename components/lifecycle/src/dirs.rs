@@ -49,11 +49,14 @@ pub(crate) fn check(project: &Path, rels: &[&str]) -> io::Result<()> {
 pub(crate) fn wipe(project: &Path, rel: &str) -> io::Result<bool> {
     if rel == INFLUX_CONFIGS {
         let root = Dir::open_root(project)?;
-        return match root.remove_all(rel)? {
-            Some(out) if !out.skipped.is_empty() => Err(mount_points(rel, &out)),
-            Some(_) => Ok(true),
-            None => Ok(false),
-        };
+        let out = root.remove_all(rel)?;
+        if let Some(out) = &out {
+            say_links(rel, out);
+            if !out.skipped.is_empty() {
+                return Err(mount_points(rel, out));
+            }
+        }
+        return Ok(out.is_some());
     }
     empty_dir(project, rel)
 }
@@ -68,10 +71,26 @@ pub(crate) fn empty_dir(project: &Path, rel: &str) -> io::Result<bool> {
         Err(e) => return Err(e),
     };
     let out = dir.empty(&[".gitkeep"])?;
+    say_links(rel, &out);
     if !out.skipped.is_empty() {
         return Err(mount_points(rel, &out));
     }
     Ok(true)
+}
+
+/// Links inside a wiped dir were removed as links: said in the log, targets untouched.
+fn say_links(rel: &str, out: &safe_fs::Emptied) {
+    if !out.links.is_empty() {
+        let links: Vec<String> = out
+            .links
+            .iter()
+            .map(|l| Path::new(rel).join(l).display().to_string())
+            .collect();
+        tracing::warn!(
+            links = %links.join(", "),
+            "removed symbolic links as links; what they point to was not touched"
+        );
+    }
 }
 
 fn mount_points(rel: &str, out: &safe_fs::Emptied) -> io::Error {

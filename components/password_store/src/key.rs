@@ -1,7 +1,5 @@
 use std::fmt;
-use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -68,8 +66,8 @@ pub(crate) fn load(source: &KeySource, may_create: bool) -> Result<Key, Password
                 path: path.clone(),
                 source: e,
             };
-            match fs::read(path) {
-                Ok(bytes) => parse_key(&Zeroizing::new(bytes), source),
+            match read_key_file(path) {
+                Ok(bytes) => parse_key(&bytes, source),
                 Err(e) if e.kind() == io::ErrorKind::NotFound && !may_create => {
                     Err(PasswordStoreError::KeyFileMissing { path: path.clone() })
                 }
@@ -124,40 +122,32 @@ fn parse_key(raw: &[u8], source: &KeySource) -> Result<Key, PasswordStoreError> 
     ))
 }
 
-/// Create the key file atomically (0600, parent 0700 when created). If another process won
-/// the race, use its key.
+/// The key file's bytes, read without following a link (`.dtaas` or the file itself) and
+/// refusing a hard-linked file: the key of this project is never another file.
+fn read_key_file(path: &Path) -> io::Result<Zeroizing<Vec<u8>>> {
+    let (dir, name) = safe_fs::Dir::for_file(path, None)?;
+    dir.read(&name).map(Zeroizing::new)
+}
+
+/// Create the key file atomically (0600, parent 0700 when created; never through a link).
+/// If another process won the race, use its key.
 fn create_key_file(path: &Path) -> io::Result<Key> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.exists() {
-        fs::create_dir_all(dir)?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-    }
+    let (dir, name) = safe_fs::Dir::for_file(path, Some(0o700))?;
     let key = random_key();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".store.key.")
-        .tempfile_in(dir)?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o600))?;
     let text = Zeroizing::new(format!("{}\n", hex::encode(*key.0)));
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    match tmp.persist_noclobber(path) {
-        Ok(_) => Ok(key),
-        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
-            let bytes = Zeroizing::new(fs::read(path)?);
-            parse_key(&bytes, &KeySource::File(path.to_owned()))
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-        }
-        Err(e) => Err(e.error),
+    if dir.write_new(&name, text.as_bytes(), 0o600)? {
+        return Ok(key);
     }
+    let bytes = Zeroizing::new(dir.read(&name)?);
+    parse_key(&bytes, &KeySource::File(path.to_owned()))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn env(s: &str) -> KeySource {
         KeySource::Env(SecretString::from(s))
@@ -205,6 +195,31 @@ mod tests {
         let second = load(&KeySource::File(path.clone()), true).unwrap();
         assert_eq!(*first.0, *second.0);
         assert_eq!(fs::read_to_string(&path).unwrap().trim().len(), 64);
+    }
+
+    /// Root safety (docs/security.md, "Files and links").
+    #[test]
+    fn a_linked_key_file_or_state_dir_is_refused_and_never_read_or_created() {
+        use std::os::unix::fs::symlink;
+        let sentinel = test_support::Sentinel::plant();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".dtaas/store.key");
+        fs::create_dir(dir.path().join(".dtaas")).unwrap();
+        symlink(sentinel.secret(), &path).unwrap();
+        let err = load(&KeySource::File(path.clone()), true).err().unwrap();
+        let msg = format!("{err}");
+        assert!(msg.contains("store.key is a symbolic link"), "{msg}");
+        fs::remove_file(&path).unwrap();
+        symlink(sentinel.path().join("made"), &path).unwrap();
+        assert!(load(&KeySource::File(path.clone()), true).is_err());
+        fs::remove_dir_all(dir.path().join(".dtaas")).unwrap();
+        symlink(sentinel.path(), dir.path().join(".dtaas")).unwrap();
+        let err = load(&KeySource::File(path.clone()), true).err().unwrap();
+        assert!(
+            format!("{err}").contains(".dtaas is a symbolic link"),
+            "{err}"
+        );
+        sentinel.assert_unchanged("loading the store key through links");
     }
 
     #[test]

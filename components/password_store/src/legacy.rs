@@ -180,30 +180,42 @@ impl PasswordStore {
     }
 }
 
-/// Clear the group and other permission bits of `path`.
-fn restrict_to_owner(path: &Path) -> Result<(), PasswordStoreError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let err = |e: io::Error| PasswordStoreError::LegacyFile {
+fn legacy_err(path: &Path) -> impl Fn(io::Error) -> PasswordStoreError + '_ {
+    move |e| PasswordStoreError::LegacyFile {
         path: path.to_owned(),
         line: None,
         detail: e.to_string(),
-    };
-    let mode = fs::metadata(path).map_err(err)?.permissions().mode();
+    }
+}
+
+/// Clear the group and other permission bits of `path`, through its descriptor: a link
+/// (or a hard-linked file) is refused, never chmod-ed through.
+fn restrict_to_owner(path: &Path) -> Result<(), PasswordStoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let err = legacy_err(path);
+    let (dir, name) = safe_fs::Dir::for_file(path, None).map_err(&err)?;
+    let file = dir.open(&name, safe_fs::Open::read()).map_err(&err)?;
+    let mode = file.metadata().map_err(&err)?.permissions().mode();
     if mode & 0o077 != 0 {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700)).map_err(err)?;
+        file.set_permissions(fs::Permissions::from_mode(mode & 0o700))
+            .map_err(&err)?;
     }
     Ok(())
 }
 
+/// The file's text, read without following a link (`None` when it or `config/` is missing).
 fn read_optional(path: &Path) -> Result<Option<Zeroizing<String>>, PasswordStoreError> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Some(Zeroizing::new(text))),
+    let read = safe_fs::Dir::for_file(path, None).and_then(|(dir, name)| dir.read(&name));
+    match read {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(|t| Some(Zeroizing::new(t)))
+            .map_err(|_| PasswordStoreError::LegacyFile {
+                path: path.to_owned(),
+                line: None,
+                detail: "not UTF-8 text".to_owned(),
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(PasswordStoreError::LegacyFile {
-            path: path.to_owned(),
-            line: None,
-            detail: e.to_string(),
-        }),
+        Err(e) => Err(legacy_err(path)(e)),
     }
 }
 

@@ -459,6 +459,71 @@ impl Dir {
         Err(last.into())
     }
 
+    /// The directory holding `file`, opened from that directory's parent so that the
+    /// directory itself is never a link (e.g. `.dtaas` of `<project>/.dtaas/state.db`; the
+    /// path above it is trusted), and `file`'s name. With `create` a missing directory is
+    /// made with that mode (its parents as the process's umask gives).
+    ///
+    /// # Errors
+    /// I/O errors; [`Refused::Symlink`] when the directory is a link.
+    pub fn for_file(file: &Path, create: Option<u32>) -> io::Result<(Dir, OsString)> {
+        let name = file
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
+            .to_owned();
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let (above, rel) = match (dir.parent(), dir.file_name()) {
+            (Some(p), Some(n)) if !p.as_os_str().is_empty() => (p, Path::new(n)),
+            (Some(_), Some(n)) => (Path::new("."), Path::new(n)),
+            _ => (dir, Path::new("")),
+        };
+        if create.is_some() {
+            std::fs::create_dir_all(above)?;
+        }
+        let root = Dir::open_root(above)?;
+        let dir = match create {
+            Some(mode) => root.create_dir_all(rel, mode)?,
+            None => root.open_dir(rel)?,
+        };
+        Ok((dir, name))
+    }
+
+    /// Write `bytes` to the new file `rel` (parent must exist, no link in it): a temp file
+    /// with `mode` renamed into place only if nothing is there yet. `false` when `rel`
+    /// already existed (a link included); it is left as it is.
+    ///
+    /// # Errors
+    /// I/O errors or [`Refused`]; the temp file is removed then.
+    pub fn write_new(&self, rel: impl AsRef<Path>, bytes: &[u8], mode: u32) -> io::Result<bool> {
+        let (dir, name) = self.parent_of(rel.as_ref())?;
+        let (tmp_name, fd) = dir.create_temp(name, mode)?;
+        let written = (|| -> io::Result<bool> {
+            rfs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+            let mut file = File::from(fd);
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            match rfs::renameat_with(
+                &dir.fd,
+                tmp_name.as_os_str(),
+                &dir.fd,
+                name,
+                rfs::RenameFlags::NOREPLACE,
+            ) {
+                Ok(()) => Ok(true),
+                Err(Errno::EXIST) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })();
+        if !matches!(written, Ok(true)) {
+            let _ = rfs::unlinkat(&dir.fd, tmp_name.as_os_str(), AtFlags::empty());
+        }
+        let _ = rfs::fsync(&dir.fd);
+        written
+    }
+
     pub(crate) fn fd(&self) -> impl AsFd + '_ {
         &self.fd
     }

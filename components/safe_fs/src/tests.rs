@@ -221,3 +221,25 @@ fn the_mode_is_decided_by_what_the_file_holds() {
     assert_eq!(mode_for(b"just text\n"), 0o600);
     assert_eq!(mode_for(b"-----BEGIN DH PARAMETERS-----\n"), 0o600);
 }
+
+#[test]
+fn for_file_refuses_a_linked_state_dir_and_write_new_never_clobbers() {
+    let (t, _, outside) = setup();
+    let p = t.path().join("p");
+    symlink(&outside, p.join(".dtaas")).unwrap();
+    let e = Dir::for_file(&p.join(".dtaas/store.key"), Some(0o700)).unwrap_err();
+    assert!(is_symlink_refusal(&e), "{e}");
+    fs::remove_file(p.join(".dtaas")).unwrap();
+    let (dir, name) = Dir::for_file(&p.join(".dtaas/store.key"), Some(0o700)).unwrap();
+    assert_eq!(
+        fs::metadata(p.join(".dtaas")).unwrap().mode() & 0o7777,
+        0o700
+    );
+    assert!(dir.write_new(&name, b"k1", 0o600).unwrap());
+    assert!(!dir.write_new(&name, b"k2", 0o600).unwrap());
+    assert_eq!(fs::read(p.join(".dtaas/store.key")).unwrap(), b"k1");
+    symlink(outside.join("made"), p.join(".dtaas/dangling")).unwrap();
+    assert!(!dir.write_new("dangling", b"k", 0o600).unwrap());
+    assert!(!outside.join("made").exists());
+    assert_eq!(fs::read_dir(p.join(".dtaas")).unwrap().count(), 2);
+}

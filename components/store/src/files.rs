@@ -11,38 +11,9 @@ use std::path::Path;
 
 use safe_fs::{Dir, Kind, Open, Refused};
 
-/// The directory holding `db` (opened without following a link, from its parent) and the
-/// file name. With `create` a missing directory is made 0700.
+/// The state directory (never a link; made 0700 with `create`) and the database's name.
 fn state_dir(db: &Path, create: bool) -> io::Result<(Dir, OsString)> {
-    let name = db
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
-        .to_owned();
-    let dir = db.parent().filter(|d| !d.as_os_str().is_empty());
-    let (root, rel) = match dir.and_then(|d| Some((d.parent()?, d.file_name()?))) {
-        Some((parent, rel)) => {
-            let parent = if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            };
-            if create {
-                // The project itself (trusted, the operator's path); `.dtaas` below is not.
-                fs::create_dir_all(parent)?;
-            }
-            (Dir::open_root(parent)?, Path::new(rel))
-        }
-        None => (
-            Dir::open_root(dir.unwrap_or(Path::new(".")))?,
-            Path::new(""),
-        ),
-    };
-    let dir = if create {
-        root.create_dir_all(rel, 0o700)?
-    } else {
-        root.open_dir(rel)?
-    };
-    Ok((dir, name))
+    Dir::for_file(db, create.then_some(0o700))
 }
 
 fn with_suffix(name: &OsString, suffix: &str) -> OsString {

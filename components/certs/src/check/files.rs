@@ -21,7 +21,7 @@ pub(super) fn check_derived(c: &mut Checker, key: &[u8], chain: &[u8]) {
             "postgres.crt" | "thingsboard-fullchain.pem" => chain,
             _ => key,
         };
-        match fs::read(c.certs.join(name)) {
+        match c.load(name) {
             Ok(actual) if actual == expected => {}
             Ok(_) => {
                 all_ok = false;
@@ -69,10 +69,10 @@ pub(super) fn check_derived(c: &mut Checker, key: &[u8], chain: &[u8]) {
 pub(super) fn check_modes(c: &mut Checker) {
     let mut all_ok = true;
     for name in KEY_FILES {
-        let Ok(meta) = fs::metadata(c.certs.join(name)) else {
+        let Some(mode) = c.mode_of(name) else {
             continue;
         };
-        let mode = meta.permissions().mode() & 0o777;
+        let mode = mode & 0o777;
         let hint = format!("chmod 600 certs/{name} (`dtaas-services host setup` does it)");
         if mode & 0o004 != 0 {
             all_ok = false;
@@ -125,7 +125,7 @@ pub(super) fn check_source(c: &mut Checker, src: &Path) {
             continue;
         }
         let src_content = fs::read(path).ok();
-        let dst_content = fs::read(c.certs.join(name)).ok();
+        let dst_content = c.load(name).ok();
         if src_content.is_some() && src_content != dst_content {
             behind.push(name.as_str());
         }

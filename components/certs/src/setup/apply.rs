@@ -84,13 +84,16 @@ impl Op {
     }
 
     pub(super) fn report(&self) -> FileReport {
-        let owner_str = |uid: Option<u32>, gid: Option<u32>| match (uid, gid) {
-            (Some(u), Some(g)) => Some(format!("{u}:{g}")),
-            (Some(u), None) => Some(u.to_string()),
-            (None, Some(g)) => Some(format!(":{g}")),
-            (None, None) => None,
-        };
-        match self {
+        let (rel, exists, mode, uid, gid, differs) = match self {
+            Op::Remove { rel } => {
+                return FileReport {
+                    path: rel.clone(),
+                    action: Action::Remove,
+                    changed: Vec::new(),
+                    mode: None,
+                    owner: None,
+                };
+            }
             Op::Write {
                 rel,
                 mode,
@@ -98,41 +101,14 @@ impl Op {
                 gid,
                 diff,
                 ..
-            } => {
-                let action = if !diff.exists {
-                    Action::Create
-                } else if diff.is_unchanged() {
-                    Action::Unchanged
-                } else {
-                    Action::Update
-                };
-                let mut changed = Vec::new();
-                if action == Action::Update {
-                    if diff.content {
-                        changed.push(Aspect::Content);
-                    }
-                    if diff.mode {
-                        changed.push(Aspect::Mode);
-                    }
-                    if diff.owner {
-                        changed.push(Aspect::Owner);
-                    }
-                }
-                FileReport {
-                    path: rel.clone(),
-                    action,
-                    changed,
-                    mode: Some(format!("{mode:04o}")),
-                    owner: owner_str(*uid, *gid),
-                }
-            }
-            Op::Remove { rel, .. } => FileReport {
-                path: rel.clone(),
-                action: Action::Remove,
-                changed: Vec::new(),
-                mode: None,
-                owner: None,
-            },
+            } => (
+                rel,
+                diff.exists,
+                mode,
+                uid,
+                gid,
+                [diff.content, diff.mode, diff.owner],
+            ),
             Op::Dir {
                 rel,
                 mode,
@@ -143,31 +119,43 @@ impl Op {
                 owner_differs,
                 reown,
                 ..
-            } => {
-                let action = if !exists {
-                    Action::Create
-                } else if self.is_unchanged() {
-                    Action::Unchanged
-                } else {
-                    Action::Update
-                };
-                let mut changed = Vec::new();
-                if action == Action::Update {
-                    if *mode_differs {
-                        changed.push(Aspect::Mode);
-                    }
-                    if *owner_differs || !reown.is_empty() {
-                        changed.push(Aspect::Owner);
-                    }
-                }
-                FileReport {
-                    path: rel.clone(),
-                    action,
-                    changed,
-                    mode: Some(format!("{mode:04o}")),
-                    owner: owner_str(*uid, *gid),
-                }
-            }
+            } => (
+                rel,
+                *exists,
+                mode,
+                uid,
+                gid,
+                [false, *mode_differs, *owner_differs || !reown.is_empty()],
+            ),
+        };
+        let action = if !exists {
+            Action::Create
+        } else if self.is_unchanged() {
+            Action::Unchanged
+        } else {
+            Action::Update
+        };
+        let changed = if action == Action::Update {
+            [Aspect::Content, Aspect::Mode, Aspect::Owner]
+                .into_iter()
+                .zip(differs)
+                .filter_map(|(a, d)| d.then_some(a))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let owner = match (uid, gid) {
+            (Some(u), Some(g)) => Some(format!("{u}:{g}")),
+            (Some(u), None) => Some(u.to_string()),
+            (None, Some(g)) => Some(format!(":{g}")),
+            (None, None) => None,
+        };
+        FileReport {
+            path: rel.clone(),
+            action,
+            changed,
+            mode: Some(format!("{mode:04o}")),
+            owner,
         }
     }
 
@@ -208,6 +196,10 @@ impl Op {
                     return Ok(());
                 }
                 let err = |e| CertsError::write(path, e);
+                // Parents (`data/`, `log/`) as any directory is made; the dir itself `mode`.
+                if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    root.create_dir_all(parent, 0o755).map_err(err)?;
+                }
                 let dir = root.create_dir_all(rel, *mode).map_err(err)?;
                 dir.set_mode(*mode).map_err(err)?;
                 if uid.is_some() || gid.is_some() {

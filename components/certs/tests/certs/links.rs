@@ -147,4 +147,33 @@ fn copied_files_get_their_mode_from_what_they_hold() {
     assert_eq!(meta(&c.join("ca.pem")).0, 0o644);
     assert_eq!(meta(&c.join("fullchain.pem")).0, 0o644);
     assert_eq!(meta(&c.join("privkey.pem")).0, 0o600);
+    // Only the ThingsBoard dirs are 0750; `data/` and `log/` made on the way are 0755.
+    assert_eq!(meta(&f.project.join("data")).0, 0o755);
+    assert_eq!(meta(&f.project.join("data/thingsboard")).0, 0o750);
+}
+
+#[test]
+fn certs_check_never_reads_a_linked_key() {
+    let sentinel = Sentinel::plant();
+    let ca = ca("CA");
+    let f = Fixture::with_pair(&ca, &good_leaf(&ca));
+    host_setup_as(&f.opts(), true).unwrap();
+    fs::remove_file(f.certs().join("privkey.pem")).unwrap();
+    symlink(sentinel.secret(), f.certs().join("privkey.pem")).unwrap();
+    let report = certs::check(&certs::CheckOptions::new(
+        f.project.clone(),
+        Some(f.src.clone()),
+        HOST.to_owned(),
+    ));
+    let files: Vec<&str> = report
+        .findings_of("files")
+        .map(|x| x.message.as_str())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|m| m.contains("privkey.pem is a symbolic link")),
+        "{files:?}"
+    );
+    sentinel.assert_unchanged("certs check with certs/privkey.pem linked");
 }

@@ -217,3 +217,30 @@ async fn exports_the_legacy_shape_0600(db: &TestDb) {
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
 }
 both_backends!(export_gitlab, super::exports_the_legacy_shape_0600);
+
+/// Root safety (docs/security.md, "Files and links"): a legacy file that is a link is
+/// neither read nor chmod-ed through.
+#[tokio::test]
+async fn a_linked_legacy_file_is_refused_and_its_target_keeps_its_mode() {
+    let db = TestDb::sqlite();
+    let ps = open(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.env");
+    fs::write(&outside, "TB_SYSADMIN_CURRENT_PASSWORD='not-ours'\n").unwrap();
+    fs::set_permissions(&outside, fs::Permissions::from_mode(0o644)).unwrap();
+    let config = dir.path().join("config");
+    fs::create_dir(&config).unwrap();
+    std::os::unix::fs::symlink(&outside, config.join("password.env.current")).unwrap();
+    let err = ps.import_legacy(&config).await.unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(
+        fs::metadata(&outside).unwrap().permissions().mode() & 0o7777,
+        0o644
+    );
+    assert!(
+        ps.get(TB_SYSADMIN_CURRENT_PASSWORD)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -3,10 +3,12 @@ use std::path::Path;
 use secrecy::SecretString;
 
 /// The token of the active (else the first) profile of an `influx-configs` file written by
-/// the `influx` CLI (`config/influxdb/influx-configs`), if any.
+/// the `influx` CLI (`config/influxdb/influx-configs`), if any. The InfluxDB container
+/// writes that directory: a link (or a hard-linked file) there is never read (safe_fs).
 #[must_use]
 pub fn token_from_influx_configs(path: &Path) -> Option<SecretString> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let (dir, name) = safe_fs::Dir::for_file(path, None).ok()?;
+    let text = String::from_utf8(dir.read(&name).ok()?).ok()?;
     let mut first: Option<String> = None;
     let mut current: Option<String> = None;
     let mut active = false;
@@ -47,6 +49,17 @@ mod tests {
     use secrecy::ExposeSecret as _;
 
     use super::*;
+
+    /// Root safety (docs/security.md, "Files and links").
+    #[test]
+    fn a_linked_influx_configs_is_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, "[x]\n  token = \"not-ours\"\n").unwrap();
+        let p = dir.path().join("influx-configs");
+        std::os::unix::fs::symlink(&outside, &p).unwrap();
+        assert!(token_from_influx_configs(&p).is_none());
+    }
 
     #[test]
     fn reads_the_active_profile() {
