@@ -29,6 +29,14 @@ declare -A TAG=(
   [gitlab]=$ns/gitlab-standin:1
 )
 STANDINS=(mongodb grafana influxdb thingsboard gitlab)
+# The default user of a stand-in: the upstream image's USER.
+standin_user() {
+  case "$1" in
+    thingsboard) echo 799:799 ;;
+    grafana) echo 472:0 ;;
+    *) echo 0:0 ;;
+  esac
+}
 # The recipe directory of an image (the stand-ins share one).
 recipe_dir() {
   case "$1" in
@@ -88,7 +96,7 @@ build_service() {
   log=$(mktemp "${TMPDIR:-/tmp}/dtaas-image-$name.XXXXXX")
   echo "building $tag" >&2
   if ! DOCKER_BUILDKIT=0 docker build --pull=false --build-arg "BASE=${TAG[base]}" \
-      --build-arg "SERVICE=$name" \
+      --build-arg "SERVICE=$name" --build-arg "STANDIN_USER=$(standin_user "$name")" \
       --label "$label=$h" -t "$tag" "$here/$dir" >"$log" 2>&1; then
     tail -40 "$log" >&2
     rm -f "$log"
@@ -110,7 +118,7 @@ fi
 for name in "${want[@]}"; do
   [ "$name" = base ] && continue
   extra="base=$base_hash"
-  [ "$(recipe_dir "$name")" = "$name" ] || extra="$extra service=$name"
+  [ "$(recipe_dir "$name")" = "$name" ] || extra="$extra service=$name user=$(standin_user "$name")"
   h=$(recipe_hash "$(recipe_dir "$name")" "$extra")
   if [ "$force" = 1 ] || [ "$(current_label "${TAG[$name]}")" != "$h" ]; then
     build_service "$name" "$h"

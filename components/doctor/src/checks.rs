@@ -96,6 +96,7 @@ pub async fn diagnose<E: Engine>(
     if let Some(project) = &project {
         check_ports(&mut r, project, engine).await;
         check_state(&mut r, project);
+        check_root_users(&mut r, project);
     }
 
     // HOSTNAME resolves.
@@ -306,6 +307,33 @@ fn check_template_age(r: &mut DoctorReport, opts: &DoctorOptions<'_>) {
                 project::TEMPLATE_MARKER
             ),
             None,
+        );
+    }
+}
+
+/// A service whose compose `user:` is root (docs/security.md, "Containers"): Grafana's and
+/// ThingsBoard's images have non-root users, the others drop privileges themselves.
+fn check_root_users(r: &mut DoctorReport, project: &Project) {
+    for (name, def) in &project.services {
+        let Some(user) = def.user.as_deref() else {
+            continue;
+        };
+        let uid = user.split(':').next().unwrap_or(user);
+        if uid != "0" && uid != "root" {
+            continue;
+        }
+        let hint = if name == "grafana" {
+            "run Grafana as its image's user: `dtaas-services config set USERID 472`, `dtaas-services config set GROUPID 0`, `dtaas-services host setup`, then `dtaas-services service start -s grafana`".to_owned()
+        } else {
+            format!(
+                "remove `user:` from {name} (its image runs as its own user or drops privileges itself), or run `dtaas-services project generate --force`"
+            )
+        };
+        r.push(
+            "containers",
+            Level::Warning,
+            format!("{name} runs as root (`user: {user}`)"),
+            Some(hint),
         );
     }
 }
@@ -662,6 +690,23 @@ mod tests {
             f[0].hint
                 .as_deref()
                 .is_some_and(|h| h.starts_with("run `dtaas-services project generate --force`")),
+            "{f:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_grafana_forced_to_root_is_flagged() {
+        let ok = doctor_on_generated(|t| t).await;
+        assert_eq!(ok.of("containers").count(), 0);
+        let r = doctor_on_generated(|t| t.replace("${USERID:-472}:${GROUPID:-0}", "0:0")).await;
+        let f: Vec<&crate::Finding> = r.of("containers").collect();
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].level, Level::Warning);
+        assert_eq!(f[0].message, "grafana runs as root (`user: 0:0`)");
+        assert!(
+            f[0].hint
+                .as_deref()
+                .is_some_and(|h| h.contains("config set USERID 472")),
             "{f:?}"
         );
     }

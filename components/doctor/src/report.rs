@@ -12,7 +12,7 @@ pub enum Level {
 /// One result of a check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// Stable id: `engine`, `compose`, `templates`, `ports`, `state`, `hostname`, `certs`,
+    /// Stable id: `engine`, `compose`, `templates`, `ports`, `containers`, `state`, `hostname`, `certs`,
     /// `file_modes`, `passwords`, `disk`, `state_db`.
     pub check: &'static str,
     pub level: Level,
