@@ -178,13 +178,14 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
             }
         }
         let timeout = opts.timeout.unwrap_or(DEFAULT_WAIT);
+        let mut failures = Vec::new();
         if !todo.is_empty() {
             // initdb needs an empty data dir; a fresh project's only holds .gitkeep.
             let pg = self.project_dir().join(Service::Postgres.data_dir());
             crate::dirs::drop_lone_gitkeep(&pg).map_err(|e| io_err(&pg, &e))?;
-            let up = self
+            let outcome = self
                 .compose
-                .up(
+                .up_all(
                     &Self::names(&todo),
                     &UpOptions {
                         wait: false,
@@ -194,7 +195,19 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
                     },
                 )
                 .await?;
+            let up = outcome.report;
             report.pulled = up.pulled;
+            report.failed = outcome
+                .failed
+                .iter()
+                .filter_map(|(s, _)| Service::from_compose_name(s))
+                .collect();
+            report.not_started = outcome
+                .not_started
+                .iter()
+                .filter_map(|(s, dep)| Some((Service::from_compose_name(s)?, dep.clone())))
+                .collect();
+            failures = outcome.failed;
             for o in up.services {
                 let Some(service) = Service::from_compose_name(&o.service) else {
                     continue;
@@ -211,6 +224,15 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
                     action: o.action,
                 });
             }
+        }
+        if !failures.is_empty() {
+            let (service, first) = failures.remove(0);
+            return Err(LifecycleError::Partial {
+                report: Box::new(report),
+                service,
+                first: Box::new(first),
+                others: failures,
+            });
         }
         if opts.wait {
             let waited: Vec<Service> = targets
