@@ -653,18 +653,7 @@ impl<'e, E: Engine> Compose<'e, E> {
         let started = Instant::now();
         let dep_deadline = started + opts.timeout.unwrap_or(DEFAULT_DEPENDENCY_TIMEOUT);
         for level in &levels {
-            let mut runnable = Vec::new();
-            for svc in level {
-                let def = &self.project.services[svc];
-                let broken = def.depends_on.keys().find(|dep| {
-                    out.failed.iter().any(|(f, _)| f == *dep)
-                        || out.not_started.iter().any(|(n, _)| n == *dep)
-                });
-                match broken {
-                    Some(dep) => out.not_started.push((svc.clone(), dep.clone())),
-                    None => runnable.push(svc),
-                }
-            }
+            let runnable = self.runnable(level, &mut out);
             let futs = runnable.into_iter().map(|svc| {
                 let def = &self.project.services[svc];
                 let image_id = images.get(&def.image).cloned().unwrap_or_default();
@@ -718,6 +707,24 @@ impl<'e, E: Engine> Compose<'e, E> {
             .await?;
         }
         Ok(out)
+    }
+
+    /// The services of `level` whose dependencies all came up; the others are recorded in
+    /// `out.not_started` with the dependency that failed.
+    fn runnable<'a>(&self, level: &'a [String], out: &mut UpOutcome) -> Vec<&'a String> {
+        let mut runnable = Vec::new();
+        for svc in level {
+            let def = &self.project.services[svc];
+            let broken = def.depends_on.keys().find(|dep| {
+                out.failed.iter().any(|(f, _)| f == *dep)
+                    || out.not_started.iter().any(|(n, _)| n == *dep)
+            });
+            match broken {
+                Some(dep) => out.not_started.push((svc.clone(), dep.clone())),
+                None => runnable.push(svc),
+            }
+        }
+        runnable
     }
 
     /// Wait until the containers of `services` are healthy (or running, without a

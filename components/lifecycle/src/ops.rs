@@ -195,35 +195,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
                     },
                 )
                 .await?;
-            let up = outcome.report;
-            report.pulled = up.pulled;
-            report.failed = outcome
-                .failed
-                .iter()
-                .filter_map(|(s, _)| Service::from_compose_name(s))
-                .collect();
-            report.not_started = outcome
-                .not_started
-                .iter()
-                .filter_map(|(s, dep)| Some((Service::from_compose_name(s)?, dep.clone())))
-                .collect();
-            failures = outcome.failed;
-            for o in up.services {
-                let Some(service) = Service::from_compose_name(&o.service) else {
-                    continue;
-                };
-                if o.action == compose::Action::Unchanged {
-                    if targets.contains(&service) {
-                        report.skipped_running.push(service);
-                    }
-                    continue;
-                }
-                report.started.push(StartedService {
-                    service,
-                    container: o.container,
-                    action: o.action,
-                });
-            }
+            failures = fill_report(&mut report, outcome, &targets);
         }
         if !failures.is_empty() {
             let (service, first) = failures.remove(0);
@@ -495,6 +467,43 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         }
         Ok(done)
     }
+}
+
+/// Fill `report` from what `up_all` did; returns the failures.
+fn fill_report(
+    report: &mut StartReport,
+    outcome: compose::UpOutcome,
+    targets: &[Service],
+) -> Vec<(String, compose::ComposeError)> {
+    let up = outcome.report;
+    report.pulled = up.pulled;
+    report.failed = outcome
+        .failed
+        .iter()
+        .filter_map(|(s, _)| Service::from_compose_name(s))
+        .collect();
+    report.not_started = outcome
+        .not_started
+        .iter()
+        .filter_map(|(s, dep)| Some((Service::from_compose_name(s)?, dep.clone())))
+        .collect();
+    for o in up.services {
+        let Some(service) = Service::from_compose_name(&o.service) else {
+            continue;
+        };
+        if o.action == compose::Action::Unchanged {
+            if targets.contains(&service) {
+                report.skipped_running.push(service);
+            }
+            continue;
+        }
+        report.started.push(StartedService {
+            service,
+            container: o.container,
+            action: o.action,
+        });
+    }
+    outcome.failed
 }
 
 fn io_err(path: &Path, e: &std::io::Error) -> LifecycleError {
