@@ -193,40 +193,52 @@ async fn finish_record(env: &Env, job: JobName, id: i64, out: &JobOutput, panick
     }
 }
 
+/// Under the lease: the project lock (for jobs that change the project, never waiting),
+/// the execution record, the limited run of `body`.
+async fn run_recorded<F>(
+    env: &Env,
+    job: JobName,
+    record: bool,
+    body: F,
+) -> Result<JobOutput, ProjectBusy>
+where
+    F: Future<Output = anyhow::Result<JobOutput>>,
+{
+    // Jobs that change the project take its lock, never waiting (issue 16).
+    let lock = if job.takes_project_lock() {
+        match project_lock(env, job).await {
+            Ok(lock) => Some(lock),
+            Err(busy) => return Err(busy),
+        }
+    } else {
+        None
+    };
+    let id = if record {
+        start_record(env, job).await
+    } else {
+        None
+    };
+    tracing::info!(job = %job, holder = %env.holder, "job started");
+    let Ended {
+        output: out,
+        panicked,
+    } = run_limited(env, body).await;
+    if let Some(id) = id {
+        finish_record(env, job, id, &out, panicked).await;
+    }
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    Ok(out)
+}
+
 /// [`execute`] with the job's work given: under the lease of `job`, limited, recorded and
 /// journalled; a failure, a timeout or a panic of `body` is a failed report, never a panic.
 pub(crate) async fn execute_work<F>(env: &Env, job: JobName, record: bool, body: F) -> JobReport
 where
     F: Future<Output = anyhow::Result<JobOutput>>,
 {
-    let work = async {
-        // Jobs that change the project take its lock, never waiting (issue 16).
-        let lock = if job.takes_project_lock() {
-            match project_lock(env, job).await {
-                Ok(lock) => Some(lock),
-                Err(busy) => return Err(busy),
-            }
-        } else {
-            None
-        };
-        let id = if record {
-            start_record(env, job).await
-        } else {
-            None
-        };
-        tracing::info!(job = %job, holder = %env.holder, "job started");
-        let Ended {
-            output: out,
-            panicked,
-        } = run_limited(env, body).await;
-        if let Some(id) = id {
-            finish_record(env, job, id, &out, panicked).await;
-        }
-        if let Some(lock) = lock {
-            lock.release().await;
-        }
-        Ok(out)
-    };
+    let work = run_recorded(env, job, record, body);
     let report = match with_lease(&env.store, &job.lease_name(), &env.holder, LEASE_TTL, work).await
     {
         Ok(Leased::Ran(Ok(output))) => JobReport {

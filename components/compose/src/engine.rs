@@ -6,7 +6,7 @@ use docker::{
     ExecSink, ExecSpec, Health, HealthSpec, LogStream, LogsOptions, NetworkSpec, RestartPolicy,
     VolumeSpec,
 };
-use futures_util::future::try_join_all;
+use futures_util::future::{join_all, try_join_all};
 use futures_util::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use tokio::time::{Instant, sleep};
@@ -61,6 +61,18 @@ pub struct UpReport {
     pub services: Vec<ServiceOutcome>,
     /// Images that were pulled.
     pub pulled: Vec<String>,
+}
+
+/// What [`Compose::up_all`] did per service.
+#[derive(Debug, Default)]
+pub struct UpOutcome {
+    /// The services brought up (and the images pulled).
+    pub report: UpReport,
+    /// The services that failed, in start order, with why.
+    pub failed: Vec<(String, ComposeError)>,
+    /// The services not started because a service they depend on failed (or was itself
+    /// not started): `(service, dependency)`.
+    pub not_started: Vec<(String, String)>,
 }
 
 /// A project container and the service it belongs to.
@@ -621,7 +633,9 @@ impl<'e, E: Engine> Compose<'e, E> {
     }
 
     /// Create or recreate and start `services` (all when empty) and what they depend on,
-    /// in dependency order; independent services in parallel.
+    /// in dependency order; independent services in parallel. On a failure, every engine
+    /// operation already begun is waited for and the services that do not depend on the
+    /// failed one still start (see [`Compose::up_all`]); the first failure is returned.
     ///
     /// # Errors
     /// Unknown services, engine errors (port clash, missing image, ...), failed
@@ -632,21 +646,43 @@ impl<'e, E: Engine> Compose<'e, E> {
         services: &[String],
         opts: &UpOptions,
     ) -> Result<UpReport, ComposeError> {
+        let mut out = self.up_all(services, opts).await?;
+        if out.failed.is_empty() {
+            Ok(out.report)
+        } else {
+            Err(out.failed.remove(0).1)
+        }
+    }
+
+    /// [`Compose::up`], reporting per service: what was done, which services failed (with
+    /// their error), and which were not started because a service they depend on failed.
+    /// It returns only once every engine operation it began has ended, so nothing it asked
+    /// for appears afterwards. `wait` waits for the services that were brought up.
+    ///
+    /// # Errors
+    /// What fails before any container is touched: unknown services, networks, volumes,
+    /// images, listing the project's containers; and with `wait` a service not ready.
+    pub async fn up_all(
+        &self,
+        services: &[String],
+        opts: &UpOptions,
+    ) -> Result<UpOutcome, ComposeError> {
         let services = self.check_services(services)?;
         let levels = self.levels(&services, true);
         let all: Vec<String> = levels.iter().flatten().cloned().collect();
         self.check_bind_sources(&all)?;
-        let mut report = UpReport::default();
+        let mut out = UpOutcome::default();
         self.ensure_networks(&all).await?;
         self.ensure_volumes(&all).await?;
         let images = self
-            .ensure_images(&all, &mut report.pulled, &opts.progress)
+            .ensure_images(&all, &mut out.report.pulled, &opts.progress)
             .await?;
         let existing = self.ps().await?;
         let started = Instant::now();
         let dep_deadline = started + opts.timeout.unwrap_or(DEFAULT_DEPENDENCY_TIMEOUT);
         for level in &levels {
-            let futs = level.iter().map(|svc| {
+            let runnable = self.runnable(level, &mut out);
+            let futs = runnable.into_iter().map(|svc| {
                 let def = &self.project.services[svc];
                 let image_id = images.get(&def.image).cloned().unwrap_or_default();
                 let current = existing
@@ -654,34 +690,69 @@ impl<'e, E: Engine> Compose<'e, E> {
                     .find(|c| &c.service == svc)
                     .map(|c| c.container.clone());
                 async move {
-                    for (dep, d) in &def.depends_on {
-                        self.wait_condition(dep, d.condition, dep_deadline).await?;
+                    let r = async {
+                        for (dep, d) in &def.depends_on {
+                            self.wait_condition(dep, d.condition, dep_deadline).await?;
+                        }
+                        self.converge(svc, current.as_ref(), &image_id, opts.force_recreate)
+                            .await
+                            .map_err(|e| match e {
+                                e @ (ComposeError::NameInUse { .. }
+                                | ComposeError::DependencyFailed { .. }) => e,
+                                e => ComposeError::Service {
+                                    service: svc.clone(),
+                                    source: Box::new(e),
+                                },
+                            })
                     }
-                    self.converge(svc, current.as_ref(), &image_id, opts.force_recreate)
-                        .await
-                        .map_err(|e| match e {
-                            e @ (ComposeError::NameInUse { .. }
-                            | ComposeError::DependencyFailed { .. }) => e,
-                            e => ComposeError::Service {
-                                service: svc.clone(),
-                                source: Box::new(e),
-                            },
-                        })
+                    .await;
+                    (svc.clone(), r)
                 }
             });
-            report.services.extend(try_join_all(futs).await?);
+            // join_all, not try_join_all: a failure must not drop the other services'
+            // requests half-way (the engine would finish them after we returned).
+            for (svc, r) in join_all(futs).await {
+                match r {
+                    Ok(o) => out.report.services.push(o),
+                    Err(e) => out.failed.push((svc, e)),
+                }
+            }
         }
         if opts.wait {
+            let done: Vec<String> = out
+                .report
+                .services
+                .iter()
+                .map(|o| o.service.clone())
+                .collect();
             let deadline = started + opts.timeout.unwrap_or(DEFAULT_DEPENDENCY_TIMEOUT);
             self.wait_ready(
-                &all,
+                &done,
                 deadline,
                 opts.timeout.unwrap_or(DEFAULT_DEPENDENCY_TIMEOUT),
                 &opts.progress,
             )
             .await?;
         }
-        Ok(report)
+        Ok(out)
+    }
+
+    /// The services of `level` whose dependencies all came up; the others are recorded in
+    /// `out.not_started` with the dependency that failed.
+    fn runnable<'a>(&self, level: &'a [String], out: &mut UpOutcome) -> Vec<&'a String> {
+        let mut runnable = Vec::new();
+        for svc in level {
+            let def = &self.project.services[svc];
+            let broken = def.depends_on.keys().find(|dep| {
+                out.failed.iter().any(|(f, _)| f == *dep)
+                    || out.not_started.iter().any(|(n, _)| n == *dep)
+            });
+            match broken {
+                Some(dep) => out.not_started.push((svc.clone(), dep.clone())),
+                None => runnable.push(svc),
+            }
+        }
+        runnable
     }
 
     /// Wait until the containers of `services` are healthy (or running, without a

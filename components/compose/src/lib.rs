@@ -20,8 +20,8 @@ mod model;
 mod progress;
 
 pub use engine::{
-    Action, Compose, RunOptions, RunOutput, ServiceContainer, ServiceOutcome, UpOptions, UpReport,
-    config_hash,
+    Action, Compose, RunOptions, RunOutput, ServiceContainer, ServiceOutcome, UpOptions, UpOutcome,
+    UpReport, config_hash,
 };
 pub use error::ComposeError;
 pub use load::load_project;

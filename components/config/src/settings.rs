@@ -17,13 +17,15 @@ use crate::keys::{KEYS, KeySpec, Kind, key_spec, suggest};
 pub const ENV_PREFIX: &str = "DTAAS_";
 
 /// `DTAAS_*` environment variables that are not settings keys but are read elsewhere, so
-/// they are not warned about: the binaries' own (project dir, log filter, store key), the
+/// they are not warned about: the binaries' own (project dir, log filter, store key, the
+/// cli's project lock wait), the
 /// helper scripts' (`scripts/run-local.sh`), the jobs compose file's image, and the tests'.
 /// The one list of them; [`is_other_env_var`] also accepts the [`OTHER_ENV_PREFIXES`].
 pub const OTHER_ENV_VARS: &[&str] = &[
     "DTAAS_PROJECT_DIR",
     "DTAAS_LOG",
     "DTAAS_STORE_KEY",
+    "DTAAS_LOCK_WAIT",
     "DTAAS_UPDATE_DOCS",
     "DTAAS_RUN_IMAGES",
     "DTAAS_RUN_TIMEOUT",

@@ -24,11 +24,52 @@ pub enum LifecycleError {
     NoContainer { service: String },
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// `start` brought up what it could and every engine operation it began has ended; these
+    /// services failed (the first is the source) or were not started.
+    #[error("{}", partial_text(report, service, first, others))]
+    Partial {
+        /// What was done, per service.
+        report: Box<crate::StartReport>,
+        /// The first service that failed, and why.
+        service: String,
+        #[source]
+        first: Box<ComposeError>,
+        /// The other failures.
+        others: Vec<(String, ComposeError)>,
+    },
     /// The state database (recording the desired state) failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot empty {}: {message}", path.display())]
     Io { path: PathBuf, message: String },
+}
+
+fn partial_text(
+    report: &crate::StartReport,
+    service: &str,
+    first: &ComposeError,
+    others: &[(String, ComposeError)],
+) -> String {
+    let mut parts = vec![format!("{service} failed: {first}")];
+    parts.extend(others.iter().map(|(s, e)| format!("{s} failed: {e}")));
+    if !report.not_started.is_empty() {
+        let list: Vec<String> = report
+            .not_started
+            .iter()
+            .map(|(s, dep)| format!("{} (needs {dep})", s.compose_name()))
+            .collect();
+        parts.push(format!("not started: {}", list.join(", ")));
+    }
+    let mut up: Vec<&str> = report
+        .started
+        .iter()
+        .map(|s| s.service.compose_name())
+        .collect();
+    up.extend(report.skipped_running.iter().map(|s| s.compose_name()));
+    if !up.is_empty() {
+        parts.push(format!("running: {}", up.join(", ")));
+    }
+    parts.join("; ")
 }
 
 impl LifecycleError {
@@ -38,6 +79,7 @@ impl LifecycleError {
         match self {
             LifecycleError::Compose(c) => c.docker(),
             LifecycleError::Docker(d) => Some(d),
+            LifecycleError::Partial { first, .. } => first.docker(),
             _ => None,
         }
     }

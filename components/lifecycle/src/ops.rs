@@ -177,14 +177,15 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
             }
         }
         let timeout = opts.timeout.unwrap_or(DEFAULT_WAIT);
+        let mut failures = Vec::new();
         if !todo.is_empty() {
             // initdb needs an empty data dir; a fresh project's only holds .gitkeep.
             let pg = Service::Postgres.data_dir();
             crate::dirs::drop_lone_gitkeep(self.project_dir(), pg)
                 .map_err(|e| io_err(&self.project_dir().join(pg), &e))?;
-            let up = self
+            let outcome = self
                 .compose
-                .up(
+                .up_all(
                     &Self::names(&todo),
                     &UpOptions {
                         wait: false,
@@ -194,23 +195,16 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
                     },
                 )
                 .await?;
-            report.pulled = up.pulled;
-            for o in up.services {
-                let Some(service) = Service::from_compose_name(&o.service) else {
-                    continue;
-                };
-                if o.action == compose::Action::Unchanged {
-                    if targets.contains(&service) {
-                        report.skipped_running.push(service);
-                    }
-                    continue;
-                }
-                report.started.push(StartedService {
-                    service,
-                    container: o.container,
-                    action: o.action,
-                });
-            }
+            failures = fill_report(&mut report, outcome, &targets);
+        }
+        if !failures.is_empty() {
+            let (service, first) = failures.remove(0);
+            return Err(LifecycleError::Partial {
+                report: Box::new(report),
+                service,
+                first: Box::new(first),
+                others: failures,
+            });
         }
         if opts.wait {
             let waited: Vec<Service> = targets
@@ -458,6 +452,43 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         }
         Ok(done)
     }
+}
+
+/// Fill `report` from what `up_all` did; returns the failures.
+fn fill_report(
+    report: &mut StartReport,
+    outcome: compose::UpOutcome,
+    targets: &[Service],
+) -> Vec<(String, compose::ComposeError)> {
+    let up = outcome.report;
+    report.pulled = up.pulled;
+    report.failed = outcome
+        .failed
+        .iter()
+        .filter_map(|(s, _)| Service::from_compose_name(s))
+        .collect();
+    report.not_started = outcome
+        .not_started
+        .iter()
+        .filter_map(|(s, dep)| Some((Service::from_compose_name(s)?, dep.clone())))
+        .collect();
+    for o in up.services {
+        let Some(service) = Service::from_compose_name(&o.service) else {
+            continue;
+        };
+        if o.action == compose::Action::Unchanged {
+            if targets.contains(&service) {
+                report.skipped_running.push(service);
+            }
+            continue;
+        }
+        report.started.push(StartedService {
+            service,
+            container: o.container,
+            action: o.action,
+        });
+    }
+    outcome.failed
 }
 
 fn io_err(path: &Path, e: &std::io::Error) -> LifecycleError {

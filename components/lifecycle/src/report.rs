@@ -22,6 +22,10 @@ pub struct StartReport {
     pub pulled: Vec<String>,
     /// Whether `--wait` confirmed every selected service healthy (or running).
     pub waited: bool,
+    /// Services that failed to start (the error says why).
+    pub failed: Vec<catalog::Service>,
+    /// Services not started because a service they depend on failed: `(service, dependency)`.
+    pub not_started: Vec<(catalog::Service, String)>,
 }
 
 /// What `stop` did.

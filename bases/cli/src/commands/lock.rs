@@ -1,6 +1,6 @@
 //! The project lock around every mutating command (issue 16): two commands that change one
 //! project never interleave. Read-only commands (`status`, `list`, `logs`, `doctor`,
-//! `history`, `config show|get|validate`, `secrets list|get|export`, `db status`) never take
+//! `history`, `config show|get|validate`, `secrets list|get`, `db status`) never take
 //! it and never wait.
 //!
 //! A mutating command that finds the lock taken says who holds it (command, pid, host,
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use store::{Holder, ProjectLock, Store};
 
-use crate::args::{Command, DbCmd, UserCmd};
+use crate::args::{Command, DbCmd, SecretsCmd, UserCmd};
 use crate::commands::db::store_location;
 use crate::commands::journal::describe;
 use crate::context::Ctx;
@@ -34,6 +34,8 @@ pub(crate) fn mutating(command: &Command) -> Option<String> {
         Command::User(UserCmd::Add(_)) => Some("user add".to_owned()),
         Command::User(UserCmd::Remove(_)) => Some("user remove".to_owned()),
         Command::Db(DbCmd::Migrate) => Some("db migrate".to_owned()),
+        // Writes config/gitlab_tokens.json.
+        Command::Secrets(SecretsCmd::Export(_)) => Some("secrets export".to_owned()),
         _ => None,
     }
 }
@@ -102,4 +104,54 @@ where
         store.close().await;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::mutating;
+    use crate::args::Cli;
+
+    fn of(args: &[&str]) -> Option<String> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("dtaas-services").chain(args.iter().copied()))
+                .unwrap();
+        mutating(&cli.command)
+    }
+
+    #[test]
+    fn mutating_commands_take_the_lock_and_read_only_ones_never_wait() {
+        for (args, holder) in [
+            (
+                &["service", "stop", "-s", "grafana"][..],
+                "service stop -s grafana",
+            ),
+            (
+                &["service", "restore", "--from", "b"][..],
+                "service restore",
+            ),
+            (&["config", "set", "RABBITMQ_PORT", "1"][..], "config set"),
+            (&["user", "add"][..], "user add"),
+            (&["user", "remove", "alice"][..], "user remove"),
+            (&["secrets", "export", "gitlab"][..], "secrets export"),
+            (&["db", "migrate"][..], "db migrate"),
+            (&["stop"][..], "service stop"),
+        ] {
+            assert_eq!(of(args).as_deref(), Some(holder), "{args:?}");
+        }
+        for args in [
+            &["service", "status"][..],
+            &["service", "logs", "-s", "grafana"][..],
+            &["user", "list"][..],
+            &["config", "show"][..],
+            &["config", "get", "RABBITMQ_PORT"][..],
+            &["secrets", "list"][..],
+            &["history"][..],
+            &["doctor"][..],
+            &["db", "status"][..],
+        ] {
+            assert_eq!(of(args), None, "{args:?}");
+        }
+    }
 }

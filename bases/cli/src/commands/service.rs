@@ -211,6 +211,19 @@ pub(crate) async fn start(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<Exit> {
     };
     let r = l.start(&sel, &opts).await;
     progress.finish();
+    // Partly failed: say what did start before the error names what did not (exit 1).
+    if let Err(lifecycle::LifecycleError::Partial { report, .. }) = &r
+        && !ctx.out.is_json()
+    {
+        for s in &report.started {
+            ctx.out.success(format!(
+                "{} ({}): {}",
+                s.service.display_name(),
+                s.container,
+                serde_json::to_value(s.action)?.as_str().unwrap_or("")
+            ));
+        }
+    }
     let r = r?;
     if ctx.out.is_json() {
         ctx.out.json(&r)?;

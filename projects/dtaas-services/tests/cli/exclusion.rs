@@ -121,6 +121,10 @@ fn a_second_command_waits_names_the_holder_then_exits_busy_and_a_crash_never_blo
         "{err}"
     );
     assert!(err.contains("retry later"), "{err}");
+    assert!(
+        !err.contains("unknown key"),
+        "DTAAS_LOCK_WAIT is no settings key: {err}"
+    );
     assert!(started.elapsed() >= Duration::from_secs(1), "it waited");
     assert_eq!(p.read_env(), before, "nothing was written");
     // Read-only commands never wait.
