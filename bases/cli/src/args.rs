@@ -362,6 +362,11 @@ pub(crate) struct UserAddArgs {
     /// Show the plan, change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Take over the existing users, vhosts, orgs and databases the rows name although this
+    /// tool did not create them (once, after switching from the Python CLI); admin accounts
+    /// stay refused.
+    #[arg(long)]
+    pub(crate) adopt: bool,
     /// How long to wait for each service to answer before its rows fail (0: no wait).
     #[arg(long, value_parser = humantime_duration, default_value = "30s")]
     pub(crate) timeout: std::time::Duration,

@@ -21,6 +21,11 @@ pub struct AddOptions {
     pub users_in_parallel: usize,
     /// How long to wait for a service to answer before its rows fail.
     pub ready_timeout: Duration,
+    /// Take over objects that exist but are not recorded as this tool's (a project
+    /// provisioned by the Python CLI): each row's user is treated as the owner of the objects
+    /// its row names, and recorded so from then on. Admin accounts and platform objects stay
+    /// refused.
+    pub adopt_existing: bool,
 }
 
 impl Default for AddOptions {
@@ -30,6 +35,7 @@ impl Default for AddOptions {
             services_in_parallel: 4,
             users_in_parallel: 4,
             ready_timeout: Duration::from_secs(30),
+            adopt_existing: false,
         }
     }
 }
@@ -269,6 +275,14 @@ pub async fn add(
             .collect()
             .await;
     facts.sort_by_key(|(i, _)| *i);
+    if opts.adopt_existing {
+        for (_, f) in &mut facts {
+            if let Ok(f) = f {
+                f.owners
+                    .extend(creds.rows().iter().map(|r| r.username.clone()));
+            }
+        }
+    }
     let refused: Vec<Vec<(usize, String)>> = provisioners
         .iter()
         .zip(&facts)

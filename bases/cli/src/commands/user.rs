@@ -70,6 +70,7 @@ pub(crate) async fn add(ctx: &Ctx, args: &UserAddArgs) -> anyhow::Result<Exit> {
     let opts = users::AddOptions {
         dry_run: args.dry_run,
         ready_timeout: args.timeout,
+        adopt_existing: args.adopt,
         ..users::AddOptions::default()
     };
     let report = users::add(&provs, &creds, &secrets, &opts).await;

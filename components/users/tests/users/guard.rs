@@ -103,6 +103,51 @@ async fn an_existing_object_of_someone_else_is_refused() {
 }
 
 #[tokio::test]
+async fn adopt_takes_over_the_rows_existing_objects_once_but_never_an_admin() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = secrets(&db, &dir).await;
+    // A project provisioned by the Python CLI: the user and its vhost exist, unrecorded.
+    let rabbit = Arc::new(Memory {
+        admin: Some("admin"),
+        ..Memory::new(Service::RabbitMq)
+    });
+    rabbit.vhosts.lock().unwrap().push("billing".to_owned());
+    rabbit
+        .users
+        .lock()
+        .unwrap()
+        .insert("billing".to_owned(), "old-pw".to_owned());
+    let ps: Vec<Box<dyn Provisioner>> = vec![Box::new(Shared(rabbit.clone()))];
+    let adopt = AddOptions {
+        adopt_existing: true,
+        ..AddOptions::default()
+    };
+    // An admin row stays refused, adopt or not.
+    let c = creds(
+        "username,password
+billing,pw-billing1
+admin,taken-over-1
+",
+    );
+    let report = users::add(&ps, &c, &secrets, &adopt).await;
+    assert!(report.refused(), "{report:?}");
+    assert_eq!(rabbit.users.lock().unwrap()["billing"], "old-pw");
+    // Without the admin row the existing user is taken over and recorded ...
+    let c = creds(
+        "username,password
+billing,pw-billing1
+",
+    );
+    let report = users::add(&ps, &c, &secrets, &adopt).await;
+    assert!(!report.refused() && !report.failed(), "{report:?}");
+    assert_eq!(rabbit.users.lock().unwrap()["billing"], "pw-billing1");
+    // ... so the next run needs no --adopt.
+    let report = users::add(&ps, &c, &secrets, &AddOptions::default()).await;
+    assert!(!report.refused() && !report.failed(), "{report:?}");
+}
+
+#[tokio::test]
 async fn names_compare_as_the_service_compares_them() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
