@@ -1,14 +1,17 @@
 //! The test kit's two-node swarm on engines of its own (never the shared engine): two ready
-//! nodes, a service pinned to the worker by a node label runs there, and the teardown
-//! leaves nothing on the outer engine (no container, network or cgroup directory).
+//! nodes, a service pinned to the worker by a node label runs there, a task on the manager
+//! reaches it over the overlay network (dnsrr: no IPVS here), and the teardown leaves
+//! nothing on the outer engine (no container, network or cgroup directory).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use docker::{Engine as _, SwarmServiceSpec};
+use docker::{BollardEngine, Engine as _, ExecSpec, SwarmServiceSpec, SwarmTask};
 use e2e_kit::{TestSwarm, live_or_skip};
+
+const NET: &str = "dtaas-test-net";
 
 fn outer_lines(args: &[&str]) -> Vec<String> {
     let out = Command::new("docker").args(args).output().expect("docker");
@@ -18,6 +21,35 @@ fn outer_lines(args: &[&str]) -> Vec<String> {
         .filter(|l| !l.trim().is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+fn service(name: &str, image: &str, args: &[&str], constraint: &str) -> SwarmServiceSpec {
+    SwarmServiceSpec {
+        name: name.to_owned(),
+        image: image.to_owned(),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        replicas: 1,
+        constraints: vec![constraint.to_owned()],
+        networks: vec![NET.to_owned()],
+        dnsrr: true,
+        ..Default::default()
+    }
+}
+
+/// The service's running task, waiting up to a minute for it.
+async fn running_task(m: &BollardEngine, service: &str) -> SwarmTask {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let tasks = m.service_tasks(service).await.expect("tasks");
+        if let Some(t) = tasks.iter().find(|t| t.state == "running") {
+            return t.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{service}: no running task after 60 s: {tasks:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,55 +95,41 @@ async fn two_node_swarm_runs_a_pinned_service_on_the_worker_and_leaves_nothing_b
     m.swarm_label_node(&swarm.worker.name, &label)
         .await
         .expect("label the worker");
-    m.create_overlay_network("dtaas-test-net", &BTreeMap::new())
+    m.create_overlay_network(NET, &BTreeMap::new())
         .await
         .expect("overlay");
-    m.create_service(&SwarmServiceSpec {
-        name: "pinned".to_owned(),
-        image: busybox.to_owned(),
-        args: vec![
-            "httpd".into(),
-            "-f".into(),
-            "-p".into(),
-            "8080".into(),
-            "-h".into(),
-            "/www".into(),
-        ],
-        replicas: 1,
-        constraints: vec!["node.labels.dtaas.node==db".to_owned()],
-        networks: vec!["dtaas-test-net".to_owned()],
-        dnsrr: true,
-        ..Default::default()
-    })
+    let httpd = ["httpd", "-f", "-p", "8080", "-h", "/www"];
+    m.create_service(&service(
+        "pinned",
+        busybox,
+        &httpd,
+        "node.labels.dtaas.node==db",
+    ))
     .await
     .expect("create the pinned service");
+    m.create_service(&service(
+        "client",
+        busybox,
+        &["sleep", "600"],
+        "node.role==manager",
+    ))
+    .await
+    .expect("create the client service");
 
     let worker_id = nodes
         .iter()
         .find(|n| n.role == "worker")
-        .map(|n| n.id.clone())
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let task = loop {
-        let tasks = m.service_tasks("pinned").await.expect("tasks");
-        if let Some(t) = tasks.iter().find(|t| t.state == "running") {
-            break t.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no running task after 60 s: {tasks:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+        .map(|n| n.id.clone());
+    let task = running_task(m, "pinned").await;
     assert_eq!(
-        task.node_id, worker_id,
-        "the task is not on the labelled worker: {task:?}"
+        Some(&task.node_id),
+        worker_id.as_ref(),
+        "not on the labelled worker: {task:?}"
     );
     let cid = task
         .container_id
         .clone()
         .expect("the running task has a container");
-    // The container is on the worker's engine, not on the manager's.
     assert!(
         swarm.worker.engine.inspect_container(&cid).await.is_ok(),
         "task container {cid} is not on the worker engine"
@@ -122,22 +140,36 @@ async fn two_node_swarm_runs_a_pinned_service_on_the_worker_and_leaves_nothing_b
     );
     // Its cgroup is inside the worker engine's own subtree, not the outer engine's /docker.
     let mem = Path::new("/sys/fs/cgroup/memory");
-    assert!(
-        mem.join(format!("{}/inner/{cid}", swarm.worker.name))
-            .is_dir(),
-        "task cgroup not under /{}/inner",
-        swarm.worker.name
-    );
+    let inner = mem.join(format!("{}/inner/{cid}", swarm.worker.name));
+    assert!(inner.is_dir(), "task cgroup not at {}", inner.display());
     assert!(
         !mem.join("docker").join(&cid).exists(),
         "task cgroup leaked into /docker"
     );
-    eprintln!(
-        "two-node swarm up and the pinned task running after {:?}",
-        t0.elapsed()
+
+    // A task on the manager reaches the worker's task by service name over the overlay
+    // (busybox's nc: its static wget crashes in these containers).
+    let client = running_task(m, "client").await;
+    let ccid = client.container_id.expect("client container");
+    let get = "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 5 pinned 8080";
+    let spec = ExecSpec {
+        cmd: vec!["sh".into(), "-c".into(), get.into()],
+        ..Default::default()
+    };
+    let out = m.exec(&ccid, &spec).await.expect("exec in the client task");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.exit_code == 0 && body.starts_with("HTTP/1.1 200 OK") && body.ends_with("ok\n"),
+        "manager -> worker over the overlay: {out:?} {body}"
     );
+    eprintln!("two-node swarm checked after {:?}", t0.elapsed());
 
     drop(swarm);
+    assert_torn_down(&name, &cgroups, &cid);
+    eprintln!("whole test incl. teardown: {:?}", t0.elapsed());
+}
+
+fn assert_torn_down(name: &str, cgroups: &[std::path::PathBuf], cid: &str) {
     assert!(
         outer_lines(&["ps", "-aq", "--filter", &format!("name={name}")]).is_empty(),
         "containers of {name} left on the outer engine"
@@ -149,14 +181,13 @@ async fn two_node_swarm_runs_a_pinned_service_on_the_worker_and_leaves_nothing_b
     let left: Vec<_> = cgroups.iter().filter(|d| d.exists()).collect();
     assert!(left.is_empty(), "cgroup dirs left: {left:?}");
     let leaked: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
-        .unwrap()
+        .expect("cgroup root")
         .flatten()
-        .map(|c| c.path().join("docker").join(&cid))
+        .map(|c| c.path().join("docker").join(cid))
         .filter(|d| d.exists())
         .collect();
     assert!(
         leaked.is_empty(),
         "task cgroups left in the outer engine's parent: {leaked:?}"
     );
-    eprintln!("whole test incl. teardown: {:?}", t0.elapsed());
 }
