@@ -2,9 +2,10 @@
 //! legacy aliases, exit codes, `project generate` and `config`.
 
 mod certs;
-mod gitlab_install;
 mod exclusion;
+mod gitlab_install;
 mod grammar;
+mod orchestrator;
 mod project_config;
 mod secret_input;
 mod secrets_in_output;
