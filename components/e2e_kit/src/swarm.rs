@@ -14,6 +14,11 @@ use docker::{BollardEngine, DockerError, SwarmNode};
 
 use crate::{KitError, images_dir};
 
+/// The name prefix of everything a test swarm makes on the outer engine.
+const PREFIX: &str = "dtaas-swarm";
+/// The label on the outer containers and network.
+const LABEL: &str = "org.dtaas.test=swarm";
+const LABEL_FILTER: &str = "label=org.dtaas.test=swarm";
 /// The cgroup v1 hierarchy the inner engines share with the host.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// How long an inner engine may take to answer, and the swarm to report two ready nodes.
@@ -47,7 +52,8 @@ impl TestSwarm {
     /// [`KitError`] naming the step that failed; what was made so far is removed.
     pub async fn start(images: &[&str]) -> Result<TestSwarm, KitError> {
         let dind = dind_image()?;
-        let name = test_support::unique_name("dtaas-swarm");
+        TestSwarm::sweep_stale();
+        let name = test_support::unique_name(PREFIX);
         let mut guard = SwarmGuard {
             network: None,
             containers: Vec::new(),
@@ -113,6 +119,37 @@ impl TestSwarm {
         }
     }
 
+    /// Remove what test swarms of processes that no longer run left behind (a test killed
+    /// by a timeout never runs its guard): containers labelled `org.dtaas.test=swarm` named
+    /// `dtaas-swarm-<pid>-...` whose pid is gone, their network and cgroup subtrees.
+    /// Returns the names of the containers removed.
+    pub fn sweep_stale() -> Vec<String> {
+        let names = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            LABEL_FILTER,
+            "--format",
+            "{{.Names}}",
+        ])
+        .unwrap_or_default();
+        let mut removed = Vec::new();
+        for name in names.lines() {
+            let Some((prefix, pid)) = stale_prefix(name) else {
+                continue;
+            };
+            if Path::new("/proc").join(pid.to_string()).exists() {
+                continue;
+            }
+            drop(SwarmGuard {
+                network: Some(prefix.to_owned()),
+                containers: vec![name.to_owned()],
+            });
+            removed.push(name.to_owned());
+        }
+        removed
+    }
+
     /// The nodes as the manager lists them.
     ///
     /// # Errors
@@ -153,7 +190,7 @@ async fn start_engine(
     #[rustfmt::skip]
     let args = [
         "run", "-d", "--name", &name, "--hostname", &name, "--network", prefix,
-        "--label", "org.dtaas.test=swarm",
+        "--label", LABEL,
         // --privileged is refused here (no CAP_SYS_RESOURCE in the kernel's bounding set).
         "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
         "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
@@ -181,6 +218,14 @@ async fn start_engine(
         }
     };
     Ok(SwarmEngine { name, ip, engine })
+}
+
+/// `dtaas-swarm-<pid>-<n>-<nanos>-<role>` -> (`dtaas-swarm-<pid>-<n>-<nanos>`, pid).
+fn stale_prefix(name: &str) -> Option<(&str, u32)> {
+    let rest = name.strip_prefix(PREFIX)?.strip_prefix('-')?;
+    let pid = rest.split('-').next()?.parse().ok()?;
+    let (prefix, role) = name.rsplit_once('-')?;
+    matches!(role, "manager" | "worker").then_some((prefix, pid))
 }
 
 /// `images/build.sh dind` and the tag it printed.
@@ -294,6 +339,32 @@ impl Drop for SwarmGuard {
                 break;
             }
             std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_test_swarm_engines_are_stale_candidates() {
+        assert_eq!(
+            stale_prefix("dtaas-swarm-4242-0-7a171-manager"),
+            Some(("dtaas-swarm-4242-0-7a171", 4242))
+        );
+        assert_eq!(
+            stale_prefix("dtaas-swarm-7-3-1-worker"),
+            Some(("dtaas-swarm-7-3-1", 7))
+        );
+        for other in [
+            "dtaas-swarm-4242-0-7a171",
+            "dtaas-swarm-x-0-1-manager",
+            "dtaas-swarmhand-m",
+            "postgres",
+            "dtaas-swarm-4242-0-1-postgres",
+        ] {
+            assert_eq!(stale_prefix(other), None, "{other}");
         }
     }
 }

@@ -191,3 +191,70 @@ fn assert_torn_down(name: &str, cgroups: &[std::path::PathBuf], cid: &str) {
         "task cgroups left in the outer engine's parent: {leaked:?}"
     );
 }
+
+/// A test killed before its guard ran (a nextest timeout) leaves its engines behind: the
+/// next `TestSwarm::start` sweeps them (container, network, cgroup subtree) by the dead pid
+/// in their names, and leaves the engines of running processes alone.
+#[test]
+fn engines_of_a_dead_test_process_are_swept() {
+    if !live_or_skip("stale_swarm_sweep") {
+        return;
+    }
+    let busybox = test_support::busybox_image();
+    let mut child = Command::new("true").spawn().expect("spawn true");
+    let dead = child.id();
+    child.wait().expect("wait true");
+    assert!(!Path::new("/proc").join(dead.to_string()).exists());
+    let prefix = format!("dtaas-swarm-{dead}-0-1");
+    let name = format!("{prefix}-manager");
+    let live_name = format!("dtaas-swarm-{}-0-1-worker", std::process::id());
+    outer_lines(&[
+        "network",
+        "create",
+        "--label",
+        "org.dtaas.test=swarm",
+        &prefix,
+    ]);
+    for (n, parent) in [
+        (&name, format!("/{name}")),
+        (&live_name, format!("/{live_name}")),
+    ] {
+        outer_lines(&[
+            "run",
+            "-d",
+            "--name",
+            n,
+            "--network",
+            &prefix,
+            "--label",
+            "org.dtaas.test=swarm",
+            "--cgroup-parent",
+            &parent,
+            busybox,
+            "sleep",
+            "600",
+        ]);
+    }
+    let cgroup = Path::new("/sys/fs/cgroup/memory").join(&name);
+    assert!(cgroup.is_dir(), "{} missing", cgroup.display());
+
+    let removed = TestSwarm::sweep_stale();
+    let live_left = outer_lines(&["ps", "-aq", "--filter", &format!("name={live_name}")]);
+    // Clean up the live one ourselves before asserting (it is this process's).
+    outer_lines(&["rm", "-f", "-v", &live_name]);
+    outer_lines(&["network", "rm", &prefix]);
+    for c in std::fs::read_dir("/sys/fs/cgroup")
+        .expect("cgroup root")
+        .flatten()
+    {
+        let _ = std::fs::remove_dir(c.path().join(&live_name));
+    }
+    // A concurrent `TestSwarm::start` in another test process may have swept it first.
+    assert!(
+        removed.is_empty() || removed == vec![name.clone()],
+        "{removed:?}"
+    );
+    assert_eq!(live_left.len(), 1, "the live process's engine was swept");
+    assert!(outer_lines(&["ps", "-aq", "--filter", &format!("name={name}")]).is_empty());
+    assert!(!cgroup.exists(), "{} left", cgroup.display());
+}
