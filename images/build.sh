@@ -5,8 +5,10 @@
 #   rabbitmq  dtaas-test/rabbitmq:3.10     rabbitmq/Dockerfile on the base
 #   mongodb grafana influxdb thingsboard gitlab
 #             dtaas-test/<name>-standin:1  standins/Dockerfile on the base (build arg SERVICE)
-# Usage: images/build.sh [--force] [base|postgres|rabbitmq|standins|<stand-in> ...]
-#        (default: all; `standins` means the five stand-ins)
+#   dind      dtaas-test/dind:1            dind/Dockerfile on the base: an inner dockerd for the
+#                                          swarm tests (only when asked for: not in the default)
+# Usage: images/build.sh [--force] [base|postgres|rabbitmq|standins|<stand-in>|dind ...]
+#        (default: all but dind; `standins` means the five stand-ins)
 # Prints one `name=tag` line per image on stdout; progress goes to stderr.
 # Cached by tag: every image carries the label org.dtaas.test.recipe=<sha256 of its recipe>
 # (its directory's files, plus its base's recipe hash) and is rebuilt only when that
@@ -27,6 +29,7 @@ declare -A TAG=(
   [influxdb]=$ns/influxdb-standin:1
   [thingsboard]=$ns/thingsboard-standin:1
   [gitlab]=$ns/gitlab-standin:1
+  [dind]=$ns/dind:1
 )
 STANDINS=(mongodb grafana influxdb thingsboard gitlab)
 # The default user of a stand-in: the upstream image's USER.
@@ -50,10 +53,10 @@ want=()
 for a in "$@"; do
   case "$a" in
     --force) force=1 ;;
-    base | postgres | rabbitmq | mongodb | grafana | influxdb | thingsboard | gitlab) want+=("$a") ;;
+    base | postgres | rabbitmq | mongodb | grafana | influxdb | thingsboard | gitlab | dind) want+=("$a") ;;
     standins) want+=("${STANDINS[@]}") ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "unknown image '$a' (base, postgres, rabbitmq, standins, ${STANDINS[*]})" >&2; exit 2 ;;
+    -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown image '$a' (base, postgres, rabbitmq, standins, ${STANDINS[*]}, dind)" >&2; exit 2 ;;
   esac
 done
 [ ${#want[@]} -gt 0 ] || want=(base postgres rabbitmq "${STANDINS[@]}")

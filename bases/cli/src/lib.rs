@@ -89,6 +89,7 @@ fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
 
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
     use commands::{certs, config, db, doctor, history, host, project, secrets, service, user};
+    commands::mode::refuse_unimplemented_swarm(ctx, &command)?;
     match command {
         Command::Project(ProjectCmd::Generate(a)) => project::generate(ctx, &a),
         Command::Host(HostCmd::Setup(a)) => host::setup(ctx, &a).await,

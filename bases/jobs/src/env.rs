@@ -131,6 +131,13 @@ impl Env {
     /// Settings, options and the (migrated) state database of the project in `dir`.
     pub(crate) async fn open(dir: &Path) -> anyhow::Result<Env> {
         let settings = load_settings(dir)?;
+        // docs/multi-host.md: no job has a swarm mode yet; never act on the local engine.
+        if settings.orchestrator() == config::Orchestrator::Swarm {
+            return Err(problem(
+                "swarm mode is not implemented yet for dtaas-jobs (ORCHESTRATOR=swarm); \
+                 nothing was done",
+            ));
+        }
         let options = JobOptions::from_settings(&settings)?;
         let location = store_location(&settings);
         let store = Store::open(&location).await.map_err(|e| {

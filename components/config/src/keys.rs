@@ -30,6 +30,8 @@ pub enum Kind {
     Scheme,
     /// A name made of `[A-Za-z0-9_.-]`.
     Name,
+    /// `compose` or `swarm` (see [`crate::Orchestrator`]).
+    Orchestrator,
 }
 
 /// One known settings key.
@@ -73,7 +75,8 @@ const fn optional(name: &'static str, kind: Kind, help: &'static str) -> KeySpec
 }
 
 use Kind::{
-    Bool, Email, Host, Id, Image, Name, Path, Port, PortRange, Scheme, Seconds, Secret, Text,
+    Bool, Email, Host, Id, Image, Name, Orchestrator, Path, Port, PortRange, Scheme, Seconds,
+    Secret, Text,
 };
 
 /// Every key `dtaas-services` knows, in the order of `config show`.
@@ -378,6 +381,12 @@ pub static KEYS: &[KeySpec] = &[
         Name,
         "dtaas-services",
         "name of the Docker network the services share",
+    ),
+    key(
+        "ORCHESTRATOR",
+        Orchestrator,
+        "compose",
+        "compose: every service on one Docker engine; swarm: a Docker Swarm (docs/multi-host.md)",
     ),
     optional(
         "DATABASE_URL",

@@ -9,6 +9,7 @@ mod envfile;
 mod error;
 mod fresh;
 mod keys;
+mod orchestrator;
 mod restore;
 mod secret_input;
 mod settings;
@@ -17,6 +18,7 @@ pub use envfile::EnvFile;
 pub use error::ConfigError;
 pub use fresh::replace_default_secrets;
 pub use keys::{KEYS, KeySpec, Kind, key_spec, suggest};
+pub use orchestrator::Orchestrator;
 pub use restore::{Restored, backup, from_template, restore_key};
 pub use secret_input::{STDIN_VALUE, ValueSource, read_value, value_source};
 pub use settings::{

@@ -373,6 +373,7 @@ pub fn validate(spec: &KeySpec, value: &str) -> Result<(), String> {
             "http" | "https" => Ok(()),
             _ => Err(format!("invalid scheme {value:?} (expected http or https)")),
         },
+        Kind::Orchestrator => crate::Orchestrator::parse(value).map(|_| ()),
         Kind::Name => {
             let empty_allowed = value.is_empty() && spec.default == Some("");
             let well_formed = !value.is_empty()

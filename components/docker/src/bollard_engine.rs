@@ -3,6 +3,9 @@
 
 mod convert;
 mod exec;
+mod swarm;
+
+pub use self::swarm::{SwarmNode, SwarmServiceSpec, SwarmTask};
 
 use std::collections::HashMap;
 use std::fmt;

@@ -15,7 +15,7 @@ mod error;
 mod fake;
 mod types;
 
-pub use bollard_engine::BollardEngine;
+pub use bollard_engine::{BollardEngine, SwarmNode, SwarmServiceSpec, SwarmTask};
 pub use engine::{BoxStream, Engine};
 pub use error::DockerError;
 #[cfg(feature = "fake")]

@@ -8,14 +8,18 @@
 //! host name (so its own compose project), container prefix, network and free ports,
 //! removed again when the [`TestProject`] drops. It knows nothing about how the services
 //! are provisioned: it only shells out to `docker`, `docker compose` and the binary.
+//! [`TestSwarm`] starts a two-node Docker Swarm of inner engines of its own (never the
+//! shared engine), driven through the `docker` component's bollard adapter.
 //! Only for `[dev-dependencies]`: it may print why a live test was skipped.
 
 mod error;
 mod images;
 mod live;
 mod project;
+mod swarm;
 
 pub use error::KitError;
 pub use images::{ImageSet, ensure_images, images_dir};
 pub use live::{live_or_skip, workspace_bin};
 pub use project::TestProject;
+pub use swarm::{SwarmEngine, TestSwarm};

@@ -10,6 +10,7 @@ pub(crate) mod history;
 pub(crate) mod host;
 pub(crate) mod journal;
 pub(crate) mod lock;
+pub(crate) mod mode;
 pub(crate) mod project;
 pub(crate) mod secrets;
 pub(crate) mod service;

@@ -7,4 +7,5 @@ mod docker_tls;
 mod fixture;
 mod lease;
 mod live;
+mod swarm_mode;
 mod usage;

@@ -5,6 +5,7 @@ mod certs;
 mod exclusion;
 mod gitlab_install;
 mod grammar;
+mod orchestrator;
 mod project_config;
 mod secret_input;
 mod secrets_in_output;

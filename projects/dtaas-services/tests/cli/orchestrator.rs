@@ -1,0 +1,106 @@
+//! `ORCHESTRATOR=swarm` (docs/multi-host.md): until the swarm mode of a command exists, every
+//! command that acts on the services' engine refuses with a usage error (exit 2) naming the
+//! command and where the setting came from, and touches no engine (DOCKER_HOST points at
+//! nothing: acting on it would exit 4). Commands that do not act on the engine still work,
+//! so `config set ORCHESTRATOR compose` can switch back.
+
+use crate::support::{Project, stderr};
+
+const ENGINE_COMMANDS: &[&[&str]] = &[
+    &["service", "install"],
+    &["service", "start"],
+    &["service", "stop"],
+    &["service", "restart"],
+    &["service", "status"],
+    &["service", "logs", "-s", "postgres"],
+    &["service", "remove", "--yes"],
+    &["service", "clean", "--yes"],
+    &["service", "upgrade", "-s", "postgres"],
+    &["service", "backup"],
+    &["service", "restore", "--from", "/nonexistent"],
+    &["user", "add"],
+    &["user", "list"],
+    &["user", "remove", "alice"],
+    &["user", "reset-password"],
+    &["certs", "refresh"],
+    &["doctor"],
+    &["start"],
+    &["status"],
+];
+
+fn dead_engine(p: &Project) -> std::path::PathBuf {
+    p.dir.join("no-engine.sock")
+}
+
+#[test]
+fn every_engine_command_refuses_in_swarm_mode_and_touches_no_engine() {
+    let p = Project::new();
+    p.cmd()
+        .args(["config", "set", "ORCHESTRATOR", "swarm"])
+        .assert()
+        .success();
+    let host = format!("unix://{}", dead_engine(&p).display());
+    for args in ENGINE_COMMANDS {
+        let name = args
+            .iter()
+            .take_while(|a| !a.starts_with('-') && **a != "alice")
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let out = p
+            .cmd()
+            .env("DOCKER_HOST", &host)
+            .args(*args)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("swarm mode is not implemented yet for {name} ("))
+                && err.contains("config/services.env:"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn compose_mode_is_unchanged_and_config_switches_back() {
+    let p = Project::new();
+    let host = format!("unix://{}", dead_engine(&p).display());
+    // compose (the default): the command goes to the engine (unreachable here: exit 4).
+    let out = p
+        .cmd()
+        .env("DOCKER_HOST", &host)
+        .args(["service", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("swarm"), "{}", stderr(&out));
+    // A --set flag selects swarm too, and config still works in swarm mode.
+    let out = p
+        .cmd()
+        .args(["--set", "ORCHESTRATOR=swarm", "service", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--set flag"), "{}", stderr(&out));
+    p.cmd()
+        .args(["config", "set", "ORCHESTRATOR", "swarm"])
+        .assert()
+        .success();
+    p.cmd()
+        .args(["config", "set", "ORCHESTRATOR", "compose"])
+        .assert()
+        .success();
+    let out = p
+        .cmd()
+        .args(["config", "set", "ORCHESTRATOR", "kubernetes"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("expected compose or swarm"),
+        "{}",
+        stderr(&out)
+    );
+}
