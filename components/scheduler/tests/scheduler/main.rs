@@ -3,6 +3,7 @@
 //! clock: deterministic, and fast however long the simulated schedules are.
 
 mod acceptance;
+mod dispatch;
 mod dst;
 mod policies;
 mod regression;
