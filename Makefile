@@ -67,7 +67,7 @@ e2e-upstream:
 
 ## Benchmarks: writes docs/benchmarks.md (see scripts/bench.py).
 bench: release
-	@python3 scripts/bench.py
+	@python3 scripts/bench.py $(if $(FULL),--full) $(if $(QUICK),--quick)
 
 ## Local test images (Debian minbase + PostgreSQL, RabbitMQ, stand-ins); cached by recipe hash.
 test-images:

@@ -3,16 +3,24 @@
 with the Python CLI (PyPI dtaas-services 1.0.0, in a venv under target/bench) and with
 `docker compose` v2 where there is an equivalent. Writes docs/benchmarks.md.
 
-Each command runs RUNS times after one warm-up; the table shows the median wall time and
-the largest peak RSS (from wait4's ru_maxrss), and the ratio ours/theirs.
+Each command runs RUNS (15) times after one warm-up, side by side with its reference; the
+table shows the median wall time and the largest peak RSS (from wait4's ru_maxrss), and the
+ratio ours/theirs measured in the same rounds. A line per step on stderr says what is being
+measured and about how long it takes.
 
-`user add` of BENCH_USERS (1,000) users runs against the real PostgreSQL and RabbitMQ images
-of images/ (built by images/build.sh; needs root, psql and the Debian mirror on first use),
-BENCH_USER_RUNS (3) times per variant, each first run after a reset; the Python CLI does the
+`user add` of BENCH_USERS users runs against the real PostgreSQL and RabbitMQ images of
+images/ (built by images/build.sh; needs root, psql and the Debian mirror on first use),
+BENCH_USER_RUNS times per variant, each first run after a reset; the Python CLI does the
 PostgreSQL part (its RabbitMQ part, `docker exec rabbitmqctl` three times per user, is timed on
-BENCH_PY_RABBIT_SAMPLE users). RabbitMQ creates about ten vhosts a second, so this section
-takes about 10 minutes per round; BENCH_SKIP_USERS=1 leaves it out.
+BENCH_PY_RABBIT_SAMPLE users). RabbitMQ creates about ten vhosts a second. Defaults: 200 users,
+one round (a whole `make bench` takes about ten minutes); `--full` (`make bench FULL=1`):
+1,000 users, three rounds (about 40 minutes more); `--quick`: 5 runs per command, 50 users, a
+short scheduler run (for iterating, not for the docs). BENCH_SKIP_USERS=1 leaves users out.
+
+Per command, a profile breakdown (strace timestamps of the first file, compose file, engine
+socket, probe connection and stdout write) says where the time goes.
 """
+import argparse
 import os
 import platform
 import shutil
@@ -28,6 +36,14 @@ BIN = ROOT / "target/release/dtaas-services"
 VENV = ROOT / "target/bench/pyvenv"
 PY_CLI = VENV / "bin/dtaas-services"
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
+T0 = time.perf_counter()
+
+
+def step(what, estimate_s):
+    """One progress line on stderr: what is measured now and about how long it takes."""
+    el = int(time.perf_counter() - T0)
+    est = f"about {estimate_s:.0f} s" if estimate_s < 120 else f"about {estimate_s / 60:.0f} min"
+    print(f"[{el // 60:02d}:{el % 60:02d}] {what} ({est})", file=sys.stderr, flush=True)
 
 
 def run_once(argv, cwd=None, env=None):
@@ -146,8 +162,9 @@ def down(proj_name):
 
 # --- `user add` of 1,000 users against the real PostgreSQL and RabbitMQ images ------------
 
-USER_COUNT = int(os.environ.get("BENCH_USERS", "1000"))
-USER_RUNS = int(os.environ.get("BENCH_USER_RUNS", "3"))
+USER_COUNT = int(os.environ.get("BENCH_USERS", "200"))
+USER_RUNS = int(os.environ.get("BENCH_USER_RUNS", "1"))
+USERS_IN_PARALLEL = 4  # components/users UserOptions::users_in_parallel
 PY_RABBIT_SAMPLE = int(os.environ.get("BENCH_PY_RABBIT_SAMPLE", "10"))
 ADMIN = ("dtaas", "bench-rabbit-admin")  # RABBITMQ_ADMIN_* set for the bench
 PG_ADMIN = ("dtaas_user", "bench-pg-admin", "thingsboard")  # POSTGRES_* set for the bench
@@ -252,6 +269,29 @@ class UserBench:
         rb = sum(1 for u in json.loads(body) if u["name"].startswith("bench"))
         return int(pg.strip()), rb
 
+    def parallel_pg(self):
+        """The server's floor for `user add` on PostgreSQL: the same statements on
+        USERS_IN_PARALLEL sessions at once (as many connections as we use)."""
+        chunks = [self.users[i::USERS_IN_PARALLEL] for i in range(USERS_IN_PARALLEL)]
+        env = dict(os.environ, PGPASSWORD=PG_ADMIN[1])
+        procs = []
+        for chunk in chunks:
+            sql = "".join(
+                f"SELECT 1 FROM pg_roles WHERE rolname = '{u}';\n"
+                f"CREATE ROLE \"{u}\" LOGIN PASSWORD '{p}';\n"
+                f"CREATE DATABASE \"{u}\" OWNER \"{u}\";\n" for u, p in chunk)
+            pr = subprocess.Popen(["psql", f"host=127.0.0.1 port={self.ports['POSTGRES_PORT']} user={PG_ADMIN[0]} "
+                                   f"dbname={PG_ADMIN[2]} sslmode=require", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                                  text=True)
+            procs.append((pr, sql))
+        for pr, sql in procs:
+            pr.stdin.write(sql)
+            pr.stdin.close()
+        for pr, _ in procs:
+            if pr.wait() != 0:
+                sys.exit("parallel psql floor failed: " + pr.stderr.read())
+
     def one_at_a_time(self, which):
         """The same work as `user add`, one request after the other from one process: PostgreSQL
         through one psql session, RabbitMQ through the management API."""
@@ -282,6 +322,7 @@ def timed(fn):
 def bench_user_add(tmp, have_py):
     """Rows (variant, ours first, ours re-run, python first, python re-run, one-at-a-time) for
     `user add` of USER_COUNT users, and notes."""
+    step("user add: building and starting the PostgreSQL and RabbitMQ images", 120)
     b = UserBench(tmp)
     rows, notes = [], []
 
@@ -308,23 +349,40 @@ def bench_user_add(tmp, have_py):
             times.append(timed(lambda: b.one_at_a_time(which)))
         return statistics.median(times)
 
+    def floor_parallel():
+        times = []
+        for _ in range(USER_RUNS):
+            b.reset()
+            times.append(timed(b.parallel_pg))
+        return statistics.median(times)
+
     try:
         ours = [str(BIN), "--project-dir", str(b.proj), "user", "add", "-s"]
         n = USER_COUNT
+        rb_s, pg_s = n / 10 * 1.2, n / 80  # seconds per round: about 10 vhosts and 80 databases a second
+        step(f"user add of {n} users to PostgreSQL + RabbitMQ, {USER_RUNS} round(s)", USER_RUNS * (rb_s + pg_s) * 1.3)
         both = first_and_rerun(ours + ["postgres,rabbitmq"], expect=(n, n))
+        step(f"user add of {n} users to PostgreSQL", USER_RUNS * pg_s * 1.5)
         pg = first_and_rerun(ours + ["postgres"], expect=(n, 0))
+        step(f"user add of {n} users to RabbitMQ", USER_RUNS * rb_s * 1.3)
         rb = first_and_rerun(ours + ["rabbitmq"], expect=(0, n))
+        if have_py:
+            step(f"Python CLI user add of {n} users to PostgreSQL", USER_RUNS * pg_s * 4)
         py_pg = (first_and_rerun([str(PY_CLI), "user", "add", "-s", "postgres"], cwd=b.proj, expect=(n, 0))
                  if have_py else (None, None))
+        step("the servers' floors: the same statements one at a time, and on parallel sessions",
+             USER_RUNS * (rb_s + 3 * pg_s))
         f_pg, f_rb = floor("postgres"), floor("rabbitmq")
+        f_pg_par = floor_parallel()
         rows = [
-            ("PostgreSQL + RabbitMQ", both, (None, None), f_pg + f_rb),
-            ("PostgreSQL", pg, py_pg, f_pg),
-            ("RabbitMQ", rb, (None, None), f_rb),
+            ("PostgreSQL + RabbitMQ", both, (None, None), f_pg + f_rb, None),
+            ("PostgreSQL", pg, py_pg, f_pg, f_pg_par),
+            ("RabbitMQ", rb, (None, None), f_rb, None),
         ]
 
         # The Python CLI's RabbitMQ path on a small sample, when its container name is usable.
         if have_py and b.plain_names and PY_RABBIT_SAMPLE > 0:
+            step(f"Python CLI user add to RabbitMQ on a sample of {PY_RABBIT_SAMPLE} users", PY_RABBIT_SAMPLE * 1.2)
             sample = b.users[:PY_RABBIT_SAMPLE]
             b.reset()
             b.write_csv(sample)
@@ -373,26 +431,109 @@ def ratio(a, b, key):
     return f"{a[key] / b[key]:.3f}"
 
 
-def bench_scheduler():
+def bench_scheduler(secs):
     """The scheduler's section: components/scheduler/examples/bench.rs, 10,000 interval tasks
-    due every second (BENCH_SCHED_SECS, default 20 here) and idle (BENCH_SCHED_IDLE_SECS)."""
+    due every second (BENCH_SCHED_SECS) and idle (BENCH_SCHED_IDLE_SECS)."""
     env = dict(os.environ)
-    env.setdefault("BENCH_SCHED_SECS", "20")
+    env.setdefault("BENCH_SCHED_SECS", str(secs))
+    idle = int(env.get("BENCH_SCHED_IDLE_SECS", "10"))
+    step(f"scheduler: 10,000 tasks due every second for {env['BENCH_SCHED_SECS']} s, then idle",
+         int(env["BENCH_SCHED_SECS"]) + idle + 10)
     out = subprocess.run(["cargo", "run", "--release", "-q", "-p", "scheduler", "--example", "bench"],
                          cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
     return out.rstrip().splitlines()
 
 
+PHASES = ["process start", "settings", "compose parsing", "engine calls", "probes", "printing"]
+
+
+def profile_breakdown(argv, proj):
+    """Where one run of `argv` spends its time, from strace timestamps (strace slows every
+    system call, so only the shares are shown): process start (exec to the first file of the
+    project), settings (to the first compose file), compose parsing (to the first connection
+    to the engine's socket), engine calls (to the first TCP connection of a probe, or to the
+    printing), probes (to the printing), printing (from the first write to stdout after the
+    last engine call or probe connection, to the exit). Concurrent phases overlap: a phase is
+    the stretch until the next one's first event."""
+    if not shutil.which("strace"):
+        return None
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as log:
+        subprocess.run(["strace", "-f", "-ttt", "-qq", "-o", log.name, "-e",
+                        "trace=execve,openat,connect,write,exit_group", *argv],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        lines = log.read().splitlines()
+    marks = {}
+    writes = []
+
+    def mark(name, t):
+        marks.setdefault(name, t)
+
+    end = None
+    for line in lines:
+        parts = line.split(None, 2)
+        if len(parts) < 3:
+            continue
+        try:
+            t = float(parts[1])
+        except ValueError:
+            continue
+        call = parts[2]
+        if call.startswith("execve("):
+            mark("start", t)
+        elif call.startswith("openat(") and str(proj) in call and "ENOENT" not in call:
+            mark("settings", t)
+            if "compose" in call and (".yml" in call or ".yaml" in call):
+                mark("compose parsing", t)
+        elif call.startswith("connect(") and "docker.sock" in call:
+            mark("engine calls", t)
+        elif call.startswith("connect(") and "AF_INET" in call:
+            mark("probes", t)
+        elif call.startswith("write(1,"):
+            writes.append(t)
+        elif call.startswith("exit_group("):
+            end = t
+    if "start" not in marks or end is None:
+        return None
+    # Printing: from the first write to stdout after the last engine or probe event (progress
+    # lines written while the work goes on belong to the work).
+    last_work = max((t for n, t in marks.items() if n in ("engine calls", "probes")), default=marks["start"])
+    late_writes = [t for t in writes if t >= last_work]
+    if late_writes:
+        marks["printing"] = late_writes[0]
+    points = [("process start", marks["start"])] + [(p, marks[p]) for p in PHASES[1:] if p in marks]
+    points.sort(key=lambda x: x[1])
+    total = end - marks["start"]
+    shares = {}
+    for (name, t), nxt in zip(points, [p[1] for p in points[1:]] + [end]):
+        shares[name] = (nxt - t) / total if total > 0 else 0
+    return shares
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5 runs per command, 50 users, short scheduler run")
+    parser.add_argument("--full", action="store_true", help="1,000 users, three rounds (about 40 min more)")
+    args = parser.parse_args()
+    global RUNS, USER_COUNT, USER_RUNS
+    sched_secs = 20
+    if args.full:
+        USER_COUNT = int(os.environ.get("BENCH_USERS", "1000"))
+        USER_RUNS = int(os.environ.get("BENCH_USER_RUNS", "3"))
+    if args.quick:
+        RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+        USER_COUNT = int(os.environ.get("BENCH_USERS", "50"))
+        sched_secs = 5
     if not BIN.exists():
         sys.exit("build first: make release")
+    step("Python CLI (PyPI dtaas-services 1.0.0) in a venv, if missing", 30)
     have_py = ensure_python_cli()
     have_compose = shutil.which("docker") and subprocess.run(
         ["docker", "compose", "version"], capture_output=True).returncode == 0
-    rows = []
+    rows, floor_rows, profiles = [], [], []
     tmp = Path(tempfile.mkdtemp(prefix="dtaas-bench-"))
 
     # 1. --help
+    step(f"`--help`: ours, Python, docker compose; {RUNS} runs each", RUNS * (1.5 if have_py else 0.2))
     ours = measure([str(BIN), "--help"])
     py = measure([str(PY_CLI), "--help"]) if have_py else None
     dc = measure(["docker", "compose", "--help"]) if have_compose else None
@@ -404,12 +545,14 @@ def main():
     def fresh():
         shutil.rmtree(target, ignore_errors=True)
 
+    step(f"`project generate`: ours, Python; {RUNS} runs each", RUNS * (1.5 if have_py else 0.2))
     ours = measure([str(BIN), "project", "generate", "--path", str(target)], setup=fresh)
     py = measure([str(PY_CLI), "project", "generate", "--path", str(target)], setup=fresh) if have_py else None
     rows.append(("`project generate`", ours, py, None))
 
     # 3-4. service status on 7 running services; service start of 7 from scratch.
     if have_compose:
+        step("the 7 busybox stand-ins: image and project", 10)
         ensure_busybox()
         proj = stand_in_stack(tmp)
         pname = "bench-localhost"
@@ -419,26 +562,38 @@ def main():
         compose = ["docker", "compose", "-p", pname, "--env-file", str(proj / "config/services.env"), *files]
         ours_cmd = [str(BIN), "--project-dir", str(proj)]
         py_env = dict(os.environ)
-        start_runs = max(3, RUNS // 3)
 
         def reset():
             down(pname)
 
+        step(f"`service start` of 7 stand-ins from scratch beside `docker compose up -d`; {RUNS} rounds", RUNS * 5)
         ours, dc = measure_side_by_side(
             [(ours_cmd + ["service", "start"], None, None), (compose + ["up", "-d"], None, None)],
-            setup=reset, runs=start_runs)
+            setup=reset, runs=RUNS)
         rows.append(("`service start` (7 services from scratch)", ours, None, dc))
+        reset()
+        step("`service start` profile (strace)", 5)
+        profiles.append(("`service start`", profile_breakdown(ours_cmd + ["service", "start"], proj)))
         subprocess.run(ours_cmd + ["service", "start"], check=True, capture_output=True)
         cmds = [(ours_cmd + ["service", "status", "--no-probes"], None, None),
                 (compose + ["ps"], None, None),
-                (ours_cmd + ["service", "status"], None, None)]
+                (ours_cmd + ["service", "status"], None, None),
+                (["docker", "ps", "--filter", f"label=com.docker.compose.project={pname}"], None, None)]
         if have_py:
             cmds.append(([str(PY_CLI), "service", "status"], proj, py_env))
-        bare, dc, probed, *py = measure_side_by_side(cmds)
+        step(f"`service status` with and without probes beside `docker compose ps` and `docker ps`"
+             f"{' and the Python CLI' if have_py else ''}; {RUNS} rounds", RUNS * (4 if have_py else 0.8))
+        bare, dc, probed, dps, *py = measure_side_by_side(cmds)
         py = py[0] if py else None
         rows.append(("`service status --no-probes` (7 running)", bare, py, dc))
         rows.append(("`service status` (7 running, with readiness probes)", probed, py, dc))
+        floor_rows.append(("`service status --no-probes` (7 running)", bare, dps))
+        step("`service status` profiles (strace)", 5)
+        profiles.append(("`service status --no-probes`",
+                         profile_breakdown(ours_cmd + ["service", "status", "--no-probes"], proj)))
+        profiles.append(("`service status`", profile_breakdown(ours_cmd + ["service", "status"], proj)))
         down(pname)
+        subprocess.run(["docker", "network", "rm", "dtaas-bench"], capture_output=True)
 
     user_rows, user_notes = [], []
     if have_compose and os.environ.get("BENCH_SKIP_USERS") != "1":
@@ -469,6 +624,31 @@ def main():
         "- The Python CLI's `service start` is `docker compose up -d` on the services not yet running:",
         "  the compose column measures it.",
     ]
+    if floor_rows:
+        lines += [
+            "",
+            "Beside the engine's own listing (`docker ps` filtered by the project label, one list call),",
+            "measured in the same rounds:",
+            "",
+            "| command | ours time | `docker ps` time | time ratio vs `docker ps` |",
+            "|---|---|---|---|",
+        ]
+        for name, o, d in floor_rows:
+            lines.append(f"| {name} | {fmt_t(o)} | {fmt_t(d)} | {ratio(o, d, 'time')} |")
+    if any(p for _, p in profiles):
+        lines += [
+            "",
+            "Where the time goes (one run under `strace -f -ttt`, shares of its wall time; a phase",
+            "lasts until the next one's first system call: the first project file, compose file,",
+            "engine socket connection, probe connection and stdout write; concurrent phases overlap):",
+            "",
+            "| command | " + " | ".join(PHASES) + " |",
+            "|---|" + "---|" * len(PHASES),
+        ]
+        for name, shares in profiles:
+            if shares:
+                cells = [f"{shares[p] * 100:.0f} %" if p in shares else "-" for p in PHASES]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if user_rows:
         lines += [
             "",
@@ -481,28 +661,35 @@ def main():
             "one after the other from one process (one psql session; one HTTPS request at a time).",
             "",
             "| services | ours first run | ours re-run | ours peak | Python first run | Python re-run "
-            "| Python peak | first run vs Python | one at a time | first run vs one at a time |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| Python peak | first run vs Python | one at a time | first run vs one at a time "
+            f"| {USERS_IN_PARALLEL} sessions at once | first run vs {USERS_IN_PARALLEL} sessions |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
 
         def secs(r):
             return f"{r['time']:.2f} s" if r else "n/a"
 
-        for name, (of, orr), (pf, pr), fl in user_rows:
+        for name, (of, orr), (pf, pr), fl, fpar in user_rows:
+            par = f"{fpar:.2f} s" if fpar else "n/a"
+            par_ratio = f"{of['time'] / fpar:.3f}" if fpar else "n/a"
             peak_o = max(x["mem"] for x in (of, orr) if x) if of else None
             peak_p = max(x["mem"] for x in (pf, pr) if x) if pf else None
             lines.append(
                 f"| {name} | {secs(of)} | {secs(orr)} | {f'{peak_o:.1f} MiB' if peak_o else 'n/a'} | "
                 f"{secs(pf)} | {secs(pr)} | {f'{peak_p:.1f} MiB' if peak_p else 'n/a'} | "
-                f"{ratio(of, pf, 'time')} | {fl:.2f} s | {of['time'] / fl:.3f} |")
+                f"{ratio(of, pf, 'time')} | {fl:.2f} s | {of['time'] / fl:.3f} | {par} | {par_ratio} |")
         if user_notes:
             lines += [""] + [f"- {n}" for n in user_notes]
     if os.environ.get("BENCH_SKIP_SCHEDULER") != "1":
-        lines += ["", *bench_scheduler()]
+        lines += ["", *bench_scheduler(sched_secs)]
     extra = ROOT / "docs/benchmarks.extra.md"
     if extra.exists():
         lines += ["", extra.read_text().rstrip()]
-    (ROOT / "docs/benchmarks.md").write_text("\n".join(lines) + "\n")
+    if args.quick:
+        print("--quick: docs/benchmarks.md left as it is", file=sys.stderr)
+    else:
+        (ROOT / "docs/benchmarks.md").write_text("\n".join(lines) + "\n")
+    step("done", 0)
     print("\n".join(lines))
     shutil.rmtree(tmp, ignore_errors=True)
 

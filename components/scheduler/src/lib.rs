@@ -16,19 +16,23 @@
 //! to `tracing`) and never reads environment variables.
 
 mod clock;
+mod config;
 mod cron;
+mod dispatch;
 mod error;
 mod run;
 mod scheduler;
 mod store;
 mod store_backend;
+mod table;
 mod task;
 mod trigger;
 
 pub use clock::{Clock, SystemClock, TokioClock};
+pub use config::SchedulerConfig;
 pub use cron::CronSchedule;
 pub use error::{BoxError, SchedulerError};
-pub use scheduler::{Scheduler, SchedulerBuilder, SchedulerConfig, StopReport};
+pub use scheduler::{Scheduler, SchedulerBuilder, StopReport};
 pub use store::{BoxFuture, ExecutionRecord, MemoryStore, NewExecution, Outcome, SchedulerStore};
 pub use task::{
     OverlapPolicy, RetryPolicy, RunContext, TaskError, TaskId, TaskInfo, TaskSpec, TaskState,

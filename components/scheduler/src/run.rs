@@ -10,6 +10,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::dispatch::Gate;
 use crate::scheduler::Inner;
 use crate::store::{NewExecution, Outcome};
 use crate::task::{RetryPolicy, RunContext, TaskFn, TaskId};
@@ -40,13 +41,23 @@ impl Drop for RunGuard {
     }
 }
 
+/// A run's place in a batch prepared ahead: counted as started when dropped (after its
+/// body's first poll, or when the run ends or is dropped before that).
+struct StartTicket(Arc<Gate>);
+
+impl Drop for StartTicket {
+    fn drop(&mut self) {
+        self.0.started();
+    }
+}
+
 struct AttemptResult {
     outcome: Outcome,
     error: Option<String>,
     retryable: bool,
 }
 
-pub(crate) async fn execute(inner: Arc<Inner>, d: Dispatch) {
+pub(crate) async fn execute(inner: Arc<Inner>, d: Dispatch, gate: Option<Arc<Gate>>) {
     let Dispatch {
         task_id,
         task_name,
@@ -62,27 +73,25 @@ pub(crate) async fn execute(inner: Arc<Inner>, d: Dispatch) {
         task: task_id,
         permit: Some(permit),
     };
+    // Prepared ahead of its due instant: wait for it (or for a stop, then nothing runs).
+    let mut ticket = gate.map(StartTicket);
+    if let Some(StartTicket(gate)) = &ticket
+        && !gate.pass().await
+    {
+        return;
+    }
     let span =
         tracing::info_span!("task_run", task = %task_name, id = task_id.0, trigger = %trigger);
     async {
         let mut attempt = 1u32;
         loop {
             let started_at = inner.clock.now();
-            let rec = NewExecution {
-                task: task_name.to_string(),
-                trigger: trigger.to_string(),
-                scheduled_for,
-                started_at,
-                attempt,
-            };
-            let rec_id = match inner.store.start_execution(&rec).await {
-                Ok(id) => Some(id),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot record the start of the run");
-                    None
-                }
-            };
-            let token = inner.force.child_token();
+            // Not a child of `force` (that would lock the one parent twice per attempt
+            // from every run): the attempt cancels it when it sees `force` cancelled.
+            let token = CancellationToken::new();
+            if inner.force.is_cancelled() {
+                token.cancel();
+            }
             let ctx = RunContext {
                 task_id: Some(task_id),
                 task_name: Arc::clone(&task_name),
@@ -92,7 +101,35 @@ pub(crate) async fn execute(inner: Arc<Inner>, d: Dispatch) {
                 cancel: token.clone(),
             };
             tracing::debug!(attempt, "attempt started");
-            let r = attempt_once(&inner, &func, ctx, timeout, &token).await;
+            // The body is polled first; its start is recorded meanwhile (for a batch
+            // prepared ahead: once every body of the batch started; the bookkeeping follows).
+            let batch = ticket.take();
+            let record_start = async {
+                if let Some(t) = batch {
+                    let gate = Arc::clone(&t.0);
+                    drop(t);
+                    gate.all_started().await;
+                }
+                let rec = NewExecution {
+                    task: String::from(&*task_name),
+                    trigger: String::from(&*trigger),
+                    scheduled_for,
+                    started_at,
+                    attempt,
+                };
+                match inner.store.start_execution(&rec).await {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot record the start of the run");
+                        None
+                    }
+                }
+            };
+            let (r, rec_id) = futures_util::future::join(
+                attempt_once(&inner, &func, ctx, timeout, &token),
+                record_start,
+            )
+            .await;
             let ended_at = inner.clock.now();
             match r.outcome {
                 Outcome::Success => tracing::info!(attempt, "run succeeded"),
@@ -165,6 +202,7 @@ async fn attempt_once(
         biased;
         r = &mut timed => r,
         () = inner.force.cancelled() => {
+            token.cancel();
             match tokio::time::timeout(inner.config.cancel_grace, &mut timed).await {
                 Ok(Some(Ok(Ok(())))) => Some(Ok(Ok(()))),
                 _ => return cancelled(),

@@ -1,10 +1,9 @@
-//! The scheduler: task table, dispatcher loop, lifecycle.
+//! The scheduler handle: registering tasks, start and stop.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::{Notify, OnceCell, Semaphore};
 use tokio::task::JoinHandle;
@@ -12,70 +11,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, SystemClock};
+use crate::config::SchedulerConfig;
+use crate::dispatch::dispatch_loop;
 use crate::error::SchedulerError;
-use crate::run::{Dispatch, execute};
 use crate::store::{ExecutionRecord, MemoryStore, SchedulerStore};
-use crate::task::{OverlapPolicy, RetryPolicy, TaskFn, TaskId, TaskInfo, TaskSpec, TaskState};
+use crate::table::{Table, TaskEntry};
+use crate::task::{TaskId, TaskInfo, TaskSpec};
 use crate::trigger::TriggerState;
-
-/// Scheduler settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchedulerConfig {
-    /// How many runs may go at once (all tasks together); at least 1.
-    pub max_running: usize,
-    /// The longest the dispatcher sleeps between passes (it also wakes exactly when a
-    /// trigger is due, an event fires, a task is added, or a run ends while a due task
-    /// waits for a slot or for that run). A pass costs only the tasks that can be due, so
-    /// this is a bound for noticing wall-clock steps, not a polling rate. Default 1 s.
-    pub poll_interval: Duration,
-    /// How late an occurrence may start before it counts as missed (see
-    /// [`crate::MissedRunPolicy`]). Default 5 s.
-    pub late_tolerance: Duration,
-    /// Execution records kept per task (older ones are pruned). Default 100.
-    pub history_limit: u32,
-    /// On a forced stop, how long a run may take to return after its token is cancelled
-    /// before it is dropped and recorded as cancelled. Default 5 s.
-    pub cancel_grace: Duration,
-}
-
-impl SchedulerConfig {
-    /// Defaults with `max_running` slots.
-    pub fn new(max_running: usize) -> Self {
-        Self {
-            max_running,
-            poll_interval: Duration::from_secs(1),
-            late_tolerance: Duration::from_secs(5),
-            history_limit: 100,
-            cancel_grace: Duration::from_secs(5),
-        }
-    }
-
-    fn validate(&self) -> Result<(), SchedulerError> {
-        if self.max_running == 0 {
-            return Err(SchedulerError::InvalidConfig(
-                "max_running must be at least 1".to_owned(),
-            ));
-        }
-        if self.poll_interval.is_zero() {
-            return Err(SchedulerError::InvalidConfig(
-                "poll_interval must be greater than zero".to_owned(),
-            ));
-        }
-        if self.history_limit == 0 {
-            return Err(SchedulerError::InvalidConfig(
-                "history_limit must be at least 1".to_owned(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Default for SchedulerConfig {
-    /// 10 slots, like DMS.
-    fn default() -> Self {
-        Self::new(10)
-    }
-}
 
 /// How [`Scheduler::stop`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,138 +30,6 @@ pub struct StopReport {
     /// may stay without an end).
     pub aborted: usize,
 }
-
-pub(crate) struct TaskEntry {
-    pub(crate) id: TaskId,
-    pub(crate) name: Arc<str>,
-    description: String,
-    priority: i32,
-    overlap: OverlapPolicy,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) timeout: Option<Duration>,
-    remove_when_done: bool,
-    pub(crate) func: TaskFn,
-    triggers: Vec<TriggerState>,
-    running: usize,
-    /// The time of this task's live entry in [`Table::timers`], if it has one.
-    armed: Option<SystemTime>,
-}
-
-impl TaskEntry {
-    fn is_due(&self, now: SystemTime) -> bool {
-        self.triggers.iter().any(|t| t.is_due(now))
-    }
-
-    fn next_fire(&self) -> Option<SystemTime> {
-        self.triggers
-            .iter()
-            .filter_map(TriggerState::next_fire)
-            .min()
-    }
-
-    fn done(&self) -> bool {
-        self.running == 0 && self.triggers.iter().all(TriggerState::is_exhausted)
-    }
-
-    fn info(&self) -> TaskInfo {
-        let state = if self.running > 0 {
-            TaskState::Running
-        } else if self.done() {
-            TaskState::Completed
-        } else {
-            TaskState::Scheduled
-        };
-        TaskInfo {
-            id: self.id,
-            name: self.name.to_string(),
-            description: self.description.clone(),
-            priority: self.priority,
-            overlap: self.overlap,
-            state,
-            running: self.running,
-            next_run: self.next_fire(),
-            triggers: self.triggers.iter().map(TriggerState::info).collect(),
-        }
-    }
-}
-
-/// The task table. A dispatcher pass only looks at the tasks that can be due: those whose
-/// earliest timed trigger has come ([`Table::timers`], a min-heap), those left due by an
-/// earlier pass ([`Table::waiting`]) and those with an event trigger.
-#[derive(Default)]
-pub(crate) struct Table {
-    next_id: u64,
-    tasks: BTreeMap<TaskId, TaskEntry>,
-    names: HashMap<Arc<str>, TaskId>,
-    /// `(fire time, task)` of each task's earliest future timed trigger. Entries whose time
-    /// no longer matches the task's `armed` (or whose task is gone) are stale and skipped.
-    timers: BinaryHeap<Reverse<(SystemTime, TaskId)>>,
-    /// Tasks that are due but could not run (no free slot, or still running): retried on
-    /// every pass, and a run that ends wakes the dispatcher for them.
-    waiting: BTreeSet<TaskId>,
-    /// Tasks with an event trigger (events are counted by their handles, outside the table).
-    with_events: BTreeSet<TaskId>,
-}
-
-impl Table {
-    /// After a task's triggers may have changed at `now`: keep it in `waiting` while it is
-    /// due, and keep one live timer entry for its next future fire time.
-    fn settle(&mut self, id: TaskId, now: SystemTime) {
-        let Some(entry) = self.tasks.get_mut(&id) else {
-            self.waiting.remove(&id);
-            return;
-        };
-        if entry.is_due(now) {
-            self.waiting.insert(id);
-        } else {
-            self.waiting.remove(&id);
-        }
-        match entry.next_fire().filter(|&t| t > now) {
-            Some(t) if entry.armed != Some(t) => {
-                entry.armed = Some(t);
-                self.timers.push(Reverse((t, id)));
-            }
-            Some(_) => {}
-            None => entry.armed = None,
-        }
-    }
-
-    fn remove(&mut self, id: TaskId) -> Option<TaskEntry> {
-        let entry = self.tasks.remove(&id)?;
-        self.names.remove(&entry.name);
-        self.waiting.remove(&id);
-        self.with_events.remove(&id);
-        Some(entry)
-    }
-
-    /// Pop the timer entries due at `now`: their tasks (live entries only).
-    fn pop_due_timers(&mut self, now: SystemTime, out: &mut Vec<TaskId>) {
-        while let Some(&Reverse((t, id))) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
-            if let Some(e) = self.tasks.get_mut(&id)
-                && e.armed == Some(t)
-            {
-                e.armed = None;
-                out.push(id);
-            }
-        }
-    }
-
-    /// The earliest live timer (stale entries at the top are dropped).
-    fn next_timer(&mut self) -> Option<SystemTime> {
-        while let Some(&Reverse((t, id))) = self.timers.peek() {
-            if self.tasks.get(&id).is_some_and(|e| e.armed == Some(t)) {
-                return Some(t);
-            }
-            self.timers.pop();
-        }
-        None
-    }
-}
-
 enum Lifecycle {
     Idle,
     Running(JoinHandle<()>),
@@ -230,16 +40,16 @@ pub(crate) struct Inner {
     pub(crate) config: SchedulerConfig,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) store: Arc<dyn SchedulerStore>,
-    table: Mutex<Table>,
-    permits: Arc<Semaphore>,
+    pub(crate) table: Mutex<Table>,
+    pub(crate) permits: Arc<Semaphore>,
     pub(crate) wake: Arc<Notify>,
     /// Stop dispatching and retrying.
     pub(crate) shutdown: CancellationToken,
     /// Parent of every run's token: cancelled on a forced stop.
     pub(crate) force: CancellationToken,
     /// Drops the runs that still go after `cancel_grace` on a forced stop.
-    abort: CancellationToken,
-    tracker: TaskTracker,
+    pub(crate) abort: CancellationToken,
+    pub(crate) tracker: TaskTracker,
     lifecycle: Mutex<Lifecycle>,
     stopped: OnceCell<StopReport>,
 }
@@ -268,14 +78,6 @@ impl Inner {
         }
         self.wake.notify_one();
     }
-}
-
-/// One dispatcher pass, computed under the table lock without awaiting anything.
-#[derive(Default)]
-struct Pass {
-    dispatches: Vec<Dispatch>,
-    persist: Vec<(Arc<str>, Arc<str>, SystemTime)>,
-    next_wake: Option<SystemTime>,
 }
 
 /// A background-task scheduler. Cheap to clone (all clones are the same scheduler).
@@ -594,152 +396,6 @@ async fn stop_inner(inner: Arc<Inner>, grace: Duration) -> StopReport {
     }
     tracing::info!(forced = report.forced, "scheduler stopped");
     report
-}
-
-async fn dispatch_loop(inner: Arc<Inner>) {
-    loop {
-        if inner.shutdown.is_cancelled() {
-            break;
-        }
-        let now = inner.clock.now();
-        let pass = plan(&inner, now);
-        spawn_runs(&inner, pass.dispatches);
-        for (task, trigger, at) in pass.persist {
-            if let Err(e) = inner.store.set_last_scheduled(&task, &trigger, at).await {
-                tracing::warn!(task = %task, trigger = %trigger, error = %e,
-                    "cannot persist the last scheduled time");
-            }
-        }
-        // Sleep until the next timer, but at most `poll_interval` (a wall-clock step is
-        // noticed within that bound); events, added tasks and freed slots wake us early.
-        let mut wait = inner.config.poll_interval;
-        if let Some(next) = pass.next_wake {
-            let until = next.duration_since(inner.clock.now()).unwrap_or_default();
-            wait = wait.min(until);
-        }
-        tokio::select! {
-            () = inner.shutdown.cancelled() => break,
-            () = inner.wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
-    tracing::debug!("dispatcher stopped");
-}
-
-/// Each run is its own tokio task; a forced stop that runs out of `cancel_grace` drops it
-/// (its guard then releases the slot and the task's running mark).
-fn spawn_runs(inner: &Arc<Inner>, dispatches: Vec<Dispatch>) {
-    for d in dispatches {
-        let abort = inner.abort.clone();
-        let run = execute(Arc::clone(inner), d);
-        inner.tracker.spawn(async move {
-            tokio::select! {
-                biased;
-                () = run => {}
-                () = abort.cancelled() => {}
-            }
-        });
-    }
-}
-
-fn plan(inner: &Inner, now: SystemTime) -> Pass {
-    let tolerance = inner.config.late_tolerance;
-    let mut pass = Pass::default();
-    let mut guard = inner.table();
-    let table = &mut *guard;
-    // Only the tasks that can be due are looked at and ordered: those whose timer came,
-    // those left due by an earlier pass and those with an event trigger.
-    let mut candidates = Vec::new();
-    table.pop_due_timers(now, &mut candidates);
-    candidates.extend(table.waiting.iter().copied());
-    candidates.extend(table.with_events.iter().copied());
-    let mut order: Vec<(i32, TaskId)> = candidates
-        .into_iter()
-        .filter_map(|id| table.tasks.get(&id).map(|e| (e.priority, id)))
-        .collect();
-    order.sort_unstable();
-    order.dedup();
-    let mut full = false;
-    for &(_, id) in &order {
-        if let Some(entry) = table.tasks.get_mut(&id) {
-            consider(inner, entry, now, tolerance, &mut full, &mut pass);
-        }
-        table.settle(id, now);
-    }
-    pass.next_wake = table.next_timer();
-    pass
-}
-
-/// Dispatch one candidate task if it is due and can run; otherwise apply its overlap policy
-/// or leave it due.
-fn consider(
-    inner: &Inner,
-    entry: &mut TaskEntry,
-    now: SystemTime,
-    tolerance: Duration,
-    full: &mut bool,
-    pass: &mut Pass,
-) {
-    let due: Vec<usize> = (0..entry.triggers.len())
-        .filter(|&i| entry.triggers[i].is_due(now))
-        .collect();
-    if due.is_empty() {
-        return;
-    }
-    if entry.running > 0 && entry.overlap != OverlapPolicy::Allow {
-        if entry.overlap == OverlapPolicy::Skip {
-            for &i in &due {
-                let trig = &mut entry.triggers[i];
-                if let Some(at) = trig.skip(now) {
-                    tracing::info!(task = %entry.name, trigger = %trig.name,
-                        "occurrence skipped: the task is still running");
-                    pass.persist
-                        .push((Arc::clone(&entry.name), Arc::clone(&trig.name), at));
-                }
-            }
-        }
-        return;
-    }
-    if *full {
-        return;
-    }
-    let Ok(permit) = Arc::clone(&inner.permits).try_acquire_owned() else {
-        tracing::debug!(task = %entry.name, "no free slot: the task stays due");
-        *full = true;
-        return;
-    };
-    let mut primary = None;
-    for &i in &due {
-        let trig = &mut entry.triggers[i];
-        let taken = trig.take(now, tolerance);
-        if let Some(at) = taken.persist {
-            pass.persist
-                .push((Arc::clone(&entry.name), Arc::clone(&trig.name), at));
-        }
-        match taken.run {
-            Some(s) if primary.is_none() => primary = Some((Arc::clone(&trig.name), s)),
-            Some(_) => {}
-            None if trig.is_periodic() => {
-                tracing::info!(task = %entry.name, trigger = %trig.name,
-                    "missed occurrences skipped (missed-run policy)");
-            }
-            None => {}
-        }
-    }
-    let Some((trigger, scheduled_for)) = primary else {
-        return;
-    };
-    entry.running += 1;
-    pass.dispatches.push(Dispatch {
-        task_id: entry.id,
-        task_name: Arc::clone(&entry.name),
-        trigger,
-        scheduled_for,
-        func: Arc::clone(&entry.func),
-        retry: entry.retry.clone(),
-        timeout: entry.timeout,
-        permit,
-    });
 }
 
 #[cfg(test)]

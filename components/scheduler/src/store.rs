@@ -110,6 +110,20 @@ pub trait SchedulerStore: Send + Sync + fmt::Debug + 'static {
         at: SystemTime,
     ) -> BoxFuture<'a, Result<(), BoxError>>;
 
+    /// Record the last scheduled occurrences of several triggers (one dispatcher pass) as
+    /// [`SchedulerStore::set_last_scheduled`] does; the default records them one by one.
+    fn set_last_scheduled_many<'a>(
+        &'a self,
+        batch: &'a [(&'a str, &'a str, SystemTime)],
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            for &(task, trigger, at) in batch {
+                self.set_last_scheduled(task, trigger, at).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Record the start of an attempt; returns its id.
     fn start_execution<'a>(&'a self, e: &'a NewExecution) -> BoxFuture<'a, Result<i64, BoxError>>;
 
@@ -139,11 +153,28 @@ pub trait SchedulerStore: Send + Sync + fmt::Debug + 'static {
 
 #[derive(Debug, Default)]
 struct MemoryState {
-    last: HashMap<(String, String), SystemTime>,
+    /// Task -> trigger -> last scheduled time.
+    last: HashMap<String, HashMap<String, SystemTime>>,
     runs: HashMap<String, VecDeque<ExecutionRecord>>,
     /// Record id -> task, so finishing a record does not scan every task's records.
     task_of: HashMap<i64, String>,
     next_id: i64,
+}
+
+impl MemoryState {
+    fn set_last(&mut self, task: &str, trigger: &str, at: SystemTime) {
+        let triggers = match self.last.get_mut(task) {
+            Some(m) => m,
+            None => self.last.entry(task.to_owned()).or_default(),
+        };
+        match triggers.get_mut(trigger) {
+            Some(slot) if *slot < at => *slot = at,
+            Some(_) => {}
+            None => {
+                triggers.insert(trigger.to_owned(), at);
+            }
+        }
+    }
 }
 
 /// A [`SchedulerStore`] in memory (state is lost with the process).
@@ -171,7 +202,8 @@ impl SchedulerStore for MemoryStore {
         let v = self
             .lock()
             .last
-            .get(&(task.to_owned(), trigger.to_owned()))
+            .get(task)
+            .and_then(|m| m.get(trigger))
             .copied();
         Box::pin(async move { Ok(v) })
     }
@@ -182,13 +214,17 @@ impl SchedulerStore for MemoryStore {
         trigger: &'a str,
         at: SystemTime,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.lock().set_last(task, trigger, at);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn set_last_scheduled_many<'a>(
+        &'a self,
+        batch: &'a [(&'a str, &'a str, SystemTime)],
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
         let mut s = self.lock();
-        let slot = s
-            .last
-            .entry((task.to_owned(), trigger.to_owned()))
-            .or_insert(at);
-        if *slot < at {
-            *slot = at;
+        for &(task, trigger, at) in batch {
+            s.set_last(task, trigger, at);
         }
         Box::pin(async { Ok(()) })
     }
@@ -198,20 +234,21 @@ impl SchedulerStore for MemoryStore {
         s.next_id += 1;
         let id = s.next_id;
         s.task_of.insert(id, e.task.clone());
-        s.runs
-            .entry(e.task.clone())
-            .or_default()
-            .push_back(ExecutionRecord {
-                id,
-                task: e.task.clone(),
-                trigger: e.trigger.clone(),
-                scheduled_for: e.scheduled_for,
-                started_at: e.started_at,
-                ended_at: None,
-                attempt: e.attempt,
-                outcome: None,
-                error: None,
-            });
+        let q = match s.runs.get_mut(&e.task) {
+            Some(q) => q,
+            None => s.runs.entry(e.task.clone()).or_default(),
+        };
+        q.push_back(ExecutionRecord {
+            id,
+            task: e.task.clone(),
+            trigger: e.trigger.clone(),
+            scheduled_for: e.scheduled_for,
+            started_at: e.started_at,
+            ended_at: None,
+            attempt: e.attempt,
+            outcome: None,
+            error: None,
+        });
         Box::pin(async move { Ok(id) })
     }
 

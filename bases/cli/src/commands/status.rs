@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt as _;
 use lifecycle::{Lifecycle, Selection};
-use service_probes::{ProbeSettings, ProbeState, ServiceView, StatusView, status_view};
+use service_probes::{ProbeSettings, ProbeState, ServiceView, StatusView, status_view_of};
 
 use crate::args::{LogsArgs, StatusArgs};
 use crate::commands::db::open_existing_store;
@@ -195,8 +195,7 @@ pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit>
     let project = files.name.clone();
     let warnings = state_warnings(l.compose().project(), &sel);
     loop {
-        let r = l.status(&sel).await?;
-        let view = status_view(&project, &r, &probes).await;
+        let view = status_view_of(&project, l.status(&sel), &probes).await?;
         if args.watch {
             ctx.out.clear_screen();
         }

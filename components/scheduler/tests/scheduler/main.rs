@@ -4,6 +4,7 @@
 //! clock: deterministic, and fast however long the simulated schedules are.
 
 mod acceptance;
+mod dispatch;
 mod dst;
 mod policies;
 mod regression;

@@ -15,9 +15,11 @@ mod view;
 
 pub use endpoints::{main_port, port_url};
 pub use probe::{Probe, ProbeResult, ProbeSettings, ProbeState, run_probe};
-pub use view::{PortView, ServiceView, StatusView, status_view};
+pub use view::{PortView, ServiceView, StatusView, status_view, status_view_of};
 
 #[cfg(test)]
 mod gitlab_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;

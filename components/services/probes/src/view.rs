@@ -1,10 +1,13 @@
 //! The `service status` view: lifecycle's container status, the URLs and the probes.
 
+use std::future::Future;
+
 use catalog::Service;
 use docker::Health;
 use futures_util::future::join_all;
 use lifecycle::{ServiceStatus, StatusReport};
 use serde::Serialize;
+use services_common::HttpOptions;
 
 use crate::endpoints::{main_port, port_url};
 use crate::probe::{Probe, ProbeResult, ProbeSettings, ProbeState, probe_port, run_probe};
@@ -79,12 +82,63 @@ pub struct PortView {
 
 /// Join `report` with the URLs and run the probes of the running services in parallel.
 pub async fn status_view(project: &str, report: &StatusReport, s: &ProbeSettings) -> StatusView {
-    let client = services_common::http_client(&s.http).map_err(|e| e.to_string());
-    let client = client.as_ref().map_err(String::as_str);
+    let client = s
+        .enabled
+        .then(|| services_common::http_client(&s.http).map_err(|e| e.to_string()));
+    view_with(project, report, s, client).await
+}
+
+/// The one HTTP client of all the probes of a view (building it loads the TLS roots).
+type ClientResult = Result<reqwest::Client, String>;
+
+/// `service status`: lifecycle's status (`report`, usually `Lifecycle::status`) joined with
+/// the URLs and the probes. With probes on, their one HTTP client is built on a blocking
+/// thread while `report` talks to the engine; with probes off, no client is built.
+pub async fn status_view_of<E>(
+    project: &str,
+    report: impl Future<Output = Result<StatusReport, E>>,
+    s: &ProbeSettings,
+) -> Result<StatusView, E> {
+    status_view_with(project, report, s, |http| {
+        services_common::http_client(http).map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// [`status_view_of`] with the client built by `make` (tests count and order the builds).
+pub(crate) async fn status_view_with<E>(
+    project: &str,
+    report: impl Future<Output = Result<StatusReport, E>>,
+    s: &ProbeSettings,
+    make: impl FnOnce(&HttpOptions) -> ClientResult + Send + 'static,
+) -> Result<StatusView, E> {
+    let building = s.enabled.then(|| {
+        let http = s.http.clone();
+        tokio::task::spawn_blocking(move || make(&http))
+    });
+    let report = report.await?;
+    let client = match building {
+        Some(h) => Some(
+            h.await
+                .unwrap_or_else(|e| Err(format!("cannot build the HTTP client: {e}"))),
+        ),
+        None => None,
+    };
+    Ok(view_with(project, &report, s, client).await)
+}
+
+async fn view_with(
+    project: &str,
+    report: &StatusReport,
+    s: &ProbeSettings,
+    client: Option<ClientResult>,
+) -> StatusView {
+    let client = client.as_ref().map(|c| c.as_ref().map_err(String::as_str));
     let probes = join_all(report.services.iter().map(|st| async move {
-        if st.state != "running" || !s.enabled {
+        if st.state != "running" {
             return None;
         }
+        let client = client?;
         Some(match probe_port(st.service, &st.ports) {
             Some(port) => {
                 let probe = Probe::for_service(st.service, port, s);
