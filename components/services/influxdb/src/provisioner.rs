@@ -307,47 +307,21 @@ impl InfluxDbProvisioner {
         Ok(outcome)
     }
 
-    /// Every user, page by page (`limit=100&offset=N` until a short page; the API answers
-    /// 20 without `limit`), the admin left out.
+    /// Every user but the admin, sorted.
     async fn list(&self) -> Result<Vec<String>, ProvisionError> {
-        let mut seen = BTreeSet::new();
-        let mut names = Vec::new();
-        let mut offset = 0usize;
-        loop {
-            let v = self
-                .api
-                .json_or_none(
-                    self.req(
-                        Method::GET,
-                        &format!("/api/v2/users?limit={PAGE}&offset={offset}"),
-                    ),
-                    "listing users",
-                )
-                .await?
-                .unwrap_or(Value::Null);
-            let page = ids(&v, "users");
-            let len = page.len();
-            let mut new = false;
-            for (id, name) in page {
-                if seen.insert(id) {
-                    new = true;
-                    if name != self.admin_user {
-                        names.push(name);
-                    }
-                }
-            }
-            // A short page ends the list; so does a page of nothing new (a server that
-            // ignores `offset` must not loop forever).
-            if len < PAGE || !new {
-                break;
-            }
-            offset += len;
-        }
+        let mut names: Vec<String> = self
+            .all_names("users")
+            .await?
+            .into_iter()
+            .filter(|n| *n != self.admin_user)
+            .collect();
         names.sort();
         Ok(names)
     }
 
-    /// The names of every object of `list` (`users`, `orgs`), page by page as [`Self::list`].
+    /// The names of every object of `list` (`users`, `orgs`), page by page
+    /// (`limit=100&offset=N`; the API answers 20 without `limit`) until a short page, or a
+    /// page of nothing new (a server that ignores `offset` must not loop forever).
     async fn all_names(&self, list: &str) -> Result<Vec<String>, ProvisionError> {
         let mut seen = BTreeSet::new();
         let mut names = Vec::new();
