@@ -215,14 +215,7 @@ pub(crate) async fn start(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<Exit> {
     if let Err(lifecycle::LifecycleError::Partial { report, .. }) = &r
         && !ctx.out.is_json()
     {
-        for s in &report.started {
-            ctx.out.success(format!(
-                "{} ({}): {}",
-                s.service.display_name(),
-                s.container,
-                serde_json::to_value(s.action)?.as_str().unwrap_or("")
-            ));
-        }
+        print_started(ctx, &report.started)?;
     }
     let r = r?;
     if ctx.out.is_json() {
@@ -242,14 +235,7 @@ pub(crate) async fn start(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<Exit> {
         ctx.out
             .hint(format!("see its logs with: docker logs {container}"));
     }
-    for s in &r.started {
-        ctx.out.success(format!(
-            "{} ({}): {}",
-            s.service.display_name(),
-            s.container,
-            serde_json::to_value(s.action)?.as_str().unwrap_or("")
-        ));
-    }
+    print_started(ctx, &r.started)?;
     if r.started.is_empty() && r.restarting.is_empty() {
         ctx.out.success("All services are already running");
     }
@@ -426,4 +412,17 @@ pub(crate) async fn clean(ctx: &Ctx, args: &CleanArgs) -> anyhow::Result<Exit> {
             .success(format!("Cleaned data for {}", selection_text(raw, &sel)));
     }
     Ok(Exit::Success)
+}
+
+/// One line per started service: "Grafana (grafana): created".
+fn print_started(ctx: &Ctx, started: &[lifecycle::StartedService]) -> anyhow::Result<()> {
+    for s in started {
+        ctx.out.success(format!(
+            "{} ({}): {}",
+            s.service.display_name(),
+            s.container,
+            serde_json::to_value(s.action)?.as_str().unwrap_or("")
+        ));
+    }
+    Ok(())
 }
