@@ -1,5 +1,10 @@
 //! Contract tests: the exact v2 API requests for create, re-run, admin refusal, 401 and 5xx,
 //! paged listing, and "already exists" answers to creations.
+//!
+//! Upstream: the wiremock answers follow github.com/influxdata/influxdb v2.8.0
+//! (tenant/http_server_user.go, tenant/service_user.go, kit/transport/http/error_handler.go: 404
+//! for a missing user or org, 422 for "exists", pages of 20 without `limit`;
+//! session/http_server.go: signin 204/401); rows in docs/upstream-contracts.md.
 
 use std::time::Duration;
 

@@ -1,5 +1,9 @@
 //! service-health on the real Docker engine: a busybox stand-in for RabbitMQ is killed,
 //! `dtaas-jobs run service-health` starts it again, and `history` says so.
+//!
+//! Upstream: the stand-in only needs to run and exit like a container; the behaviour under test
+//! is the Docker Engine's (github.com/moby/moby v20.10 container state: exited with code 137
+//! after a kill), reached on the real engine.
 
 use std::process::Command as StdCommand;
 

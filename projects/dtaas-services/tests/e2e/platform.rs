@@ -1,5 +1,9 @@
 //! The happy path on the whole platform, one step after the other on one project, with
 //! the malformed-input faults in the middle (they need users that already exist).
+//!
+//! Upstream: PostgreSQL and RabbitMQ are the real servers (Debian's packages in local images);
+//! the other stand-ins (images/standins) cite their upstream sources per behaviour in
+//! images/standins/bin/standin-serve and docs/upstream-contracts.md.
 
 use std::process::Command;
 use std::time::Duration;

@@ -1,5 +1,9 @@
 //! `service status`: restart loops, unhealthy containers, probes, URLs, state warnings;
 //! `--json` shape.
+//!
+//! Upstream: the busybox stand-ins only listen or refuse; what is checked is the Docker
+//! Engine's (github.com/moby/moby v20.10) container state and health as `service status`
+//! reports it, and our probes (docs/upstream-contracts.md).
 
 use std::time::Duration;
 

@@ -14,6 +14,10 @@
 //!   application is not trusted; lib/api/entities/application.rb shows no `trusted`.
 //! - `gitlab-rails runner -` interprets the statements of our scripts against this state
 //!   (runner.rs).
+//!
+//! Upstream: the stand-in reproduces github.com/gitlabhq/gitlabhq v18.10.1 (lib/api/users.rb,
+//! lib/api/applications.rb, app/policies/global_policy.rb, app/controllers/health_controller.rb;
+//! each behaviour cited in fake.rs, every row in docs/upstream-contracts.md).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,8 @@
 //! GitLab contract tests: wiremock with a stateful stand-in, and a fake container.
+//!
+//! Upstream: the stand-in reproduces github.com/gitlabhq/gitlabhq v18.10.1 (lib/api/users.rb,
+//! lib/api/applications.rb, app/policies/global_policy.rb, app/controllers/health_controller.rb;
+//! each behaviour cited in fake.rs, every row in docs/upstream-contracts.md).
 
 #![allow(
     missing_debug_implementations,

@@ -1,3 +1,7 @@
+//! Upstream: the stand-in reproduces github.com/gitlabhq/gitlabhq v18.10.1 (lib/api/users.rb,
+//! lib/api/applications.rb, app/policies/global_policy.rb, app/controllers/health_controller.rb;
+//! each behaviour cited in fake.rs, every row in docs/upstream-contracts.md).
+
 use std::sync::Arc;
 
 use password_store::gitlab_user_pat;

@@ -1,6 +1,10 @@
 //! Issue acceptance: with the generated Grafana settings, `user add` creates users who log in
 //! with their CSV passwords, a changed password works and the old one is refused, `user list`
 //! shows them; and the stand-in refuses what Grafana refuses.
+//!
+//! Upstream: the stand-in (standin.rs) reproduces github.com/grafana/grafana v12.3.1
+//! (pkg/services/authn/authnimpl/registration.go, pkg/api/login.go, pkg/middleware/csrf/csrf.go,
+//! pkg/api/admin_users.go; each cited there, every row in docs/upstream-contracts.md).
 
 use services_common::{Outcome, PasswordState, ProvisionError, Provisioner, Removal};
 

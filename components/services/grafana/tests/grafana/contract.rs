@@ -1,5 +1,9 @@
 //! The exact requests of a `user add` against the stand-in, and the error mapping (401 at
 //! the admin login, 5xx retried on idempotent requests, the concurrent "already exists").
+//!
+//! Upstream: the stand-in (standin.rs) reproduces github.com/grafana/grafana v12.3.1
+//! (pkg/services/authn/authnimpl/registration.go, pkg/api/login.go, pkg/middleware/csrf/csrf.go,
+//! pkg/api/admin_users.go; each cited there, every row in docs/upstream-contracts.md).
 
 use serde_json::json;
 use services_common::{Outcome, PasswordState, Provisioner};

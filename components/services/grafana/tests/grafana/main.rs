@@ -2,6 +2,10 @@
 //! the generated settings (basic auth off): the admin logs in through `POST /login` and uses
 //! the session cookie; users log in with their CSV passwords. `contract`: the exact requests
 //! and the error mapping.
+//!
+//! Upstream: the stand-in (standin.rs) reproduces github.com/grafana/grafana v12.3.1
+//! (pkg/services/authn/authnimpl/registration.go, pkg/api/login.go, pkg/middleware/csrf/csrf.go,
+//! pkg/api/admin_users.go; each cited there, every row in docs/upstream-contracts.md).
 
 #![allow(missing_debug_implementations, reason = "test fixtures")]
 

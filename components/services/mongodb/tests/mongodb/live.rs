@@ -5,6 +5,10 @@
 //! `--eval` exiting 1 on a thrown error, logs under $HOME) with a small fake mongod, and
 //! whose environment is the mongo image's as the compose file sets it: HOME=/data/db
 //! (docker-library/mongo Dockerfile `ENV HOME /data/db`) and MONGO_INITDB_ROOT_*.
+//!
+//! Upstream: the stand-in mongosh reproduces github.com/mongodb-js/mongosh v2.5.10
+//! (packages/cli-repl/src/cli-repl.ts, arg-parser.ts, mongosh-repl.ts; shell-api database.ts),
+//! cited in images/standins/bin/mongosh; rows in docs/upstream-contracts.md.
 
 use std::collections::BTreeMap;
 use std::path::Path;

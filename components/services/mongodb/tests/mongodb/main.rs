@@ -3,6 +3,10 @@
 //! HOME in the exec environment. `standin`: the provisioner against the stand-in mongosh
 //! (mongosh 2.x semantics) run by the host's Node.js. `live`: the same on the local engine,
 //! in the MongoDB stand-in image (no image with a real mongosh can be pulled here).
+//!
+//! Upstream: the stand-in mongosh reproduces github.com/mongodb-js/mongosh v2.5.10
+//! (packages/cli-repl/src/cli-repl.ts, arg-parser.ts, mongosh-repl.ts; shell-api database.ts),
+//! cited in images/standins/bin/mongosh; rows in docs/upstream-contracts.md.
 
 mod live;
 mod standin;

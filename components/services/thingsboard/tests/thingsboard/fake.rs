@@ -1,5 +1,9 @@
 //! A small stateful ThingsBoard stand-in for wiremock: logins, users with activation,
 //! tenants, customers, password changes (old sessions revoked), and failure injection.
+//!
+//! Upstream: the stand-in reproduces github.com/thingsboard/thingsboard v4.2.1
+//! (application/.../controller/AuthController.java, UserController.java, TenantController.java,
+//! CustomerController.java; dao/.../user/UserServiceImpl.java); rows in docs/upstream-contracts.md.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

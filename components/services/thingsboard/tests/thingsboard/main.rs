@@ -1,5 +1,9 @@
 //! ThingsBoard contract tests (wiremock with a stateful stand-in) and the one-off installer
 //! on the real Docker engine.
+//!
+//! Upstream: the stand-in reproduces github.com/thingsboard/thingsboard v4.2.1
+//! (application/.../controller/AuthController.java, UserController.java, TenantController.java,
+//! CustomerController.java; dao/.../user/UserServiceImpl.java); rows in docs/upstream-contracts.md.
 
 #![allow(missing_debug_implementations, reason = "test fixtures")]
 
