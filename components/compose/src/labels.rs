@@ -17,3 +17,19 @@ pub(crate) const VOLUME: &str = "com.docker.compose.volume";
 pub(crate) const COMPOSE_VERSION: &str = "2.40.3";
 /// Our own hash of the service definition: present only on containers we created.
 pub(crate) const DTAAS_HASH: &str = "org.dtaas.services.config-hash";
+
+/// The containers of `service` in compose project `project` (any state), found by the labels
+/// Docker Compose v2 writes, without loading the project's files: what the service crates
+/// use to exec into a service's container.
+///
+/// # Errors
+/// Engine errors.
+pub async fn service_containers<E: docker::Engine>(
+    engine: &E,
+    project: &str,
+    service: &str,
+) -> Result<Vec<docker::ContainerInfo>, docker::DockerError> {
+    engine
+        .list_containers(&[(PROJECT, Some(project)), (SERVICE, Some(service))])
+        .await
+}

@@ -24,6 +24,7 @@ pub use engine::{
     UpReport, config_hash,
 };
 pub use error::ComposeError;
+pub use labels::service_containers;
 pub use load::load_project;
 pub use model::{
     Condition, Dependency, Healthcheck, Mount, NetworkDef, Project, ProjectFiles, ServiceDef,

@@ -109,13 +109,8 @@ impl<E: Engine> ProjectContainer<E> {
 
     async fn find(&self) -> Result<Option<docker::ContainerInfo>, DockerError> {
         let service = catalog::Service::GitLab.compose_name();
-        let found = self
-            .engine
-            .list_containers(&[
-                ("com.docker.compose.project", Some(self.project.as_str())),
-                ("com.docker.compose.service", Some(service)),
-            ])
-            .await?;
+        let found =
+            compose::service_containers(self.engine.as_ref(), &self.project, service).await?;
         Ok(found.into_iter().next())
     }
 }

@@ -53,17 +53,13 @@ impl<E: Engine> EngineExec<E> {
             target: self.engine.host(),
             detail: e.to_string(),
         };
-        let containers = self
-            .engine
-            .list_containers(&[
-                ("com.docker.compose.project", Some(self.project.as_str())),
-                (
-                    "com.docker.compose.service",
-                    Some(Service::MongoDb.compose_name()),
-                ),
-            ])
-            .await
-            .map_err(docker_err)?;
+        let containers = compose::service_containers(
+            self.engine.as_ref(),
+            &self.project,
+            Service::MongoDb.compose_name(),
+        )
+        .await
+        .map_err(docker_err)?;
         let Some(c) = containers
             .iter()
             .find(|c| c.state == ContainerState::Running)
