@@ -61,7 +61,8 @@ pub(crate) async fn upgrade(ctx: &Ctx, args: &UpgradeArgs) -> anyhow::Result<Exi
     };
     let progress = ctx.out.progress();
     let store = store::Store::open(&crate::commands::db::store_location(&settings)).await?;
-    // TODO(after the backup split): move this marker into backup's upgrade entry point.
+    // The maintenance marker (lifecycle's rule) around backup's upgrade: service-health skips the
+    // service meanwhile.
     let r = lifecycle::in_maintenance(
         &store,
         &Selection::Only(vec![*service]),
@@ -197,7 +198,8 @@ pub(crate) async fn backup(ctx: &Ctx, args: &ServiceBackupArgs) -> anyhow::Resul
     ctx.out.line("Backing up service data...");
     let progress = ctx.out.progress();
     let store = open_store(ctx).await?;
-    // TODO(after the backup split): move this marker into backup's backup entry point.
+    // The maintenance marker (lifecycle's rule) around backup's backup: service-health skips the
+    // service meanwhile.
     let r = lifecycle::in_maintenance(
         &store,
         &sel,
@@ -272,7 +274,8 @@ pub(crate) async fn restore(ctx: &Ctx, args: &ServiceRestoreArgs) -> anyhow::Res
     let ds = DataSafety::new(&engine, &files, &vars)?;
     let progress = ctx.out.progress();
     let store = open_store(ctx).await?;
-    // TODO(after the backup split): move this marker into backup's restore entry point.
+    // The maintenance marker (lifecycle's rule) around backup's restore: service-health skips the
+    // service meanwhile.
     let r = lifecycle::in_maintenance(
         &store,
         &sel,
