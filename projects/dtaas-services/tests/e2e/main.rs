@@ -10,6 +10,7 @@
 //! (e2e_kit), so they run in parallel with each other and with the other suites.
 
 mod faults;
+mod grafana_users;
 mod platform;
 mod standins;
 mod support;
