@@ -12,8 +12,19 @@
 //! - lib/api/applications.rb: admin only; `POST` declares name, redirect_uri, scopes
 //!   (required, not blank) and confidential (default true): `trusted` is ignored and a new
 //!   application is not trusted; lib/api/entities/application.rb shows no `trusted`.
+//! - lib/api/users.rb `POST /users/:id/personal_access_tokens` (admin only; `name`, `scopes`
+//!   from the available ones) with app/models/personal_access_token.rb: `expires_at` at most
+//!   `Date.current` + 365 days in the instance's time zone (`today_offset_days`), else 422
+//!   "Expires at must be before <date>".
+//! - config/initializers/doorkeeper.rb: `POST /oauth/token` password grant (`ropc`), without
+//!   client credentials only while `ropc_without_client_credentials` is on, else 401
+//!   `invalid_client`.
 //! - `gitlab-rails runner -` interprets the statements of our scripts against this state
 //!   (runner.rs).
+//!
+//! Version read: the 18.x files of the stored gitlabhq/gitlabhq index (the repository is too
+//! large to fetch whole); the ones cited carry 18.x features (`Current.organization_id` on
+//! token creation, granular tokens, `device_code` in doorkeeper.rb).
 //!
 //! Upstream: the stand-in reproduces github.com/gitlabhq/gitlabhq v18.10.1 (lib/api/users.rb,
 //! lib/api/applications.rb, app/policies/global_policy.rb, app/controllers/health_controller.rb;
