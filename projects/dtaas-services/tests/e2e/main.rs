@@ -11,6 +11,7 @@
 //! container images of both binaries (`make images`) are built and started in `images`.
 
 mod faults;
+mod grafana_users;
 mod images;
 mod platform;
 mod standins;
