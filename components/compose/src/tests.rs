@@ -190,3 +190,85 @@ fn small_parsers() {
         "services-intocps-org"
     );
 }
+
+/// Bad files, one per case, and the message each gives: every one names the file and the
+/// key path (and the line, for YAML syntax).
+#[test]
+fn every_bad_input_names_file_and_key() {
+    let d = tempfile::tempdir().unwrap();
+    let svc = |body: &str| format!("services:\n  x:\n    image: a\n{body}");
+    let cases: Vec<(&str, String)> = vec![
+        ("syntax", "services: [\n  x: 1\n".to_owned()),
+        ("top_list", "- a\n".to_owned()),
+        ("services_list", "services: [a]\n".to_owned()),
+        ("service_list", "services:\n  x: [a]\n".to_owned()),
+        ("no_image", "services:\n  x:\n".to_owned()),
+        ("image_list", "services:\n  x:\n    image: [a]\n".to_owned()),
+        ("container_name_map", svc("    container_name: {a: 1}\n")),
+        ("command_map", svc("    command: {a: 1}\n")),
+        ("command_item", svc("    command: [a, {b: 1}]\n")),
+        ("command_quote", svc("    command: echo 'a\n")),
+        ("environment_scalar", svc("    environment: 3\n")),
+        ("environment_item", svc("    environment:\n      - {a: 1}\n")),
+        ("environment_value", svc("    environment:\n      A: [1]\n")),
+        ("ports_scalar", svc("    ports: 80\n")),
+        ("ports_bad", svc("    ports: [\"a:b\"]\n")),
+        ("ports_range", svc("    ports: [\"1-3:5-6\"]\n")),
+        ("ports_long_no_target", svc("    ports:\n      - published: 80\n")),
+        ("ports_long_key", svc("    ports:\n      - {target: 80, foo: 1}\n")),
+        ("ports_long_protocol", svc("    ports:\n      - {target: 80, protocol: xyz}\n")),
+        ("volumes_scalar", svc("    volumes: ./a:/b\n")),
+        ("volumes_undeclared", svc("    volumes: [\"data:/x\"]\n")),
+        ("volumes_home", svc("    volumes: [\"~/x:/y\"]\n")),
+        ("volumes_anonymous", svc("    volumes: [\"/y\"]\n")),
+        ("volumes_mode", svc("    volumes: [\"./a:/b:z\"]\n")),
+        ("volumes_long_type", svc("    volumes:\n      - {type: tmpfs, source: a, target: /b}\n")),
+        ("volumes_long_no_source", svc("    volumes:\n      - {type: bind, target: /b}\n")),
+        ("volumes_long_key", svc("    volumes:\n      - {type: bind, source: ., target: /b, consistency: x}\n")),
+        ("volumes_long_read_only", svc("    volumes:\n      - {type: bind, source: ., target: /b, read_only: 1}\n")),
+        ("networks_scalar", svc("    networks: n\n")),
+        ("networks_two", "networks: {a: {}, b: {}}\nservices:\n  x:\n    image: a\n    networks: [a, b]\n".to_owned()),
+        ("networks_undeclared", svc("    networks: [net]\n")),
+        ("networks_alias_key", "networks: {a: {}}\nservices:\n  x:\n    image: a\n    networks:\n      a: {ipv4_address: 1.2.3.4}\n".to_owned()),
+        ("restart_unknown", svc("    restart: sometimes\n")),
+        ("restart_count", svc("    restart: on-failure:x\n")),
+        ("shm_size", svc("    shm_size: lots\n")),
+        ("logging_key", svc("    logging: {driver: json-file, format: x}\n")),
+        ("logging_options", svc("    logging: {options: 3}\n")),
+        ("healthcheck_scalar", svc("    healthcheck: yes\n")),
+        ("healthcheck_no_test", svc("    healthcheck: {interval: 1s}\n")),
+        ("healthcheck_test_list", svc("    healthcheck: {test: [foo]}\n")),
+        ("healthcheck_interval", svc("    healthcheck: {test: [CMD, \"true\"], interval: 1x}\n")),
+        ("healthcheck_retries", svc("    healthcheck: {test: [CMD, \"true\"], retries: many}\n")),
+        ("healthcheck_disable", svc("    healthcheck: {disable: maybe}\n")),
+        ("depends_on_scalar", svc("    depends_on: 3\n")),
+        ("depends_on_condition", "services:\n  y:\n    image: a\n  x:\n    image: a\n    depends_on:\n      y: {condition: service_done}\n".to_owned()),
+        ("depends_on_key", "services:\n  y:\n    image: a\n  x:\n    image: a\n    depends_on:\n      y: {when: now}\n".to_owned()),
+        ("depends_on_restart", "services:\n  y:\n    image: a\n  x:\n    image: a\n    depends_on:\n      y: {restart: often}\n".to_owned()),
+        ("depends_on_undefined", svc("    depends_on: [z]\n")),
+        ("labels_scalar", svc("    labels: 3\n")),
+        ("labels_value", svc("    labels: {a: [1]}\n")),
+        ("network_key", "networks:\n  n: {foo: 1}\n".to_owned()),
+        ("network_external", "networks:\n  n: {external: maybe}\n".to_owned()),
+        ("network_scalar", "networks:\n  n: 3\n".to_owned()),
+        ("network_name", "networks:\n  n: {name: [a]}\n".to_owned()),
+        ("volume_key", "volumes:\n  v: {driver: local}\n".to_owned()),
+        ("volume_labels", "volumes:\n  v: {labels: 3}\n".to_owned()),
+        ("interpolation", svc("    user: ${U:?who}\n")),
+        ("interpolation_syntax", svc("    user: ${U\n")),
+    ];
+    let mut out = String::new();
+    for (name, text) in &cases {
+        let f = write(d.path(), &format!("{name}.yml"), text);
+        let msg = match load(d.path(), &[f], &[]) {
+            Ok(_) => "LOADED".to_owned(),
+            Err(e) => {
+                assert!(e.is_config_error(), "{name}: {e}");
+                e.to_string()
+            }
+        };
+        out.push_str(&msg.replace(&d.path().display().to_string(), "DIR"));
+        out.push('\n');
+    }
+    insta::assert_snapshot!(out);
+}
