@@ -160,7 +160,7 @@ fn errors_name_file_and_key() {
     let bad = write(
         d.path(),
         "hc.yml",
-        "services:\n  x:\n    image: a\n    healthcheck:\n      test: true\n      start_interval: 1s\n",
+        "services:\n  x:\n    image: a\n    healthcheck:\n      test: \"true\"\n      start_interval: 1s\n",
     );
     let msg = load(d.path(), &[bad], &[])
         .unwrap_err()
@@ -271,4 +271,39 @@ fn every_bad_input_names_file_and_key() {
         out.push('\n');
     }
     insta::assert_snapshot!(out);
+}
+
+/// Compose allows `x-` keys in every mapping of the format: they are ignored, wherever
+/// they are, and a name that starts with `x-` under `services` is still a service.
+#[test]
+fn x_keys_are_ignored_in_every_mapping() {
+    let d = tempfile::tempdir().unwrap();
+    let text = r#"
+x-top: 1
+networks:
+  n: {x-a: 1}
+volumes:
+  v: {x-a: 1}
+services:
+  x-svc:
+    image: a
+  y:
+    image: a
+    x-a: 1
+    ports: [{target: 80, x-a: 1}]
+    volumes: [{type: volume, source: v, target: /v, x-a: 1}]
+    networks: {n: {x-a: 1}}
+    logging: {x-a: 1}
+    healthcheck: {test: [NONE], x-a: 1}
+    depends_on: {x-svc: {x-a: 1}}
+    labels: {x-label: kept}
+"#;
+    let f = write(d.path(), "x.yml", text);
+    let p = load(d.path(), &[f], &[]).unwrap();
+    assert_eq!(p.service_names(), ["x-svc", "y"]);
+    let y = &p.services["y"];
+    assert_eq!(y.labels["x-label"], "kept");
+    assert_eq!(y.depends_on.keys().collect::<Vec<_>>(), ["x-svc"]);
+    assert_eq!(y.ports[0].container_port, 80);
+    assert_eq!(y.logging.as_ref().unwrap().0, "json-file");
 }
