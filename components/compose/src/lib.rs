@@ -49,6 +49,3 @@ pub fn default_compose_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     .filter(|p| p.exists())
     .collect()
 }
-
-#[cfg(test)]
-mod tests;

@@ -20,8 +20,6 @@ use serde_json::{Map, Value};
 use self::de::flag_or;
 use self::file::{ComposeFile, Network, Service, Volume};
 use self::service::{labels, service_def};
-#[cfg(test)]
-pub(crate) use self::syntax::{parse_bytes, parse_duration, parse_port, shell_split};
 use self::value::{decode, interpolate_value, invalid};
 use crate::ComposeError;
 use crate::model::{NetworkDef, Project, ProjectFiles, ServiceDef, VolumeDef};
@@ -225,3 +223,6 @@ fn volume_def(project: &str, key: &str, v: Option<Volume>) -> VolumeDef {
         labels: labels(v.labels),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

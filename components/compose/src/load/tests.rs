@@ -1,5 +1,5 @@
-//! Unit tests of loading and interpolation (the engine's are in `engine/tests.rs`, on these
-//! projects).
+//! Unit tests of loading: merging, interpolation, the syntaxes, and the message of each
+//! bad input. The engine's tests (`engine/tests.rs`) use these projects.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use docker::Protocol;
 
-use crate::load::{parse_bytes, parse_duration, parse_port, shell_split};
+use super::syntax::{parse_bytes, parse_duration, parse_port, shell_split};
 use crate::*;
 
 pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
