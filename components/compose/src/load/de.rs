@@ -1,6 +1,7 @@
 //! The value shapes of the compose format that serde's derive cannot express, each a small
-//! `Deserialize`: a scalar read as text, a boolean that may be a string, the short/long
-//! and list/mapping alternatives, and the `x-` extension keys.
+//! `Deserialize`: a scalar read as text, a boolean that may be a string, a list and a
+//! mapping (named so in messages, not "sequence" and "map"), the short/long and
+//! list/mapping alternatives, and the `x-` extension keys.
 //!
 //! The alternatives are visitors, not `#[serde(untagged)]` enums: an untagged enum tries
 //! each variant on a buffered copy and reports only "did not match any variant", so an
