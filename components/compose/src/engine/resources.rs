@@ -1,7 +1,7 @@
 //! The networks, volumes and images the services need (created or pulled when missing,
 //! with Docker Compose v2's labels), and the removal of the project's unused networks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use docker::{DockerError, Engine, NetworkSpec, VolumeSpec};
 use futures_util::StreamExt;
@@ -13,6 +13,22 @@ use crate::model::Mount;
 use crate::{ComposeError, Progress, ProgressSink};
 
 impl<E: Engine> Compose<'_, E> {
+    /// The labels of a network or volume the project creates: its own, plus the project,
+    /// its key (`(l::NETWORK | l::VOLUME, key)`), the config hash and the compose version.
+    fn resource_labels<T: serde::Serialize>(
+        &self,
+        own: &BTreeMap<String, String>,
+        (kind, key): (&str, &str),
+        def: &T,
+    ) -> BTreeMap<String, String> {
+        let mut labels = own.clone();
+        labels.insert(l::PROJECT.into(), self.project.name.clone());
+        labels.insert(kind.into(), key.to_owned());
+        labels.insert(l::CONFIG_HASH.into(), hash_of(def));
+        labels.insert(l::VERSION.into(), l::COMPOSE_VERSION.into());
+        labels
+    }
+
     pub(super) async fn ensure_networks(&self, services: &[String]) -> Result<(), ComposeError> {
         let mut keys: Vec<&String> = Vec::new();
         for s in services {
@@ -49,11 +65,7 @@ impl<E: Engine> Compose<'_, E> {
                     });
                 }
                 Err(DockerError::NotFound { .. }) => {
-                    let mut labels = net.labels.clone();
-                    labels.insert(l::PROJECT.into(), self.project.name.clone());
-                    labels.insert(l::NETWORK.into(), key.clone());
-                    labels.insert(l::CONFIG_HASH.into(), hash_of(net));
-                    labels.insert(l::VERSION.into(), l::COMPOSE_VERSION.into());
+                    let labels = self.resource_labels(&net.labels, (l::NETWORK, key), net);
                     let spec = NetworkSpec {
                         name: net.name.clone(),
                         driver: net.driver.clone(),
@@ -82,11 +94,7 @@ impl<E: Engine> Compose<'_, E> {
                 match self.engine.inspect_volume(&vol.name).await {
                     Ok(_) => {}
                     Err(DockerError::NotFound { .. }) if !vol.external => {
-                        let mut labels = vol.labels.clone();
-                        labels.insert(l::PROJECT.into(), self.project.name.clone());
-                        labels.insert(l::VOLUME.into(), key.clone());
-                        labels.insert(l::CONFIG_HASH.into(), hash_of(vol));
-                        labels.insert(l::VERSION.into(), l::COMPOSE_VERSION.into());
+                        let labels = self.resource_labels(&vol.labels, (l::VOLUME, key), vol);
                         self.engine
                             .create_volume(&VolumeSpec {
                                 name: vol.name.clone(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use docker::{ContainerState, DockerError, FakeEngine, FakeEvent, Health};
 
-use crate::tests::{MAIN, TB, load, write};
+use crate::load::tests::{MAIN, TB, load, write};
 use crate::*;
 
 fn fixture(dir: &Path) -> Project {
