@@ -104,7 +104,7 @@ fn project_name(p: &Project) -> String {
         .lines()
         .find_map(|l| l.strip_prefix("HOSTNAME="))
         .unwrap();
-    host.to_ascii_lowercase().replace(['.', '_'], "-")
+    config::project_name_from_hostname(host)
 }
 
 #[test]
