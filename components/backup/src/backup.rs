@@ -290,6 +290,7 @@ impl<E: Engine> DataSafety<'_, E> {
             sha256: w.sha256,
             unpacked_size: Some(w.unpacked_size),
             entries: w.entries,
+            left_out: w.left_out,
         })
     }
 }

@@ -42,9 +42,22 @@ pub struct ServiceBackup {
     /// a restore refuses a file that unpacks to more. Absent in older manifests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpacked_size: Option<u64>,
-    /// Entries of an archive (directories and files); a restore refuses more.
+    /// Entries of an archive (directories, files and kept links); a restore refuses more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<u64>,
+    /// What the archive left out of the state paths, with why (sockets, FIFOs, links
+    /// pointing outside; docs/data-safety.md, "What an archive holds").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// An entry of a service's state paths that a backup did not archive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeftOut {
+    /// Project-relative path.
+    pub path: String,
+    /// Why, e.g. `a socket, a runtime object the service makes again: not archived`.
+    pub reason: String,
 }
 
 /// `manifest.json`: what a backup holds.
@@ -290,6 +303,7 @@ mod tests {
                 sha256: sha256_file(&dir.join("rabbitmq.tar.gz")).unwrap(),
                 unpacked_size: None,
                 entries: None,
+                left_out: Vec::new(),
             }],
         }
     }

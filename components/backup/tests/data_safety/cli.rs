@@ -59,6 +59,7 @@ fn a_corrupted_backup_is_refused_before_the_engine_is_contacted() {
             sha256: "0".repeat(64),
             unpacked_size: None,
             entries: None,
+            left_out: Vec::new(),
         }],
     };
     m.write(&bk).unwrap();
@@ -165,6 +166,7 @@ fn an_archive_with_a_symlink_is_refused_before_the_engine_is_contacted() {
             sha256: backup::sha256_file(&out).unwrap(),
             unpacked_size: None,
             entries: None,
+            left_out: Vec::new(),
         }],
     }
     .write(&bk)
@@ -225,6 +227,7 @@ fn a_dump_with_a_shell_escape_is_refused_before_the_engine_is_contacted() {
             sha256: backup::sha256_file(&out).unwrap(),
             unpacked_size: None,
             entries: None,
+            left_out: Vec::new(),
         }],
     }
     .write(&bk)
