@@ -42,7 +42,7 @@ services:
       postgres: { condition: service_healthy }
 "#;
 
-fn setup(dir: &Path) -> (FakeEngine, ProjectFiles) {
+pub(crate) fn setup(dir: &Path) -> (FakeEngine, ProjectFiles) {
     std::fs::write(dir.join("compose.services.yml"), FILE).unwrap();
     std::fs::write(dir.join("compose.thingsboard.yml"), TB).unwrap();
     let e = FakeEngine::new();
@@ -55,7 +55,7 @@ fn setup(dir: &Path) -> (FakeEngine, ProjectFiles) {
     (e, files)
 }
 
-fn sel(raw: &str) -> Selection {
+pub(crate) fn sel(raw: &str) -> Selection {
     Selection::parse(Some(raw)).unwrap()
 }
 

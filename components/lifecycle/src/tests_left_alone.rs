@@ -7,36 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use compose::ProjectFiles;
-use docker::FakeEngine;
-
+use crate::tests::{sel, setup};
 use crate::*;
 
-const FILE: &str = r#"
-networks:
-  platform-services:
-    name: dtaas-services
-services:
-  rabbitmq:
-    image: img:1
-    container_name: rabbitmq
-    networks: [platform-services]
-"#;
-
-fn setup(dir: &Path) -> (FakeEngine, ProjectFiles) {
-    std::fs::write(dir.join("compose.services.yml"), FILE).unwrap();
-    let e = FakeEngine::new();
-    e.add_image("img:1");
-    let files = ProjectFiles {
-        name: "proj".into(),
-        working_dir: dir.to_owned(),
-        files: compose::default_compose_files(dir),
-    };
-    (e, files)
-}
-
 fn rabbitmq() -> Selection {
-    Selection::parse(Some("rabbitmq")).unwrap()
+    sel("rabbitmq")
 }
 
 #[tokio::test]
