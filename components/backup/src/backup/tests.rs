@@ -151,3 +151,24 @@ async fn a_data_dir_with_sockets_fifos_and_links_backs_up_and_restores() {
     }
     assert!(data.join("sockets").is_dir());
 }
+
+#[tokio::test]
+async fn a_linked_backups_dir_is_refused_and_its_target_never_chmod_ed() {
+    let d = tempfile::tempdir().unwrap();
+    let (e, files) = running(d.path()).await;
+    let sentinel = test_support::Sentinel::plant();
+    std::os::unix::fs::symlink(sentinel.path(), d.path().join("backups")).unwrap();
+    let ds = DataSafety::new(&e, &files, &BTreeMap::new()).unwrap();
+    let err = ds
+        .backup(
+            &Selection::Only(vec![Service::Grafana]),
+            &BackupOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("backups is a symbolic link"),
+        "{err}"
+    );
+    sentinel.assert_unchanged("service backup through a linked backups/");
+}
