@@ -20,9 +20,10 @@
 //!
 //! Upstream: github.com/gitlabhq/omnibus-gitlab files/gitlab-cookbooks/gitlab/attributes/default.rb
 //! (`redis.unixsocket` `/var/opt/gitlab/redis/redis.socket`, the Rails socket
-//! `/var/opt/gitlab/gitlab-rails/sockets/gitlab.socket`, PostgreSQL's socket directory
-//! `/var/opt/gitlab/postgresql`), and spec/chef/cookbooks/gitlab/recipes/gitlab-workhorse_spec.rb
-//! (`/var/opt/gitlab/gitlab-workhorse/sockets/socket`).
+//! `/var/opt/gitlab/gitlab-rails/sockets/gitlab.socket`, PostgreSQL's directory
+//! `/var/opt/gitlab/postgresql`, where its `.s.PGSQL.5432` socket lives), and
+//! spec/chef/cookbooks/gitlab/libraries/workhorse_spec.rb (the default
+//! `/var/opt/gitlab/gitlab-workhorse/sockets/socket`).
 
 use std::collections::HashMap;
 use std::io::{self, Read as _};
