@@ -135,22 +135,7 @@ where
             ));
         }
         let link = if symlink {
-            let target = entry
-                .link_name()
-                .map_err(|e| io_err(archive, &e))?
-                .map(std::borrow::Cow::into_owned)
-                .unwrap_or_default();
-            if !safe_fs::link_stays_within(rel, &target) {
-                return Err(refuse(
-                    &name,
-                    format!(
-                        "is a symbolic link to {} (outside {})",
-                        target.display(),
-                        bases[base].display()
-                    ),
-                ));
-            }
-            Some(target)
+            Some(link_target(&entry, archive, &name, rel, bases[base])?)
         } else {
             None
         };
@@ -173,6 +158,34 @@ where
         )?;
     }
     Ok(seen)
+}
+
+/// The target of the symbolic link entry `name` (at `rel` below its state path `base`):
+/// refused unless it stays inside `base` (`safe_fs::link_stays_within`).
+fn link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    archive: &Path,
+    name: &Path,
+    rel: &Path,
+    base: &Path,
+) -> Result<PathBuf, BackupError> {
+    let target = entry
+        .link_name()
+        .map_err(|e| io_err(archive, &e))?
+        .map(std::borrow::Cow::into_owned)
+        .unwrap_or_default();
+    if safe_fs::link_stays_within(rel, &target) {
+        return Ok(target);
+    }
+    Err(BackupError::UnsafeEntry {
+        archive: archive.to_owned(),
+        entry: name.display().to_string(),
+        reason: format!(
+            "is a symbolic link to {} (outside {})",
+            target.display(),
+            base.display()
+        ),
+    })
 }
 
 fn too_large(archive: &Path, service: &str, what: &'static str, limit: u64) -> BackupError {
