@@ -2,7 +2,7 @@
 //! order and wait for each service's running task), `stop` (scale to 0, the spec stays),
 //! `status` (tasks with node, desired and current state) and `remove`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use compose::ProjectFiles;
@@ -113,6 +113,7 @@ fn ns_label(ns: &str) -> String {
 
 fn check_pins(services: &[&StackService], nodes: &[SwarmNode]) -> Result<(), SwarmError> {
     for s in services {
+        s.check_placement()?;
         if let Some(pin) = &s.pin
             && !nodes.iter().any(|n| pin.matches(n))
         {
@@ -159,11 +160,15 @@ pub async fn start(
     }
     let mut started = Vec::new();
     for s in services {
-        create_files(engine, ns, s).await?;
+        let ids = create_files(engine, ns, s).await?;
         if let Some(job) = prepare_job(ns, s) {
             run_job(engine, &job, opts.timeout).await?;
         }
-        let created = engine.deploy_service(&s.spec).await?;
+        let mut spec = s.spec.clone();
+        for f in &mut spec.files {
+            f.id = ids.get(&f.name).cloned().unwrap_or_default();
+        }
+        let created = engine.deploy_service(&spec).await?;
         let task = wait_running(engine, &s.spec.name, opts.timeout).await?;
         started.push(StartedService {
             service: s.service.clone(),
@@ -180,27 +185,34 @@ pub async fn start(
     })
 }
 
+/// Create the configs and secrets `s` references that do not exist yet; the ids of all of
+/// them by name.
 async fn create_files(
     engine: &BollardEngine,
     ns: &str,
     s: &StackService,
-) -> Result<(), SwarmError> {
+) -> Result<BTreeMap<String, String>, SwarmError> {
+    let mut ids = BTreeMap::new();
     for secret in [false, true] {
-        let have: BTreeSet<String> = engine
+        let have: BTreeMap<String, String> = engine
             .list_swarm_objects(secret, &ns_label(ns))
             .await?
             .into_iter()
-            .map(|o| o.name)
+            .map(|o| (o.name, o.id))
             .collect();
         for f in s.files.iter().filter(|f| f.secret == secret) {
-            if !have.contains(&f.name) {
-                engine
-                    .create_swarm_object(secret, &f.name, &f.data, &f.labels)
-                    .await?;
-            }
+            let id = match have.get(&f.name) {
+                Some(id) => id.clone(),
+                None => {
+                    engine
+                        .create_swarm_object(secret, &f.name, &f.data, &f.labels)
+                        .await?
+                }
+            };
+            ids.insert(f.name.clone(), id);
         }
     }
-    Ok(())
+    Ok(ids)
 }
 
 /// Run a one-off job to completion and remove it.

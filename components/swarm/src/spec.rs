@@ -55,6 +55,26 @@ pub struct StackService {
     pub notes: Vec<String>,
 }
 
+impl StackService {
+    /// Refuse to deploy a service with data directories and no pin: its data would be
+    /// created on whichever node Swarm picks, and lost when it picks another.
+    ///
+    /// # Errors
+    /// [`SwarmError::Config`] naming the `<SERVICE>_NODE` key.
+    pub fn check_placement(&self) -> Result<(), SwarmError> {
+        if self.node_dirs.is_empty() || self.pin.is_some() {
+            return Ok(());
+        }
+        Err(SwarmError::Config(format!(
+            "{} is not set: {} keeps data in {} on one node; pin it to that node \
+             (a node hostname, or a node label such as dtaas.node==db; docs/multi-host.md)",
+            pin_key(&self.service),
+            self.service,
+            self.node_dirs.join(", ")
+        )))
+    }
+}
+
 /// A Swarm secret or config to create, named by its content (immutable in Swarm).
 #[derive(Clone, PartialEq, Eq)]
 pub struct StackFile {
@@ -79,8 +99,9 @@ impl fmt::Debug for StackFile {
 ///
 /// # Errors
 /// [`SwarmError::Unsupported`] for what cannot become a Swarm service (a named volume, a
-/// bind mount outside the project or of a link), [`SwarmError::Config`] for a service with
-/// data directories and no pin, [`SwarmError::Io`] reading a mounted file.
+/// bind mount outside the project or of a link), [`SwarmError::Io`] reading a mounted file.
+/// A service with data directories and no pin is refused by
+/// [`StackService::check_placement`] when it is deployed.
 pub fn translate(project: &Project, pins: &BTreeMap<String, Pin>) -> Result<Stack, SwarmError> {
     let ns = project.name.clone();
     let root = Dir::open_root(&project.working_dir).map_err(|source| SwarmError::Io {
@@ -173,14 +194,6 @@ fn service(
             size_bytes: size,
         });
         notes.push(format!("shm_size as a tmpfs of {size} bytes at /dev/shm"));
-    }
-    if !node_dirs.is_empty() && pin.is_none() {
-        return Err(SwarmError::Config(format!(
-            "{} is not set: {name} keeps data in {} on one node; pin it to that node \
-             (a node hostname, or a node label such as dtaas.node==db; docs/multi-host.md)",
-            pin_key(name),
-            node_dirs.join(", ")
-        )));
     }
     let mut aliases: Vec<String> = vec![name.clone()];
     for a in def.networks.values().flatten() {
@@ -326,6 +339,7 @@ fn file(
     let r = SwarmFileRef {
         secret,
         name: name.clone(),
+        id: String::new(),
         target: target.to_owned(),
         uid: meta.uid,
         gid: meta.gid,

@@ -250,7 +250,15 @@ fn a_service_with_data_and_no_pin_is_refused_naming_the_key() {
             .replace("  db:", "  postgres:")
             .replace("db:\n        condition", "postgres:\n        condition"),
     );
-    let err = translate(&p, &BTreeMap::new()).unwrap_err().to_string();
+    let stack = translate(&p, &BTreeMap::new()).unwrap();
+    let pg = stack
+        .services
+        .iter()
+        .find(|s| s.service == "postgres")
+        .unwrap();
+    let err = pg.check_placement().unwrap_err().to_string();
+    let app = stack.services.iter().find(|s| s.service == "app").unwrap();
+    assert!(app.check_placement().is_ok(), "no data: may float");
     assert!(
         err.starts_with("POSTGRES_NODE is not set: postgres keeps data in"),
         "{err}"

@@ -94,6 +94,8 @@ pub struct SwarmFileRef {
     pub secret: bool,
     /// The secret's or config's name.
     pub name: String,
+    /// Its id (the engine requires it besides the name; empty until it exists).
+    pub id: String,
     /// The absolute path in the container.
     pub target: String,
     pub uid: u32,

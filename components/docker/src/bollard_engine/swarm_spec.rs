@@ -82,6 +82,7 @@ fn secrets(files: &[SwarmFileRef]) -> Vec<TaskSpecContainerSpecSecrets> {
         .filter(|f| f.secret)
         .map(|f| TaskSpecContainerSpecSecrets {
             secret_name: Some(f.name.clone()),
+            secret_id: Some(f.id.clone()),
             file: Some(TaskSpecContainerSpecFile {
                 name: Some(f.target.clone()),
                 uid: Some(f.uid.to_string()),
@@ -99,6 +100,7 @@ fn configs(files: &[SwarmFileRef]) -> Vec<TaskSpecContainerSpecConfigs> {
         .filter(|f| !f.secret)
         .map(|f| TaskSpecContainerSpecConfigs {
             config_name: Some(f.name.clone()),
+            config_id: Some(f.id.clone()),
             file: Some(TaskSpecContainerSpecFile1 {
                 name: Some(f.target.clone()),
                 uid: Some(f.uid.to_string()),

@@ -13,3 +13,4 @@ mod faults;
 mod platform;
 mod standins;
 mod support;
+mod swarm;
