@@ -360,7 +360,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The one-off job that creates `svc`'s bind-mount directories on its pinned node (the
+/// The one-off task that creates `svc`'s bind-mount directories on its pinned node (the
 /// service's own image, as root; each path's first component, which exists on any host,
 /// mounted at the same place), or `None` when it has none.
 pub(crate) fn prepare_job(ns: &str, svc: &StackService) -> Option<SwarmServiceSpec> {
@@ -406,7 +406,9 @@ pub(crate) fn prepare_job(ns: &str, svc: &StackService) -> Option<SwarmServiceSp
         image: svc.spec.image.clone(),
         entrypoint,
         replicas: 1,
-        job: true,
+        // A one-replica service that is not restarted, not a `replicated-job`: Swarm leaves
+        // a removed job's exited container on the node (seen on Docker 20.10).
+        job: false,
         user: Some("0:0".to_owned()),
         labels: BTreeMap::from([(LABEL_NAMESPACE.to_owned(), ns.to_owned())]),
         constraints: svc.spec.constraints.clone(),

@@ -224,7 +224,14 @@ fn mounted_files_become_configs_and_private_ones_secrets_named_by_content() {
     let data = d.path().join("data/postgres").display().to_string();
     assert_eq!(db.node_dirs, std::slice::from_ref(&data));
     let job = prepare_job(&stack.namespace, db).unwrap();
-    assert!(job.job);
+    assert_eq!(
+        job.restart,
+        Some(SwarmRestart {
+            condition: "none",
+            max_attempts: 0
+        }),
+        "runs once"
+    );
     assert_eq!(job.name, "svc-example-org_db-dirs");
     assert_eq!(job.constraints, db.spec.constraints);
     assert_eq!(job.entrypoint, ["mkdir", "-p", data.as_str()]);

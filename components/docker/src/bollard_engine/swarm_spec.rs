@@ -89,7 +89,6 @@ fn secrets(files: &[SwarmFileRef]) -> Vec<TaskSpecContainerSpecSecrets> {
                 gid: Some(f.gid.to_string()),
                 mode: Some(f.mode),
             }),
-            ..Default::default()
         })
         .collect()
 }
