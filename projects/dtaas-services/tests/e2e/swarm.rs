@@ -7,6 +7,9 @@
 //! leaves no running task, `service remove` leaves no service, network, config or secret on
 //! the manager and no container on the worker.
 
+// Progress and the worker's logs on failure go to stderr (nextest shows them on failure).
+#![allow(clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
