@@ -89,7 +89,7 @@ impl TestSwarm {
     }
 
     /// Load the outer engine's local `images` into `node` only (a pinned service needs its
-    /// image on its node alone; vfs copies every layer, so copy no more than needed).
+    /// image on its node alone; each load takes seconds and tmpfs memory: copy no more).
     ///
     /// # Errors
     /// [`KitError`] naming the image and node.
