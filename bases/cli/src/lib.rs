@@ -90,6 +90,9 @@ fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
     use commands::{certs, config, db, doctor, history, host, project, secrets, service, user};
     commands::mode::refuse_unimplemented_swarm(ctx, &command)?;
+    if let Some(exit) = commands::swarm::dispatch(ctx, &command).await? {
+        return Ok(exit);
+    }
     match command {
         Command::Project(ProjectCmd::Generate(a)) => project::generate(ctx, &a),
         Command::Host(HostCmd::Setup(a)) => host::setup(ctx, &a).await,

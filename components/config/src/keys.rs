@@ -389,6 +389,41 @@ pub static KEYS: &[KeySpec] = &[
         "compose: every service on one Docker engine; swarm: a Docker Swarm (docs/multi-host.md)",
     ),
     optional(
+        "RABBITMQ_NODE",
+        Text,
+        "swarm mode: the node RabbitMQ runs on (a node hostname, or label==value)",
+    ),
+    optional(
+        "MONGODB_NODE",
+        Text,
+        "swarm mode: the node MongoDB runs on (a node hostname, or label==value)",
+    ),
+    optional(
+        "GRAFANA_NODE",
+        Text,
+        "swarm mode: the node Grafana runs on (a node hostname, or label==value)",
+    ),
+    optional(
+        "INFLUXDB_NODE",
+        Text,
+        "swarm mode: the node InfluxDB runs on (a node hostname, or label==value)",
+    ),
+    optional(
+        "POSTGRES_NODE",
+        Text,
+        "swarm mode: the node PostgreSQL runs on (a node hostname, or label==value)",
+    ),
+    optional(
+        "THINGSBOARD_NODE",
+        Text,
+        "swarm mode: the node ThingsBoard runs on (a node hostname, or label==value)",
+    ),
+    optional(
+        "GITLAB_NODE",
+        Text,
+        "swarm mode: the node GitLab runs on (a node hostname, or label==value)",
+    ),
+    optional(
         "DATABASE_URL",
         Secret,
         "PostgreSQL URL of a shared state DB (default: SQLite in .dtaas/)",

@@ -4,8 +4,13 @@
 mod convert;
 mod exec;
 mod swarm;
+mod swarm_objects;
+mod swarm_spec;
 
-pub use self::swarm::{SwarmNode, SwarmServiceSpec, SwarmTask};
+pub use self::swarm::{
+    SwarmFileRef, SwarmMount, SwarmNode, SwarmRestart, SwarmServiceSpec, SwarmTask,
+};
+pub use self::swarm_objects::{SwarmObject, SwarmServiceInfo};
 
 use std::collections::HashMap;
 use std::fmt;

@@ -15,7 +15,10 @@ mod error;
 mod fake;
 mod types;
 
-pub use bollard_engine::{BollardEngine, SwarmNode, SwarmServiceSpec, SwarmTask};
+pub use bollard_engine::{
+    BollardEngine, SwarmFileRef, SwarmMount, SwarmNode, SwarmObject, SwarmRestart,
+    SwarmServiceInfo, SwarmServiceSpec, SwarmTask,
+};
 pub use engine::{BoxStream, Engine};
 pub use error::DockerError;
 #[cfg(feature = "fake")]

@@ -88,6 +88,31 @@ impl TestSwarm {
         Ok(swarm)
     }
 
+    /// Load the outer engine's local `images` into `node` only (a pinned service needs its
+    /// image on its node alone; each load takes seconds and tmpfs memory: copy no more).
+    ///
+    /// # Errors
+    /// [`KitError`] naming the image and node.
+    pub async fn load_images(&self, images: &[&str], node: &SwarmEngine) -> Result<(), KitError> {
+        let outer = BollardEngine::connect(None)
+            .await
+            .map_err(|e| kit("outer engine", &e))?;
+        for image in images {
+            outer
+                .copy_image_to(image, &node.engine)
+                .await
+                .map_err(|e| kit(&format!("load {image} into {}", node.name), &e))?;
+        }
+        Ok(())
+    }
+
+    /// The manager's Engine API address (`tcp://<ip>:2375`, plain tcp inside the test
+    /// network), as `DOCKER_HOST` for the binary under test.
+    #[must_use]
+    pub fn manager_host(&self) -> String {
+        format!("tcp://{}:2375", self.manager.ip)
+    }
+
     async fn join(&self) -> Result<(), KitError> {
         let (m, w) = (&self.manager, &self.worker);
         m.engine
@@ -187,6 +212,10 @@ async fn start_engine(
     let parent = format!("/{name}");
     let tasks = format!("--cgroup-parent={parent}/inner");
     guard.containers.push(name.clone());
+    // overlay2 (overlayfs on the tmpfs), not vfs: vfs gives every container a root
+    // directory of mode 0700 here (the debootstrapped base layer's `./` entry), so a
+    // service that drops root (RabbitMQ, PostgreSQL) cannot load libc; overlay2 also
+    // needs half the memory (docs/multi-host.md).
     #[rustfmt::skip]
     let args = [
         "run", "-d", "--name", &name, "--hostname", &name, "--network", prefix,
@@ -199,7 +228,7 @@ async fn start_engine(
         "--tmpfs", "/run", "--tmpfs", "/var/lib/docker:exec",
         image,
         "--host=tcp://0.0.0.0:2375", "--host=unix:///run/docker.sock",
-        "--storage-driver=vfs", "--tls=false", &tasks,
+        "--storage-driver=overlay2", "--tls=false", &tasks,
     ];
     docker(&args)?;
     let ip = docker(&[

@@ -16,4 +16,5 @@ pub(crate) mod secrets;
 pub(crate) mod service;
 pub(crate) mod shell;
 pub(crate) mod status;
+pub(crate) mod swarm;
 pub(crate) mod user;

@@ -1,6 +1,7 @@
 //! The `ORCHESTRATOR` gate (docs/multi-host.md): in swarm mode, a command that acts on the
 //! services' engine and has no swarm implementation yet refuses with a usage error (exit 2)
-//! instead of acting on the local engine.
+//! instead of acting on the local engine. `service start|stop|status|remove` have one
+//! (`commands/swarm.rs`) and pass.
 
 use crate::args::{CertsCmd, Command, ServiceCmd, UserCmd};
 use crate::context::Ctx;
@@ -53,6 +54,9 @@ pub(crate) fn refuse_unimplemented_swarm(ctx: &Ctx, command: &Command) -> anyhow
     let Some(name) = engine_command(command) else {
         return Ok(());
     };
+    if crate::commands::swarm::implemented(command) {
+        return Ok(());
+    }
     let Ok(settings) = ctx.settings_quiet() else {
         return Ok(());
     };

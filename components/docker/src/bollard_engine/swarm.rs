@@ -5,11 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bollard::models::{
-    EndpointSpec, EndpointSpecModeEnum, NetworkAttachmentConfig, NetworkCreateRequest, NodeSpec,
-    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, SwarmInitRequest, SwarmJoinRequest,
-    TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
-};
+use bollard::models::{NetworkCreateRequest, NodeSpec, SwarmInitRequest, SwarmJoinRequest};
 use bollard::query_parameters as q;
 use futures_util::StreamExt;
 
@@ -46,6 +42,65 @@ pub struct SwarmServiceSpec {
     /// `endpoint_mode: dnsrr` (no virtual IP: the name resolves to the task IPs). Needed where
     /// the kernel has no IPVS.
     pub dnsrr: bool,
+    /// The container's entrypoint (`ContainerSpec.Command`; empty: the image's).
+    pub entrypoint: Vec<String>,
+    /// `KEY=VALUE` environment entries.
+    pub env: Vec<String>,
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+    pub mounts: Vec<SwarmMount>,
+    pub healthcheck: Option<crate::HealthSpec>,
+    /// `None`: Swarm's default (`condition: any`).
+    pub restart: Option<SwarmRestart>,
+    /// The containers' labels; `None`: the same as [`SwarmServiceSpec::labels`].
+    pub container_labels: Option<BTreeMap<String, String>>,
+    /// Swarm secrets and configs mounted as files.
+    pub files: Vec<SwarmFileRef>,
+    /// Extra DNS names of the tasks on every network they join.
+    pub aliases: Vec<String>,
+    /// Ports published on the node that runs the task (`mode: host`, no routing mesh).
+    pub host_ports: Vec<crate::PortSpec>,
+    /// A `replicated-job` (runs to completion once per replica) instead of a service.
+    pub job: bool,
+    pub stop_grace_period: Option<std::time::Duration>,
+}
+
+/// A mount of a service's tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwarmMount {
+    /// A path of the node running the task (it must exist there).
+    Bind {
+        source: String,
+        target: String,
+        read_only: bool,
+    },
+    /// A tmpfs of `size_bytes` (for `shm_size`: at `/dev/shm`).
+    Tmpfs { target: String, size_bytes: i64 },
+}
+
+/// A restart policy (`deploy.restart_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwarmRestart {
+    /// `any`, `on-failure` or `none`.
+    pub condition: &'static str,
+    /// 0: no limit.
+    pub max_attempts: u32,
+}
+
+/// A Swarm secret or config a task sees as a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmFileRef {
+    /// A secret (private: in memory on the task's node only) or a config.
+    pub secret: bool,
+    /// The secret's or config's name.
+    pub name: String,
+    /// Its id (the engine requires it besides the name; empty until it exists).
+    pub id: String,
+    /// The absolute path in the container.
+    pub target: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
 }
 
 /// A task of a service.
@@ -61,6 +116,10 @@ pub struct SwarmTask {
     pub error: Option<String>,
     /// The task's container on its node, once it has one.
     pub container_id: Option<String>,
+    /// The replica slot (1 for a one-replica service).
+    pub slot: u64,
+    /// When the task's state last changed (RFC 3339, as the engine reports it).
+    pub since: String,
 }
 
 fn text<T: ToString>(v: Option<T>) -> String {
@@ -205,55 +264,14 @@ impl BollardEngine {
         Ok(r.id)
     }
 
-    /// Create a replicated service; returns its id.
+    /// Create a replicated service (or a replicated job); returns its id.
     ///
     /// # Errors
     /// [`DockerError`] from the engine.
     pub async fn create_service(&self, spec: &SwarmServiceSpec) -> Result<String, DockerError> {
-        let networks = spec
-            .networks
-            .iter()
-            .map(|n| NetworkAttachmentConfig {
-                target: Some(n.clone()),
-                ..Default::default()
-            })
-            .collect();
-        let body = ServiceSpec {
-            name: Some(spec.name.clone()),
-            labels: Some(spec.labels.clone().into_iter().collect()),
-            task_template: Some(TaskSpec {
-                container_spec: Some(TaskSpecContainerSpec {
-                    image: Some(spec.image.clone()),
-                    args: (!spec.args.is_empty()).then(|| spec.args.clone()),
-                    labels: Some(spec.labels.clone().into_iter().collect()),
-                    ..Default::default()
-                }),
-                placement: Some(TaskSpecPlacement {
-                    constraints: Some(spec.constraints.clone()),
-                    ..Default::default()
-                }),
-                networks: Some(networks),
-                ..Default::default()
-            }),
-            mode: Some(ServiceSpecMode {
-                replicated: Some(ServiceSpecModeReplicated {
-                    replicas: Some(i64::from(spec.replicas)),
-                }),
-                ..Default::default()
-            }),
-            endpoint_spec: Some(EndpointSpec {
-                mode: Some(if spec.dnsrr {
-                    EndpointSpecModeEnum::DNSRR
-                } else {
-                    EndpointSpecModeEnum::VIP
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
         let r = self
             .docker
-            .create_service(body, None)
+            .create_service(super::swarm_spec::service_spec(spec), None)
             .await
             .map_err(|e| self.map("service", e))?;
         Ok(r.id.unwrap_or_default())
@@ -295,6 +313,11 @@ impl BollardEngine {
                     state: text(status.state),
                     error: status.err.filter(|e| !e.is_empty()),
                     container_id: status.container_status.and_then(|c| c.container_id),
+                    slot: t
+                        .slot
+                        .and_then(|s| u64::try_from(s).ok())
+                        .unwrap_or_default(),
+                    since: text(status.timestamp),
                 }
             })
             .collect())

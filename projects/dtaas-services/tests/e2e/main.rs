@@ -16,3 +16,4 @@ mod images;
 mod platform;
 mod standins;
 mod support;
+mod swarm;
