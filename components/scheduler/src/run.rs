@@ -10,8 +10,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::dispatch::Gate;
-use crate::scheduler::Inner;
+use crate::gate::Gate;
+use crate::inner::Inner;
 use crate::store::{NewExecution, Outcome};
 use crate::task::{RetryPolicy, RunContext, TaskFn, TaskId};
 
