@@ -8,7 +8,7 @@ use lifecycle::Selection;
 
 use crate::args::{ServiceBackupArgs, ServiceRestoreArgs, UpgradeArgs};
 use crate::commands::db::open_store;
-use crate::commands::service::{prepare, prepare_with};
+use crate::commands::{prepare, prepare_with};
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
 

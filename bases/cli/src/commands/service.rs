@@ -1,49 +1,13 @@
 //! `service start|stop|restart|status|remove|clean|install`: thin handlers over the lifecycle component.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context as _;
-use compose::ProjectFiles;
-use docker::BollardEngine;
 use lifecycle::{Lifecycle, Selection, StartOptions};
 
-use crate::args::{
-    CleanArgs, InstallArgs, LogsArgs, RemoveArgs, RestartArgs, StartArgs, StatusArgs, StopArgs,
-};
+use crate::args::{CleanArgs, InstallArgs, RemoveArgs, RestartArgs, StartArgs, StopArgs};
 use crate::commands::db::{forget_deleted_state, open_store};
+use crate::commands::{prepare, prepare_with};
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
-
-/// The project's compose files, interpolation variables and a connected engine.
-pub(crate) async fn prepare(
-    ctx: &Ctx,
-) -> anyhow::Result<(BollardEngine, ProjectFiles, BTreeMap<String, String>)> {
-    let settings = ctx.settings()?;
-    prepare_with(&settings).await
-}
-
-/// [`prepare`] for settings the handler already resolved (so they load, and warn, once).
-pub(crate) async fn prepare_with(
-    settings: &config::Settings,
-) -> anyhow::Result<(BollardEngine, ProjectFiles, BTreeMap<String, String>)> {
-    let dir = settings.project_dir().to_owned();
-    let files = compose::default_compose_files(&dir);
-    if files.is_empty() {
-        return Err(CliError::Usage(format!(
-            "Docker Compose file not found: {}",
-            dir.join("compose.services.yml").display()
-        ))
-        .into());
-    }
-    let project = ProjectFiles {
-        name: settings.project_name(),
-        working_dir: dir,
-        files,
-    };
-    let host = std::env::var("DOCKER_HOST").ok();
-    let engine = BollardEngine::connect(host.as_deref()).await?;
-    Ok((engine, project, settings.interpolation_vars()))
-}
 
 fn selection_text(raw: Option<&str>, sel: &Selection) -> String {
     match (raw, sel) {
@@ -300,16 +264,6 @@ pub(crate) async fn restart(ctx: &Ctx, args: &RestartArgs) -> anyhow::Result<Exi
     } else {
         Ok(Exit::Failed)
     }
-}
-
-/// `service status`: the rich view (see commands/status.rs).
-pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit> {
-    crate::commands::status::status(ctx, args).await
-}
-
-/// `service logs`.
-pub(crate) async fn logs(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<Exit> {
-    crate::commands::status::logs(ctx, args).await
 }
 
 /// A remove or clean report with what the state database forgot.
