@@ -120,24 +120,37 @@ pub(crate) async fn execute(inner: Arc<Inner>, d: Dispatch, gate: Option<Arc<Gat
             if let Some(id) = rec_id {
                 record_end(&inner, &task_name, id, ended_at, &r).await;
             }
-            let again = r.outcome.is_failure()
-                && r.retryable
-                && attempt <= retry.max_retries
-                && !inner.shutdown.is_cancelled();
-            if !again {
+            if !retry_after_backoff(&inner, &r, attempt, &retry).await {
                 break;
-            }
-            let delay = retry.delay(attempt);
-            tracing::debug!(delay = ?delay, "retrying after backoff");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = inner.shutdown.cancelled() => break,
             }
             attempt += 1;
         }
     }
     .instrument(span)
     .await;
+}
+
+/// Whether a failed attempt is tried again: retryable, retries left and no stop; then
+/// waits for the backoff (false when the scheduler stops meanwhile).
+async fn retry_after_backoff(
+    inner: &Inner,
+    r: &AttemptResult,
+    attempt: u32,
+    retry: &RetryPolicy,
+) -> bool {
+    let again = r.outcome.is_failure()
+        && r.retryable
+        && attempt <= retry.max_retries
+        && !inner.shutdown.is_cancelled();
+    if !again {
+        return false;
+    }
+    let delay = retry.delay(attempt);
+    tracing::debug!(delay = ?delay, "retrying after backoff");
+    tokio::select! {
+        () = tokio::time::sleep(delay) => true,
+        () = inner.shutdown.cancelled() => false,
+    }
 }
 
 /// Records the start of an attempt. For a batch prepared ahead, only once every body of the
