@@ -75,3 +75,34 @@ fn only_a_failed_rollback_keeps_the_new_image_recorded() {
     assert!(!keeps_new_image(&thingsboard_left_stopped(rolled_back)));
     assert!(keeps_new_image(&thingsboard_left_stopped(failed)));
 }
+
+/// Upgrades `postgres` to `img:2` on the fixture project, marking in a fresh state DB when
+/// `mark`; returns the recorded intents afterwards.
+async fn upgrade_postgres(mark: bool) -> std::collections::BTreeMap<String, store::ServiceIntent> {
+    let d = tempfile::tempdir().unwrap();
+    let (e, files) = crate::fixtures::running(d.path()).await;
+    e.allow_pull("img:2");
+    let db = store::test_support::TestDb::sqlite();
+    let store = store::Store::open(&db.location()).await.unwrap();
+    let mut ds = crate::DataSafety::new(&e, &files, &std::collections::BTreeMap::new()).unwrap();
+    if mark {
+        ds = ds.marking(&store);
+    }
+    let opts = crate::UpgradeOptions {
+        image: Some("img:2".to_owned()),
+        timeout: std::time::Duration::from_secs(1),
+        ..crate::UpgradeOptions::default()
+    };
+    ds.upgrade(catalog::Service::Postgres, &opts).await.unwrap();
+    store.intents().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_marking_upgrade_records_running_and_clears_its_maintenance_marker() {
+    let intents = upgrade_postgres(true).await;
+    let pg = &intents["postgres"];
+    assert_eq!(pg.desired, Some(lifecycle::Desired::Running));
+    assert_eq!(pg.command, "service upgrade");
+    assert!(pg.maintenance.is_none(), "{:?}", pg.maintenance);
+    assert!(upgrade_postgres(false).await.is_empty());
+}
