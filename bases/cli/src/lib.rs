@@ -88,7 +88,9 @@ fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
 }
 
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
-    use commands::{certs, config, db, doctor, history, host, project, secrets, service, user};
+    use commands::{
+        certs, config, db, doctor, history, host, project, secrets, service, status, user,
+    };
     commands::mode::refuse_unimplemented_swarm(ctx, &command)?;
     if let Some(exit) = commands::swarm::dispatch(ctx, &command).await? {
         return Ok(exit);
@@ -101,10 +103,10 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
             ServiceCmd::Start(a) => service::start(ctx, &a).await,
             ServiceCmd::Stop(a) => service::stop(ctx, &a).await,
             ServiceCmd::Restart(a) => service::restart(ctx, &a).await,
-            ServiceCmd::Status(a) => service::status(ctx, &a).await,
+            ServiceCmd::Status(a) => status::status(ctx, &a).await,
             ServiceCmd::Remove(a) => service::remove(ctx, &a).await,
             ServiceCmd::Clean(a) => service::clean(ctx, &a).await,
-            ServiceCmd::Logs(a) => service::logs(ctx, &a).await,
+            ServiceCmd::Logs(a) => status::logs(ctx, &a).await,
             ServiceCmd::Upgrade(a) => commands::data::upgrade(ctx, &a).await,
             ServiceCmd::Backup(a) => commands::data::backup(ctx, &a).await,
             ServiceCmd::Restore(a) => commands::data::restore(ctx, &a).await,
@@ -164,7 +166,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         }
         Command::Status(a) => {
             ctx.out.deprecated("status", "service status");
-            service::status(ctx, &a).await
+            status::status(ctx, &a).await
         }
         Command::Remove(a) => {
             ctx.out.deprecated("remove", "service remove");

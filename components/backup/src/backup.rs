@@ -112,7 +112,7 @@ impl<E: Engine> DataSafety<'_, E> {
     /// # Errors
     /// Selection, engine, exec and file-system errors; [`BackupError::Exists`] when the
     /// target directory exists and is not empty.
-    pub async fn backup(
+    pub(crate) async fn backup_unmarked(
         &self,
         sel: &Selection,
         opts: &BackupOptions,

@@ -25,6 +25,8 @@ pub struct DataSafety<'e, E: Engine> {
     pub(crate) vars: BTreeMap<String, String>,
     pub(crate) lifecycle: Lifecycle<'e, E>,
     pub(crate) owners: bool,
+    /// Where the maintenance markers go ([`DataSafety::marking`]).
+    pub(crate) marker: Option<&'e store::Store>,
 }
 
 impl<'e, E: Engine> DataSafety<'e, E> {
@@ -43,7 +45,17 @@ impl<'e, E: Engine> DataSafety<'e, E> {
             vars: vars.clone(),
             lifecycle: Lifecycle::new(engine, files, vars)?,
             owners: nix::unistd::geteuid().is_root(),
+            marker: None,
         })
+    }
+
+    /// Every backup, restore and upgrade marks its services as in maintenance in `store`
+    /// while it works (`lifecycle::in_maintenance`), so service-health leaves them alone;
+    /// an upgrade records the intent "running" first.
+    #[must_use]
+    pub fn marking(mut self, store: &'e store::Store) -> Self {
+        self.marker = Some(store);
+        self
     }
 
     /// The lifecycle of the project (as configured).

@@ -7,15 +7,17 @@
 //! PostgreSQL is dumped with `pg_dumpall` inside its running container (credentials in
 //! the exec environment); every other service is archived (tar + gzip) from its state
 //! directories while stopped. It works through the lifecycle and compose components on a
-//! [`docker::Engine`]; it never prints, prompts or reads the environment, and it never
-//! writes `config/services.env` (the caller records an upgrade's image before it starts
-//! and puts the previous one back when the upgrade rolled back).
+//! [`docker::Engine`]; it never prints, prompts or reads the environment. The entry points
+//! (`entry.rs`) mark the services as in maintenance while they work, and
+//! [`DataSafety::upgrade_recorded`] records an upgrade's image in `config/services.env`
+//! before it starts and puts the previous one back when the upgrade rolled back.
 
 mod archive;
 mod aside;
 mod backup;
 mod data_safety;
 mod dump;
+mod entry;
 mod error;
 #[cfg(test)]
 mod fixtures;
@@ -29,6 +31,7 @@ mod walk;
 
 pub use backup::{BackupOptions, BackupReport};
 pub use data_safety::DataSafety;
+pub use entry::{ImageNote, UpgradeOutcome};
 pub use error::BackupError;
 pub use manifest::{
     BackupKind, FORMAT, LeftOut, MANIFEST_FILE, Manifest, ServiceBackup, sha256_file, verify,

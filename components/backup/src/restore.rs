@@ -83,7 +83,7 @@ impl<E: Engine> DataSafety<'_, E> {
     /// [`BackupError::RollbackFailed`], selection and engine errors; when services were
     /// restored before one failed (or ThingsBoard could not be started again),
     /// [`BackupError::Partial`] names them around the failure.
-    pub async fn restore(
+    pub(crate) async fn restore_unmarked(
         &self,
         from: &Path,
         sel: &Selection,

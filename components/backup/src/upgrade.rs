@@ -151,7 +151,7 @@ impl<'e, E: Engine> DataSafety<'e, E> {
     /// [`BackupError::ImageUnavailable`] (nothing changed), [`BackupError::UpgradeRolledBack`],
     /// [`BackupError::RollbackFailed`], selection, engine and file-system errors;
     /// [`BackupError::Partial`] around them when ThingsBoard, stopped for its database,
-    pub async fn upgrade(
+    pub(crate) async fn upgrade_unmarked(
         &self,
         s: Service,
         opts: &UpgradeOptions,

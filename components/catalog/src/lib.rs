@@ -7,5 +7,5 @@
 mod selector;
 mod service;
 
-pub use selector::{CatalogError, parse_selector};
+pub use selector::{CatalogError, parse_install_selector, parse_selector};
 pub use service::Service;

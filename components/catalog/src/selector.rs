@@ -15,6 +15,14 @@ pub enum CatalogError {
         supported: String,
         names: String,
     },
+    /// `service install` named a service without an install flow.
+    #[error("Installation is supported for ThingsBoard and GitLab. Got: {names}")]
+    NotInstallable { names: String },
+    /// `service install -s` named nothing.
+    #[error(
+        "No service named in the selector. Name at least one service, or omit the flag entirely."
+    )]
+    NoneToInstall,
 }
 
 fn valid_names() -> String {
@@ -58,6 +66,43 @@ pub fn parse_selector(raw: Option<&str>) -> Result<Vec<Service>, CatalogError> {
         });
     }
     Ok(picked)
+}
+
+/// Parse the `-s/--services` value of `service install`: a comma list of
+/// `thingsboard|thingsboard-ce|gitlab`, case-insensitive, caller order, de-duplicated;
+/// `None` (flag absent): ThingsBoard then GitLab.
+///
+/// # Errors
+/// [`CatalogError::NotInstallable`] listing every other name, [`CatalogError::NoneToInstall`]
+/// when the value names nothing.
+pub fn parse_install_selector(raw: Option<&str>) -> Result<Vec<Service>, CatalogError> {
+    let Some(raw) = raw else {
+        return Ok(vec![Service::ThingsBoard, Service::GitLab]);
+    };
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let s = match item.to_ascii_lowercase().as_str() {
+            "thingsboard" | "thingsboard-ce" => Service::ThingsBoard,
+            "gitlab" => Service::GitLab,
+            _ => {
+                bad.push(item.to_owned());
+                continue;
+            }
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    if !bad.is_empty() {
+        return Err(CatalogError::NotInstallable {
+            names: bad.join(", "),
+        });
+    }
+    if out.is_empty() {
+        return Err(CatalogError::NoneToInstall);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -112,5 +157,19 @@ mod tests {
             json,
             r#"["rabbitmq","mongodb","grafana","influxdb","postgres","thingsboard-ce","gitlab"]"#
         );
+    }
+
+    #[test]
+    fn install_selector_names_thingsboard_and_gitlab_only() {
+        assert_eq!(
+            parse_install_selector(None).unwrap(),
+            vec![Service::ThingsBoard, Service::GitLab]
+        );
+        assert_eq!(
+            parse_install_selector(Some(" GitLab,thingsboard-ce,ThingsBoard,")).unwrap(),
+            vec![Service::GitLab, Service::ThingsBoard]
+        );
+        insta::assert_snapshot!(parse_install_selector(Some("grafana,gitlab,mysql")).unwrap_err(), @"Installation is supported for ThingsBoard and GitLab. Got: grafana, mysql");
+        insta::assert_snapshot!(parse_install_selector(Some(" , ")).unwrap_err(), @"No service named in the selector. Name at least one service, or omit the flag entirely.");
     }
 }

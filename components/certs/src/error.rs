@@ -1,7 +1,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::setup::Step;
+use crate::step::Step;
 
 /// Everything that can go wrong in the certs component.
 ///

@@ -15,6 +15,7 @@ mod options;
 mod refresh;
 mod selfsigned;
 mod setup;
+mod step;
 
 pub use check::{CertInfo, CheckOptions, CheckReport, EXPIRY_WARNING_DAYS, Finding, Level, check};
 pub use error::CertsError;

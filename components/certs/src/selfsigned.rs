@@ -126,9 +126,26 @@ pub fn self_signed(opts: &SelfSignedOptions) -> Result<SelfSignedReport, CertsEr
         return Err(CertsError::Exists { paths: existing });
     }
 
+    let contents = generate(hostname, &names, opts.days)?;
+    fsx::ensure_dir_path(&opts.dir)?;
+    for (path, (content, mode)) in files.iter().zip(contents) {
+        fsx::write_path(path, content.as_bytes(), mode)?;
+    }
+    Ok(SelfSignedReport {
+        dir: opts.dir.clone(),
+        generated: true,
+        names,
+        files,
+        lets_encrypt,
+    })
+}
+
+/// A new development CA and a leaf for `names` valid `days` days: the contents and modes of
+/// [`SELF_SIGNED_FILES`], in that order.
+fn generate(hostname: &str, names: &[String], days: u32) -> Result<[(String, u32); 5], CertsError> {
     let now = OffsetDateTime::now_utc();
     let not_before = now - Duration::days(1);
-    let not_after = now + Duration::days(i64::from(opts.days.max(1)));
+    let not_after = now + Duration::days(i64::from(days.max(1)));
 
     let mut ca = CertificateParams::default();
     ca.distinguished_name.push(
@@ -149,7 +166,7 @@ pub fn self_signed(opts: &SelfSignedOptions) -> Result<SelfSignedReport, CertsEr
     let ca_cert = ca.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca, ca_key);
 
-    let mut leaf = CertificateParams::new(names.clone())?;
+    let mut leaf = CertificateParams::new(names.to_vec())?;
     leaf.distinguished_name
         .push(DnType::CommonName, hostname.to_owned());
     leaf.key_usages = vec![
@@ -168,24 +185,13 @@ pub fn self_signed(opts: &SelfSignedOptions) -> Result<SelfSignedReport, CertsEr
 
     let ca_pem = ca_cert.pem();
     let leaf_pem = leaf_cert.pem();
-    let contents: [(String, u32); 5] = [
+    Ok([
         (leaf_key.serialize_pem(), 0o600),
         (format!("{leaf_pem}{ca_pem}"), 0o644),
         (leaf_pem, 0o644),
         (ca_pem.clone(), 0o644),
         (ca_pem, 0o644),
-    ];
-    fsx::ensure_dir_path(&opts.dir)?;
-    for (path, (content, mode)) in files.iter().zip(contents) {
-        fsx::write_path(path, content.as_bytes(), mode)?;
-    }
-    Ok(SelfSignedReport {
-        dir: opts.dir.clone(),
-        generated: true,
-        names,
-        files,
-        lets_encrypt,
-    })
+    ])
 }
 
 /// `privkey3.pem`, `fullchain12.pem`, ...: a numbered Let's Encrypt name.

@@ -184,6 +184,23 @@ pub fn resolve(
     overrides: &[(String, String)],
 ) -> Result<(Settings, Vec<Warning>), ConfigError> {
     let mut warnings = Vec::new();
+    let extra = check_file_keys(file, &mut warnings);
+    check_env_keys(env, &mut warnings);
+    check_overrides(overrides, &mut warnings)?;
+    let values = merge(file, env, overrides)?;
+    Ok((
+        Settings {
+            project_dir: project_dir.to_owned(),
+            values,
+            extra,
+        },
+        warnings,
+    ))
+}
+
+/// Warnings for keys set twice and unknown keys in services.env; the unknown ones, kept as
+/// they are.
+fn check_file_keys(file: &EnvFile, warnings: &mut Vec<Warning>) -> BTreeMap<String, String> {
     let mut extra = BTreeMap::new();
     let mut seen = BTreeMap::new();
     for (key, value, line) in file.entries() {
@@ -204,7 +221,11 @@ pub fn resolve(
             )));
         }
     }
-    // A misspelt DTAAS_<KEY> would otherwise be ignored without a word.
+    extra
+}
+
+/// A misspelt DTAAS_<KEY> would otherwise be ignored without a word.
+fn check_env_keys(env: &[(String, String)], warnings: &mut Vec<Warning>) {
     for (var, _) in env {
         let Some(key) = var.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -218,6 +239,13 @@ pub fn resolve(
             )));
         }
     }
+}
+
+/// An unknown key in `--set` is an error; a secret there is warned about.
+fn check_overrides(
+    overrides: &[(String, String)],
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
     for (key, _) in overrides {
         match key_spec(key) {
             None => {
@@ -232,7 +260,16 @@ pub fn resolve(
             Some(_) => {}
         }
     }
+    Ok(())
+}
 
+/// The layers merged (defaults < file < environment < flags), every known key validated and
+/// kept with where its value came from.
+fn merge(
+    file: &EnvFile,
+    env: &[(String, String)],
+    overrides: &[(String, String)],
+) -> Result<BTreeMap<String, Resolved>, ConfigError> {
     let defaults = KEYS
         .iter()
         .filter_map(|k| k.default.map(|d| (k.name.to_owned(), d.to_owned())));
@@ -288,14 +325,7 @@ pub fn resolve(
             },
         );
     }
-    Ok((
-        Settings {
-            project_dir: project_dir.to_owned(),
-            values,
-            extra,
-        },
-        warnings,
-    ))
+    Ok(values)
 }
 
 fn parse_port(v: &str) -> Result<u16, String> {

@@ -164,128 +164,33 @@ pub fn parse(
     let Some(cols) = header_columns(&header, &mut problems) else {
         return Err(invalid(problems));
     };
-    let email_needed: Vec<Service> = services
-        .iter()
-        .copied()
-        .filter(|s| needs_email(*s))
-        .collect();
-
-    let mut rows = Vec::new();
-    let mut names: HashMap<String, u64> = HashMap::new();
-    let mut emails: HashMap<String, u64> = HashMap::new();
+    let mut rows = Rows {
+        bytes,
+        email_needed: services
+            .iter()
+            .copied()
+            .filter(|s| needs_email(*s))
+            .collect(),
+        cols,
+        services,
+        names: HashMap::new(),
+        emails: HashMap::new(),
+        problems,
+        rows: Vec::new(),
+    };
     for rec in records {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(csv_problem(bytes, &e));
-                continue;
-            }
-        };
-        let line = line_of(bytes, rec.position());
-        let at = Some(line);
-        if rec.iter().all(<[u8]>::is_empty) {
-            continue;
+        match rec {
+            Ok(rec) => rows.add(&rec),
+            Err(e) => rows.problems.push(csv_problem(bytes, &e)),
         }
-        // A quote left open swallows the rest of the file into one field (the csv reader is
-        // lenient there); fields never span lines here, so every line has balanced quotes.
-        if let Some(start) = rec
-            .position()
-            .map(|p| usize::try_from(p.byte()).unwrap_or(usize::MAX))
-        {
-            let text = bytes.get(start..).unwrap_or_default();
-            let end = text.iter().position(|b| *b == b'\n').unwrap_or(text.len());
-            if text[..end].iter().filter(|b| **b == b'"').count() % 2 == 1 {
-                problems.push(Problem {
-                    line: at,
-                    message: "unterminated quote: a field that starts with \" must end with \" on the same line".to_owned(),
-                });
-                continue;
-            }
-        }
-        if rec.len() > cols.width {
-            problems.push(Problem {
-                line: at,
-                message: format!("{} fields, but the header has {}", rec.len(), cols.width),
-            });
-            continue;
-        }
-        let mut field = |i: Option<usize>, what: &str| -> Option<String> {
-            let raw = i.and_then(|i| rec.get(i)).unwrap_or_default();
-            match std::str::from_utf8(raw) {
-                Ok(s) => Some(s.to_owned()),
-                Err(_) => {
-                    problems.push(Problem {
-                        line: at,
-                        message: format!("the {what} is not valid UTF-8"),
-                    });
-                    None
-                }
-            }
-        };
-        let username = field(Some(cols.username), USERNAME);
-        let password = field(Some(cols.password), PASSWORD).map(SecretString::from);
-        let email = field(cols.email, EMAIL);
-        let (Some(username), Some(password), Some(email)) = (username, password, email) else {
-            continue;
-        };
-        let mut row_ok = true;
-        let mut report = |message: String| {
-            problems.push(Problem { line: at, message });
-            false
-        };
-        if username.is_empty() {
-            row_ok &= report("the username is empty".to_owned());
-        } else if let Err(m) = check_username(&username) {
-            row_ok &= report(m);
-        } else if let Some(first) = names.insert(username.to_ascii_lowercase(), line) {
-            row_ok &= report(format!(
-                "username {username:?} is already used on line {first}"
-            ));
-        }
-        if password.expose_secret().is_empty() {
-            row_ok &= report(format!("the password of {username:?} is empty"));
-        } else if password.expose_secret().chars().any(char::is_control) {
-            row_ok &= report(format!(
-                "the password of {username:?} contains a control character"
-            ));
-        }
-        let email = if email.is_empty() {
-            if cols.email.is_some() && !email_needed.is_empty() {
-                // Reported per service below; keep a clear message for the empty field itself.
-                row_ok &= report(format!("the email of {username:?} is empty"));
-            }
-            None
-        } else if !valid_email(&email) {
-            row_ok &= report(format!("email {email:?} is not an address (local@domain)"));
-            None
-        } else {
-            if let Some(first) = emails.insert(email.to_ascii_lowercase(), line) {
-                row_ok &= report(format!("email {email:?} is already used on line {first}"));
-            }
-            Some(email)
-        };
-        let cred = Credential {
-            line,
-            username,
-            password,
-            email,
-        };
-        if row_ok {
-            for s in services {
-                let missing_column = cols.email.is_none() && needs_email(*s);
-                if missing_column {
-                    continue; // reported once below
-                }
-                if let Some(m) = service_problem(*s, &cred) {
-                    problems.push(Problem {
-                        line: at,
-                        message: m,
-                    });
-                }
-            }
-        }
-        rows.push(cred);
     }
+    let Rows {
+        mut problems,
+        rows,
+        cols,
+        email_needed,
+        ..
+    } = rows;
     if cols.email.is_none() {
         for s in &email_needed {
             problems.push(Problem {
@@ -306,6 +211,185 @@ pub fn parse(
         problems.sort_by_key(|p| p.line.unwrap_or(0));
         Err(invalid(problems))
     }
+}
+
+/// One pass over the rows after the header: the users read, the names and emails seen so
+/// far (with their lines), every problem found.
+struct Rows<'a> {
+    bytes: &'a [u8],
+    cols: Columns,
+    services: &'a [Service],
+    /// The selected services that need an email per user.
+    email_needed: Vec<Service>,
+    names: HashMap<String, u64>,
+    emails: HashMap<String, u64>,
+    problems: Vec<Problem>,
+    rows: Vec<Credential>,
+}
+
+impl Rows<'_> {
+    /// Check one record and keep it (blank lines and unreadable rows are not kept).
+    fn add(&mut self, rec: &csv::ByteRecord) {
+        let line = line_of(self.bytes, rec.position());
+        let at = Some(line);
+        if rec.iter().all(<[u8]>::is_empty) {
+            return;
+        }
+        if has_open_quote(self.bytes, rec) {
+            self.problems.push(Problem {
+                line: at,
+                message: "unterminated quote: a field that starts with \" must end with \" on the same line".to_owned(),
+            });
+            return;
+        }
+        if rec.len() > self.cols.width {
+            self.problems.push(Problem {
+                line: at,
+                message: format!(
+                    "{} fields, but the header has {}",
+                    rec.len(),
+                    self.cols.width
+                ),
+            });
+            return;
+        }
+        let Some((username, password, email)) = self.fields(rec, at) else {
+            return;
+        };
+        let mut row_ok = self.check_username(&username, line);
+        row_ok &= self.check_password(&username, &password, at);
+        let (email_ok, email) = self.check_email(&username, email, line);
+        row_ok &= email_ok;
+        let cred = Credential {
+            line,
+            username,
+            password,
+            email,
+        };
+        if row_ok {
+            self.check_services(&cred, at);
+        }
+        self.rows.push(cred);
+    }
+
+    /// The username, password and email fields as text (each not UTF-8 is a problem).
+    fn fields(
+        &mut self,
+        rec: &csv::ByteRecord,
+        at: Option<u64>,
+    ) -> Option<(String, SecretString, String)> {
+        let mut field = |i: Option<usize>, what: &str| -> Option<String> {
+            let raw = i.and_then(|i| rec.get(i)).unwrap_or_default();
+            match std::str::from_utf8(raw) {
+                Ok(s) => Some(s.to_owned()),
+                Err(_) => {
+                    self.problems.push(Problem {
+                        line: at,
+                        message: format!("the {what} is not valid UTF-8"),
+                    });
+                    None
+                }
+            }
+        };
+        let username = field(Some(self.cols.username), USERNAME);
+        let password = field(Some(self.cols.password), PASSWORD).map(SecretString::from);
+        let email = field(self.cols.email, EMAIL);
+        Some((username?, password?, email?))
+    }
+
+    /// Records a problem of the row on `at`; false, for `row_ok &= ..`.
+    fn report(&mut self, at: Option<u64>, message: String) -> bool {
+        self.problems.push(Problem { line: at, message });
+        false
+    }
+
+    fn check_username(&mut self, username: &str, line: u64) -> bool {
+        let at = Some(line);
+        if username.is_empty() {
+            self.report(at, "the username is empty".to_owned())
+        } else if let Err(m) = check_username(username) {
+            self.report(at, m)
+        } else if let Some(first) = self.names.insert(username.to_ascii_lowercase(), line) {
+            self.report(
+                at,
+                format!("username {username:?} is already used on line {first}"),
+            )
+        } else {
+            true
+        }
+    }
+
+    fn check_password(&mut self, username: &str, password: &SecretString, at: Option<u64>) -> bool {
+        if password.expose_secret().is_empty() {
+            self.report(at, format!("the password of {username:?} is empty"))
+        } else if password.expose_secret().chars().any(char::is_control) {
+            self.report(
+                at,
+                format!("the password of {username:?} contains a control character"),
+            )
+        } else {
+            true
+        }
+    }
+
+    /// Whether the email is fine, and the email to keep (none when empty or invalid).
+    fn check_email(&mut self, username: &str, email: String, line: u64) -> (bool, Option<String>) {
+        let at = Some(line);
+        if email.is_empty() {
+            let ok = if self.cols.email.is_some() && !self.email_needed.is_empty() {
+                // Reported per service below; keep a clear message for the empty field itself.
+                self.report(at, format!("the email of {username:?} is empty"))
+            } else {
+                true
+            };
+            (ok, None)
+        } else if !valid_email(&email) {
+            let ok = self.report(
+                at,
+                format!("email {email:?} is not an address (local@domain)"),
+            );
+            (ok, None)
+        } else {
+            let ok = match self.emails.insert(email.to_ascii_lowercase(), line) {
+                Some(first) => self.report(
+                    at,
+                    format!("email {email:?} is already used on line {first}"),
+                ),
+                None => true,
+            };
+            (ok, Some(email))
+        }
+    }
+
+    /// The rules of each selected service for a row that is fine by itself.
+    fn check_services(&mut self, cred: &Credential, at: Option<u64>) {
+        for s in self.services {
+            let missing_column = self.cols.email.is_none() && needs_email(*s);
+            if missing_column {
+                continue; // reported once after the rows
+            }
+            if let Some(m) = service_problem(*s, cred) {
+                self.problems.push(Problem {
+                    line: at,
+                    message: m,
+                });
+            }
+        }
+    }
+}
+
+/// A quote left open swallows the rest of the file into one field (the csv reader is
+/// lenient there); fields never span lines here, so every line has balanced quotes.
+fn has_open_quote(bytes: &[u8], rec: &csv::ByteRecord) -> bool {
+    let Some(start) = rec
+        .position()
+        .map(|p| usize::try_from(p.byte()).unwrap_or(usize::MAX))
+    else {
+        return false;
+    };
+    let text = bytes.get(start..).unwrap_or_default();
+    let end = text.iter().position(|b| *b == b'\n').unwrap_or(text.len());
+    text[..end].iter().filter(|b| **b == b'"').count() % 2 == 1
 }
 
 fn valid_email(email: &str) -> bool {

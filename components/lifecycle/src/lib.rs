@@ -15,6 +15,7 @@ mod maintenance;
 mod ops;
 pub mod reconcile;
 mod report;
+mod restart_budget;
 
 pub use compose::{Progress, ProgressSink};
 pub use error::LifecycleError;
@@ -24,6 +25,7 @@ pub use report::{
     CleanReport, LeftAlone, PublishedPort, RemoveReport, RestartReport, ServiceStatus, StartReport,
     StartedService, StatusReport, StopReport,
 };
+pub use restart_budget::{RestartBudget, Restarts};
 pub use store::Desired;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! [`TokioClock`] under a paused tokio clock makes whole schedules deterministic.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// A source of wall-clock time.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
@@ -43,4 +43,9 @@ impl Clock for TokioClock {
     fn now(&self) -> SystemTime {
         self.wall + self.instant.elapsed()
     }
+}
+
+/// A duration in nanoseconds, saturating (as persisted and compared).
+pub(crate) fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -57,7 +57,7 @@ impl SchedulerConfig {
 }
 
 impl Default for SchedulerConfig {
-    /// 10 slots, like DMS.
+    /// 10 slots.
     fn default() -> Self {
         Self::new(10)
     }

@@ -2,13 +2,11 @@
 //! then their runs are spawned and the last scheduled times persisted.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use tokio_util::sync::CancellationToken;
-
+use crate::gate::Gate;
+use crate::inner::Inner;
 use crate::run::{Dispatch, execute};
-use crate::scheduler::Inner;
 use crate::table::TaskEntry;
 use crate::task::{OverlapPolicy, TaskId};
 
@@ -133,51 +131,6 @@ async fn dispatch_ahead(inner: &Arc<Inner>, at: SystemTime) -> Ahead {
     Ahead::Done {
         spent,
         next: pass.next_wake,
-    }
-}
-
-/// Where runs prepared ahead wait for their due instant. Their bookkeeping (recording the
-/// start) waits until every body of the batch had its first poll, so that the last body of
-/// a large batch does not start after the bookkeeping of all the others.
-pub(crate) struct Gate {
-    opened: CancellationToken,
-    go: AtomicBool,
-    /// Runs of the batch whose body has not been polled yet.
-    unstarted: AtomicUsize,
-    all_started: CancellationToken,
-}
-
-impl Gate {
-    fn new(runs: usize) -> Self {
-        Self {
-            opened: CancellationToken::new(),
-            go: AtomicBool::new(false),
-            unstarted: AtomicUsize::new(runs),
-            all_started: CancellationToken::new(),
-        }
-    }
-
-    fn open(&self, go: bool) {
-        self.go.store(go, Ordering::Release);
-        self.opened.cancel();
-    }
-
-    /// Wait for the gate; false if the scheduler stopped before it opened.
-    pub(crate) async fn pass(&self) -> bool {
-        self.opened.cancelled().await;
-        self.go.load(Ordering::Acquire)
-    }
-
-    /// One run of the batch started its body (or will never start it).
-    pub(crate) fn started(&self) {
-        if self.unstarted.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.all_started.cancel();
-        }
-    }
-
-    /// Wait until every run of the batch started its body.
-    pub(crate) async fn all_started(&self) {
-        self.all_started.cancelled().await;
     }
 }
 

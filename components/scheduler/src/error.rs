@@ -1,4 +1,4 @@
-use crate::task::TaskId;
+use crate::id::TaskId;
 
 /// A boxed error, as returned by [`crate::SchedulerStore`] implementations.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -20,6 +20,9 @@ mod config;
 mod cron;
 mod dispatch;
 mod error;
+mod gate;
+mod id;
+mod inner;
 mod run;
 mod scheduler;
 mod store;
@@ -32,10 +35,10 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use config::SchedulerConfig;
 pub use cron::CronSchedule;
 pub use error::{BoxError, SchedulerError};
-pub use scheduler::{Scheduler, SchedulerBuilder, StopReport};
+pub use id::TaskId;
+pub use inner::StopReport;
+pub use scheduler::{Scheduler, SchedulerBuilder};
 pub use store::{BoxFuture, ExecutionRecord, MemoryStore, NewExecution, Outcome, SchedulerStore};
-pub use task::{
-    OverlapPolicy, RetryPolicy, RunContext, TaskError, TaskId, TaskInfo, TaskSpec, TaskState,
-};
+pub use task::{OverlapPolicy, RetryPolicy, RunContext, TaskError, TaskInfo, TaskSpec, TaskState};
 pub use tokio_util::sync::CancellationToken;
 pub use trigger::{EventHandle, Jitter, MissedRunPolicy, Trigger, TriggerInfo, TriggerKindInfo};

@@ -10,8 +10,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::dispatch::Gate;
-use crate::scheduler::Inner;
+use crate::gate::Gate;
+use crate::inner::Inner;
 use crate::store::{NewExecution, Outcome};
 use crate::task::{RetryPolicy, RunContext, TaskFn, TaskId};
 
@@ -103,80 +103,114 @@ pub(crate) async fn execute(inner: Arc<Inner>, d: Dispatch, gate: Option<Arc<Gat
             tracing::debug!(attempt, "attempt started");
             // The body is polled first; its start is recorded meanwhile (for a batch
             // prepared ahead: once every body of the batch started; the bookkeeping follows).
-            let batch = ticket.take();
-            let record_start = async {
-                if let Some(t) = batch {
-                    let gate = Arc::clone(&t.0);
-                    drop(t);
-                    gate.all_started().await;
-                }
-                let rec = NewExecution {
-                    task: String::from(&*task_name),
-                    trigger: String::from(&*trigger),
-                    scheduled_for,
-                    started_at,
-                    attempt,
-                };
-                match inner.store.start_execution(&rec).await {
-                    Ok(id) => Some(id),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot record the start of the run");
-                        None
-                    }
-                }
+            let rec = NewExecution {
+                task: String::from(&*task_name),
+                trigger: String::from(&*trigger),
+                scheduled_for,
+                started_at,
+                attempt,
             };
             let (r, rec_id) = futures_util::future::join(
                 attempt_once(&inner, &func, ctx, timeout, &token),
-                record_start,
+                record_start(&inner, ticket.take(), &rec),
             )
             .await;
             let ended_at = inner.clock.now();
-            match r.outcome {
-                Outcome::Success => tracing::info!(attempt, "run succeeded"),
-                Outcome::Panicked => {
-                    tracing::error!(
-                        attempt,
-                        error = r.error.as_deref().unwrap_or(""),
-                        "run panicked"
-                    );
-                }
-                outcome => tracing::warn!(attempt, %outcome,
-                    error = r.error.as_deref().unwrap_or(""), "run did not succeed"),
-            }
+            log_outcome(attempt, &r);
             if let Some(id) = rec_id {
-                if let Err(e) = inner
-                    .store
-                    .finish_execution(id, ended_at, r.outcome, r.error.as_deref())
-                    .await
-                {
-                    tracing::warn!(error = %e, "cannot record the end of the run");
-                }
-                if let Err(e) = inner
-                    .store
-                    .prune_executions(&task_name, inner.config.history_limit)
-                    .await
-                {
-                    tracing::warn!(error = %e, "cannot prune the execution history");
-                }
+                record_end(&inner, &task_name, id, ended_at, &r).await;
             }
-            let again = r.outcome.is_failure()
-                && r.retryable
-                && attempt <= retry.max_retries
-                && !inner.shutdown.is_cancelled();
-            if !again {
+            if !retry_after_backoff(&inner, &r, attempt, &retry).await {
                 break;
-            }
-            let delay = retry.delay(attempt);
-            tracing::debug!(delay = ?delay, "retrying after backoff");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = inner.shutdown.cancelled() => break,
             }
             attempt += 1;
         }
     }
     .instrument(span)
     .await;
+}
+
+/// Whether a failed attempt is tried again: retryable, retries left and no stop; then
+/// waits for the backoff (false when the scheduler stops meanwhile).
+async fn retry_after_backoff(
+    inner: &Inner,
+    r: &AttemptResult,
+    attempt: u32,
+    retry: &RetryPolicy,
+) -> bool {
+    let again = r.outcome.is_failure()
+        && r.retryable
+        && attempt <= retry.max_retries
+        && !inner.shutdown.is_cancelled();
+    if !again {
+        return false;
+    }
+    let delay = retry.delay(attempt);
+    tracing::debug!(delay = ?delay, "retrying after backoff");
+    tokio::select! {
+        () = tokio::time::sleep(delay) => true,
+        () = inner.shutdown.cancelled() => false,
+    }
+}
+
+/// Records the start of an attempt. For a batch prepared ahead, only once every body of the
+/// batch started (the bodies are polled first, the bookkeeping follows).
+async fn record_start(
+    inner: &Inner,
+    batch: Option<StartTicket>,
+    rec: &NewExecution,
+) -> Option<i64> {
+    if let Some(t) = batch {
+        let gate = Arc::clone(&t.0);
+        drop(t);
+        gate.all_started().await;
+    }
+    match inner.store.start_execution(rec).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot record the start of the run");
+            None
+        }
+    }
+}
+
+fn log_outcome(attempt: u32, r: &AttemptResult) {
+    match r.outcome {
+        Outcome::Success => tracing::info!(attempt, "run succeeded"),
+        Outcome::Panicked => {
+            tracing::error!(
+                attempt,
+                error = r.error.as_deref().unwrap_or(""),
+                "run panicked"
+            );
+        }
+        outcome => tracing::warn!(attempt, %outcome,
+            error = r.error.as_deref().unwrap_or(""), "run did not succeed"),
+    }
+}
+
+/// Records the end of an attempt and keeps the task's history within its limit.
+async fn record_end(
+    inner: &Inner,
+    task_name: &str,
+    id: i64,
+    ended_at: SystemTime,
+    r: &AttemptResult,
+) {
+    if let Err(e) = inner
+        .store
+        .finish_execution(id, ended_at, r.outcome, r.error.as_deref())
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record the end of the run");
+    }
+    if let Err(e) = inner
+        .store
+        .prune_executions(task_name, inner.config.history_limit)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot prune the execution history");
+    }
 }
 
 async fn attempt_once(

@@ -2,11 +2,10 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, OnceCell, Semaphore};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -14,71 +13,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::SchedulerConfig;
 use crate::dispatch::dispatch_loop;
 use crate::error::SchedulerError;
+use crate::id::TaskId;
+use crate::inner::{Inner, Lifecycle, StopReport};
 use crate::store::{ExecutionRecord, MemoryStore, SchedulerStore};
 use crate::table::{Table, TaskEntry};
-use crate::task::{TaskId, TaskInfo, TaskSpec};
+use crate::task::{TaskInfo, TaskSpec};
 use crate::trigger::TriggerState;
-
-/// How [`Scheduler::stop`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StopReport {
-    /// Runs were still going after the grace period, so their tokens were cancelled.
-    pub forced: bool,
-    /// Runs that were going when the tokens were cancelled.
-    pub cancelled: usize,
-    /// Runs that still had not ended after `cancel_grace` and were aborted (their record
-    /// may stay without an end).
-    pub aborted: usize,
-}
-enum Lifecycle {
-    Idle,
-    Running(JoinHandle<()>),
-    Stopped,
-}
-
-pub(crate) struct Inner {
-    pub(crate) config: SchedulerConfig,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) store: Arc<dyn SchedulerStore>,
-    pub(crate) table: Mutex<Table>,
-    pub(crate) permits: Arc<Semaphore>,
-    pub(crate) wake: Arc<Notify>,
-    /// Stop dispatching and retrying.
-    pub(crate) shutdown: CancellationToken,
-    /// Parent of every run's token: cancelled on a forced stop.
-    pub(crate) force: CancellationToken,
-    /// Drops the runs that still go after `cancel_grace` on a forced stop.
-    pub(crate) abort: CancellationToken,
-    pub(crate) tracker: TaskTracker,
-    lifecycle: Mutex<Lifecycle>,
-    stopped: OnceCell<StopReport>,
-}
-
-impl Inner {
-    pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A run ended (called from its guard, also when it was aborted).
-    pub(crate) fn run_ended(&self, task: TaskId) {
-        {
-            let mut t = self.table();
-            if let Some(e) = t.tasks.get_mut(&task) {
-                e.running = e.running.saturating_sub(1);
-                if e.remove_when_done && e.done() {
-                    tracing::debug!(task = %e.name, "all triggers exhausted: task removed");
-                    t.remove(task);
-                }
-            }
-            // A slot or the task itself became free: only a task left due by a pass can
-            // use it (a trigger that falls due later wakes the dispatcher by itself).
-            if t.waiting.is_empty() {
-                return;
-            }
-        }
-        self.wake.notify_one();
-    }
-}
 
 /// A background-task scheduler. Cheap to clone (all clones are the same scheduler).
 ///

@@ -9,17 +9,9 @@ use std::time::{Duration, SystemTime};
 use rand::RngExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::duration_nanos;
+pub(crate) use crate::id::TaskId;
 use crate::trigger::{Trigger, TriggerInfo};
-
-/// A task's id: assigned by [`crate::Scheduler::add_task`], 0, 1, 2, ... and never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TaskId(pub u64);
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// Why a task run failed. Built from any error with `?` (the source chain is kept in the
 /// message), or with [`TaskError::msg`]; [`TaskError::permanent`] marks it not worth retrying.
@@ -192,7 +184,7 @@ impl RetryPolicy {
         }
     }
 
-    /// A fixed delay between attempts (the DMS behaviour).
+    /// A fixed delay between attempts.
     pub fn fixed(max_retries: u32, delay: Duration) -> Self {
         Self {
             max_retries,
@@ -242,10 +234,6 @@ impl RetryPolicy {
             base
         }
     }
-}
-
-pub(crate) fn duration_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A task to register with [`crate::Scheduler::add_task`].

@@ -1,7 +1,7 @@
 //! `certs check|self-signed|refresh`: thin handlers over the certs component.
 
 use crate::args::SelfSignedArgs;
-use crate::commands::host::certs_options;
+use crate::commands::certs_options;
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
 
@@ -241,7 +241,7 @@ async fn restart_running(
         .iter()
         .filter_map(|s| catalog::Service::from_compose_name(s))
         .collect();
-    let (engine, files, vars) = crate::commands::service::prepare_with(settings).await?;
+    let (engine, files, vars) = crate::commands::prepare_with(settings).await?;
     let l = lifecycle::Lifecycle::new(&engine, &files, &vars)?;
     let status = l.status(&lifecycle::Selection::Only(services)).await?;
     let (running, idle): (Vec<_>, Vec<_>) = status

@@ -1,49 +1,13 @@
 //! `service start|stop|restart|status|remove|clean|install`: thin handlers over the lifecycle component.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context as _;
-use compose::ProjectFiles;
-use docker::BollardEngine;
 use lifecycle::{Lifecycle, Selection, StartOptions};
 
-use crate::args::{
-    CleanArgs, InstallArgs, LogsArgs, RemoveArgs, RestartArgs, StartArgs, StatusArgs, StopArgs,
-};
+use crate::args::{CleanArgs, InstallArgs, RemoveArgs, RestartArgs, StartArgs, StopArgs};
 use crate::commands::db::{forget_deleted_state, open_store};
+use crate::commands::{prepare, prepare_with};
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
-
-/// The project's compose files, interpolation variables and a connected engine.
-pub(crate) async fn prepare(
-    ctx: &Ctx,
-) -> anyhow::Result<(BollardEngine, ProjectFiles, BTreeMap<String, String>)> {
-    let settings = ctx.settings()?;
-    prepare_with(&settings).await
-}
-
-/// [`prepare`] for settings the handler already resolved (so they load, and warn, once).
-pub(crate) async fn prepare_with(
-    settings: &config::Settings,
-) -> anyhow::Result<(BollardEngine, ProjectFiles, BTreeMap<String, String>)> {
-    let dir = settings.project_dir().to_owned();
-    let files = compose::default_compose_files(&dir);
-    if files.is_empty() {
-        return Err(CliError::Usage(format!(
-            "Docker Compose file not found: {}",
-            dir.join("compose.services.yml").display()
-        ))
-        .into());
-    }
-    let project = ProjectFiles {
-        name: settings.project_name(),
-        working_dir: dir,
-        files,
-    };
-    let host = std::env::var("DOCKER_HOST").ok();
-    let engine = BollardEngine::connect(host.as_deref()).await?;
-    Ok((engine, project, settings.interpolation_vars()))
-}
 
 fn selection_text(raw: Option<&str>, sel: &Selection) -> String {
     match (raw, sel) {
@@ -60,42 +24,6 @@ fn selection_text(raw: Option<&str>, sel: &Selection) -> String {
 pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exit> {
     use catalog::Service;
 
-    /// A comma list of `thingsboard|thingsboard-ce|gitlab`, case-insensitive,
-    /// caller order de-duplicated; default ThingsBoard then GitLab; all unsupported names
-    /// listed in one error.
-    fn targets(raw: Option<&str>) -> Result<Vec<Service>, CliError> {
-        let Some(raw) = raw else {
-            return Ok(vec![Service::ThingsBoard, Service::GitLab]);
-        };
-        let mut out = Vec::new();
-        let mut bad = Vec::new();
-        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let s = match item.to_ascii_lowercase().as_str() {
-                "thingsboard" | "thingsboard-ce" => Service::ThingsBoard,
-                "gitlab" => Service::GitLab,
-                _ => {
-                    bad.push(item.to_owned());
-                    continue;
-                }
-            };
-            if !out.contains(&s) {
-                out.push(s);
-            }
-        }
-        if !bad.is_empty() {
-            return Err(CliError::Usage(format!(
-                "Installation is supported for ThingsBoard and GitLab. Got: {}",
-                bad.join(", ")
-            )));
-        }
-        if out.is_empty() {
-            return Err(CliError::Usage(
-                "No service named in the selector. Name at least one service, or omit the flag entirely.".into(),
-            ));
-        }
-        Ok(out)
-    }
-
     let raw = match (args.selector.services.as_deref(), args.service.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(CliError::Usage(
@@ -109,7 +37,7 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
         }
         (new, None) => new,
     };
-    let services = targets(raw)?;
+    let services = catalog::parse_install_selector(raw)?;
     let settings = ctx.settings()?;
     // GitLab's inputs are checked before the engine is contacted or anything installed.
     if services.contains(&Service::GitLab) {
@@ -120,78 +48,99 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
     let store = store::Store::open(&crate::commands::db::store_location(&settings)).await?;
     let lc = Lifecycle::new(&engine, &files, &vars)?.recording(&store, "service install");
     let secrets = crate::commands::db::password_store_for(ctx, &settings).await?;
-    let out = ctx.out;
-    let progress = move |m: &str| out.line(m);
     for s in services {
         match s {
             Service::ThingsBoard => {
-                let tb =
-                    services_thingsboard::ThingsBoard::from_settings(&settings, secrets.clone())?;
-                let db = settings.get("POSTGRES_DB").unwrap_or("thingsboard");
-                let pg = services_postgres::target_from_settings(&settings)?.database(db);
-                if args.force {
-                    ctx.confirm(
-                        "--force re-runs the ThingsBoard installer on an installed database.",
-                    )?;
-                }
-                let opts = services_thingsboard::InstallOptions {
-                    force: args.force,
-                    postgres_timeout: std::time::Duration::from_secs(120),
-                    install_timeout: settings.seconds("THINGSBOARD_INSTALL_TIMEOUT"),
-                    api_timeout: args.timeout,
-                };
-                ctx.out.heading("Installing ThingsBoard...");
-                let r = services_thingsboard::install(&lc, &pg, &tb, &opts, &progress)
-                    .await
-                    .context("Installation failed")?;
-                if ctx.out.is_json() {
-                    ctx.out.json(&r)?;
-                } else {
-                    ctx.out.success(format!(
-                        "ThingsBoard installation completed (schema: {}, tenant: {}, tenant admin: {}); passwords saved in the password store",
-                        serde_json::to_value(r.schema)?.as_str().unwrap_or(""),
-                        r.tenant.as_str(),
-                        r.tenant_admin.as_str()
-                    ));
-                }
+                install_thingsboard(ctx, args, &settings, &lc, &secrets).await?
             }
-            Service::GitLab => {
-                let gl = services_gitlab::GitLab::from_settings(&settings, secrets.clone())?;
-                let opts = services_gitlab::InstallOptions {
-                    wait: args.wait.then_some(args.timeout),
-                    poll: std::time::Duration::from_secs(10),
-                };
-                ctx.out.heading("Installing GitLab...");
-                let r = match services_gitlab::install(&lc, &gl, &opts, &progress).await {
-                    Ok(r) => r,
-                    // Not ready, a bad setting or OAuth file: the message says all.
-                    Err(e)
-                        if e.is_not_ready()
-                            || matches!(
-                                e,
-                                services_gitlab::GitLabError::Config(_)
-                                    | services_gitlab::GitLabError::OAuthFile { .. }
-                            ) =>
-                    {
-                        return Err(e.into());
-                    }
-                    Err(e) => return Err(anyhow::Error::new(e).context("Installation failed")),
-                };
-                if ctx.out.is_json() {
-                    ctx.out.json(&r)?;
-                } else {
-                    ctx.out.success(format!(
-                        "GitLab setup completed (admin token: {}, server app: {}, client app: {}); root password set, secrets in the password store",
-                        serde_json::to_value(r.token)?.as_str().unwrap_or(""),
-                        serde_json::to_value(r.server_app)?.as_str().unwrap_or(""),
-                        serde_json::to_value(r.client_app)?.as_str().unwrap_or("")
-                    ));
-                }
-            }
+            Service::GitLab => install_gitlab(ctx, args, &settings, &lc, &secrets).await?,
             _ => {}
         }
     }
     Ok(Exit::Success)
+}
+
+/// `service install -s thingsboard`.
+async fn install_thingsboard(
+    ctx: &Ctx,
+    args: &InstallArgs,
+    settings: &config::Settings,
+    lc: &Lifecycle<'_, docker::BollardEngine>,
+    secrets: &password_store::PasswordStore,
+) -> anyhow::Result<()> {
+    let out = ctx.out;
+    let progress = move |m: &str| out.line(m);
+    let tb = services_thingsboard::ThingsBoard::from_settings(settings, secrets.clone())?;
+    let db = settings.get("POSTGRES_DB").unwrap_or("thingsboard");
+    let pg = services_postgres::target_from_settings(settings)?.database(db);
+    if args.force {
+        ctx.confirm("--force re-runs the ThingsBoard installer on an installed database.")?;
+    }
+    let opts = services_thingsboard::InstallOptions {
+        force: args.force,
+        postgres_timeout: std::time::Duration::from_secs(120),
+        install_timeout: settings.seconds("THINGSBOARD_INSTALL_TIMEOUT"),
+        api_timeout: args.timeout,
+    };
+    ctx.out.heading("Installing ThingsBoard...");
+    let r = services_thingsboard::install(lc, &pg, &tb, &opts, &progress)
+        .await
+        .context("Installation failed")?;
+    if ctx.out.is_json() {
+        ctx.out.json(&r)?;
+    } else {
+        ctx.out.success(format!(
+            "ThingsBoard installation completed (schema: {}, tenant: {}, tenant admin: {}); passwords saved in the password store",
+            serde_json::to_value(r.schema)?.as_str().unwrap_or(""),
+            r.tenant.as_str(),
+            r.tenant_admin.as_str()
+        ));
+    }
+    Ok(())
+}
+
+/// `service install -s gitlab`.
+async fn install_gitlab(
+    ctx: &Ctx,
+    args: &InstallArgs,
+    settings: &config::Settings,
+    lc: &Lifecycle<'_, docker::BollardEngine>,
+    secrets: &password_store::PasswordStore,
+) -> anyhow::Result<()> {
+    let out = ctx.out;
+    let progress = move |m: &str| out.line(m);
+    let gl = services_gitlab::GitLab::from_settings(settings, secrets.clone())?;
+    let opts = services_gitlab::InstallOptions {
+        wait: args.wait.then_some(args.timeout),
+        poll: std::time::Duration::from_secs(10),
+    };
+    ctx.out.heading("Installing GitLab...");
+    let r = match services_gitlab::install(lc, &gl, &opts, &progress).await {
+        Ok(r) => r,
+        // Not ready, a bad setting or OAuth file: the message says all.
+        Err(e)
+            if e.is_not_ready()
+                || matches!(
+                    e,
+                    services_gitlab::GitLabError::Config(_)
+                        | services_gitlab::GitLabError::OAuthFile { .. }
+                ) =>
+        {
+            return Err(e.into());
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("Installation failed")),
+    };
+    if ctx.out.is_json() {
+        ctx.out.json(&r)?;
+    } else {
+        ctx.out.success(format!(
+            "GitLab setup completed (admin token: {}, server app: {}, client app: {}); root password set, secrets in the password store",
+            serde_json::to_value(r.token)?.as_str().unwrap_or(""),
+            serde_json::to_value(r.server_app)?.as_str().unwrap_or(""),
+            serde_json::to_value(r.client_app)?.as_str().unwrap_or("")
+        ));
+    }
+    Ok(())
 }
 
 /// `service start`.
@@ -300,16 +249,6 @@ pub(crate) async fn restart(ctx: &Ctx, args: &RestartArgs) -> anyhow::Result<Exi
     } else {
         Ok(Exit::Failed)
     }
-}
-
-/// `service status`: the rich view (see commands/status.rs).
-pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit> {
-    crate::commands::status::status(ctx, args).await
-}
-
-/// `service logs`.
-pub(crate) async fn logs(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<Exit> {
-    crate::commands::status::logs(ctx, args).await
 }
 
 /// A remove or clean report with what the state database forgot.

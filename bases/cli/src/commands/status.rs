@@ -9,7 +9,7 @@ use service_probes::{ProbeSettings, ProbeState, ServiceView, StatusView, status_
 
 use crate::args::{LogsArgs, StatusArgs};
 use crate::commands::db::open_existing_store;
-use crate::commands::service::{prepare, prepare_with};
+use crate::commands::{prepare, prepare_with};
 use crate::context::Ctx;
 use crate::exit::{CliError, Exit};
 

@@ -256,6 +256,16 @@ impl InfluxDbProvisioner {
                 Outcome::Unchanged
             }
         };
+        let changed = self.ensure_org(name, &user_id).await?;
+        if changed && outcome == Outcome::Unchanged {
+            outcome = Outcome::Updated;
+        }
+        Ok(outcome)
+    }
+
+    /// The user's own org (owned by the user) and bucket, both named after it; true when
+    /// anything had to change.
+    async fn ensure_org(&self, name: &str, user_id: &str) -> Result<bool, ProvisionError> {
         let mut changed = false;
         let org_id = match self.org_id(name).await? {
             Some(id) => id,
@@ -301,10 +311,7 @@ impl InfluxDbProvisioner {
                 .await?;
             changed |= created;
         }
-        if changed && outcome == Outcome::Unchanged {
-            outcome = Outcome::Updated;
-        }
-        Ok(outcome)
+        Ok(changed)
     }
 
     /// Every user but the admin, sorted.

@@ -1,6 +1,6 @@
 //! The admin flows: sysadmin login and password, the tenant and its admin, and
-//! `user reset-password` (reference §7.3 steps 2-5 and §7.4, with §14 item 3 fixed: final
-//! passwords are set at creation, the public "tenant" password is never set).
+//! `user reset-password`. Final passwords are set when an account is created: no account
+//! ever has a well-known password (the public "tenant" password is never set).
 
 use password_store::{
     PasswordStore, TB_SYSADMIN_CURRENT_PASSWORD, TB_TENANT_ADMIN_CURRENT_PASSWORD,
@@ -53,7 +53,7 @@ pub struct ResetReport {
 }
 
 impl ResetReport {
-    /// One line for the user (§7.4 step 4).
+    /// One line for the user.
     #[must_use]
     pub fn message(&self) -> String {
         match &self.tenant_admin {
@@ -449,7 +449,7 @@ impl ThingsBoard {
         Ok(self.sysadmin_session().await?.token)
     }
 
-    /// `user reset-password -s thingsboard` (§7.4): the sysadmin email, the sysadmin
+    /// `user reset-password -s thingsboard`: the sysadmin email, the sysadmin
     /// password, then the tenant admin password (a failure there is reported, not fatal).
     ///
     /// # Errors

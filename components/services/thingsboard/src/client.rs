@@ -1,4 +1,4 @@
-//! The ThingsBoard REST calls the flows use, one method per request (reference §7).
+//! The ThingsBoard REST calls the flows use, one method per request (API under `<base>/api`).
 
 use std::fmt;
 use std::time::Duration;

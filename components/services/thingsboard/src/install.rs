@@ -1,4 +1,4 @@
-//! `service install -s thingsboard` (reference §7.1 with §14 items 3, 11, 14 and 20 fixed):
+//! `service install -s thingsboard`, safe to run again (an installed schema is kept unless `force`):
 //! PostgreSQL started and healthy; the schema probed over SQL; the installer run as a
 //! one-off container with a timeout that kills that container only; the sysadmin email set
 //! with a parameterised statement; the factory sysadmin password replaced over SQL by the
@@ -247,35 +247,15 @@ pub async fn configure(
     Ok((pw, setup.tenant, setup.tenant_admin))
 }
 
-/// The whole install flow. `pg` is the admin login to ThingsBoard's database
-/// (`HOSTNAME:POSTGRES_PORT`, `POSTGRES_DB`); `progress` receives one line per step.
-///
-/// # Errors
-/// The first failing step.
-pub async fn install<E: Engine>(
+/// The installer run unless the schema is there (or always with `force`), with
+/// ThingsBoard stopped meanwhile.
+async fn ensure_schema<E: Engine>(
     lc: &Lifecycle<'_, E>,
-    pg: &PgTarget,
-    tb: &ThingsBoard,
     opts: &InstallOptions,
+    installed: bool,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<InstallReport, ThingsBoardError> {
-    // Every final setting first: failing after a minutes-long installer would leave the
-    // factory password in the new schema.
-    let fin = tb.config().final_sysadmin_password()?.clone();
-    tb.config().final_tenant_admin_password()?;
-    tb.config().tenant_admin_email()?;
-    progress("Ensuring postgres is running and healthy...");
-    lc.start(
-        &Selection::Only(vec![Service::Postgres]),
-        &StartOptions {
-            wait: true,
-            timeout: Some(opts.postgres_timeout),
-            ..StartOptions::default()
-        },
-    )
-    .await?;
-    let installed = schema_installed(pg, opts.postgres_timeout).await?;
-    let schema = match (installed, opts.force) {
+) -> Result<SchemaAction, ThingsBoardError> {
+    Ok(match (installed, opts.force) {
         (true, false) => {
             progress(
                 "ThingsBoard schema already installed (admin_settings exists); skipping the installer",
@@ -306,9 +286,17 @@ pub async fn install<E: Engine>(
                 SchemaAction::Installed
             }
         }
-    };
+    })
+}
+
+/// The sysadmin's email set over SQL when it is not ThingsBoard's default: the rows changed.
+async fn set_sysadmin_email(
+    pg: &PgTarget,
+    tb: &ThingsBoard,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Option<u64>, ThingsBoardError> {
     let email = tb.config().sysadmin_email.clone();
-    let sysadmin_email_rows = if email.eq_ignore_ascii_case(DEFAULT_SYSADMIN_EMAIL) {
+    Ok(if email.eq_ignore_ascii_case(DEFAULT_SYSADMIN_EMAIL) {
         None
     } else {
         let n = pg_admin::set_thingsboard_sysadmin_email(pg, &email)
@@ -316,7 +304,39 @@ pub async fn install<E: Engine>(
             .map_err(|e| pg_err(pg, &e))?;
         progress(&format!("Sysadmin email set to {email}"));
         Some(n)
-    };
+    })
+}
+
+/// The whole install flow. `pg` is the admin login to ThingsBoard's database
+/// (`HOSTNAME:POSTGRES_PORT`, `POSTGRES_DB`); `progress` receives one line per step.
+///
+/// # Errors
+/// The first failing step.
+pub async fn install<E: Engine>(
+    lc: &Lifecycle<'_, E>,
+    pg: &PgTarget,
+    tb: &ThingsBoard,
+    opts: &InstallOptions,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<InstallReport, ThingsBoardError> {
+    // Every final setting first: failing after a minutes-long installer would leave the
+    // factory password in the new schema.
+    let fin = tb.config().final_sysadmin_password()?.clone();
+    tb.config().final_tenant_admin_password()?;
+    tb.config().tenant_admin_email()?;
+    progress("Ensuring postgres is running and healthy...");
+    lc.start(
+        &Selection::Only(vec![Service::Postgres]),
+        &StartOptions {
+            wait: true,
+            timeout: Some(opts.postgres_timeout),
+            ..StartOptions::default()
+        },
+    )
+    .await?;
+    let installed = schema_installed(pg, opts.postgres_timeout).await?;
+    let schema = ensure_schema(lc, opts, installed, progress).await?;
+    let sysadmin_email_rows = set_sysadmin_email(pg, tb, progress).await?;
     let secured = secure_default_sysadmin(pg, &fin).await? > 0;
     if secured {
         tb.remember_sysadmin_password(&fin).await?;

@@ -1,6 +1,6 @@
 //! `user add -s thingsboard` as a [`Provisioner`]: per CSV row a customer titled with the
 //! username and a customer user (the row's email) activated with the row's password
-//! (reference §7.3 step 6), under the tenant that [`ThingsBoard::ensure_tenant`] ensures.
+//! under the tenant that [`ThingsBoard::ensure_tenant`] ensures.
 
 use catalog::Service;
 use secrecy::SecretString;

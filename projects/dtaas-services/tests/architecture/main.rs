@@ -1,6 +1,8 @@
 //! Architecture rules of the workspace, enforced by `cargo test` (see docs/architecture.md,
 //! "Invariants"): brick kinds and their dependencies, which crate owns which outside system,
-//! lints and docs on every crate, one rustls provider.
+//! lints and docs on every crate, one rustls provider; and the code shape (`shape.rs`).
+
+mod shape;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
