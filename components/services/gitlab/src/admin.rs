@@ -26,14 +26,21 @@ use crate::runner::apply_trust;
 pub(crate) const SERVICE: &str = "GitLab";
 /// The name of the root token this tool creates.
 pub const ROOT_TOKEN_NAME: &str = "dtaas-services";
+/// The scopes of the root token this tool creates: `api`, and `admin_mode`, without which
+/// an instance with Admin Mode on refuses the token every admin endpoint (gitlabhq v18.10.1
+/// lib/api/api_guard.rb `bypass_session_for_admin_mode?`, lib/api/helpers.rb
+/// `authenticated_as_admin!`); GitLab offers the scope to admins whatever the setting
+/// (lib/gitlab/auth.rb `available_scopes_for`). Keep in step with [`RUNNER_SCRIPT`].
+pub const ROOT_TOKEN_SCOPES: [&str; 2] = ["api", "admin_mode"];
 const INITIAL_ROOT_PASSWORD_FILE: &str = "/etc/gitlab/initial_root_password";
 
 /// The Ruby script `gitlab-rails runner -` reads on STDIN: revoke earlier `dtaas-services`
-/// tokens of root, create a new one (scope api, one year), print it on stdout.
+/// tokens of root, create a new one (scopes [`ROOT_TOKEN_SCOPES`], one year), print it on
+/// stdout.
 pub const RUNNER_SCRIPT: &str = r#"
 user = User.find(1)
 user.personal_access_tokens.where(name: 'dtaas-services', revoked: false).each(&:revoke!)
-token = user.personal_access_tokens.build(name: 'dtaas-services', scopes: [:api], expires_at: 365.days.from_now.to_date)
+token = user.personal_access_tokens.build(name: 'dtaas-services', scopes: [:api, :admin_mode], expires_at: 365.days.from_now.to_date)
 if token.respond_to?(:organization_id=) && token.organization_id.nil?
   org = (user.respond_to?(:namespace) && user.namespace&.respond_to?(:organization_id)) ? user.namespace.organization_id : nil
   org ||= Organizations::Organization.first&.id if defined?(Organizations::Organization)
@@ -278,7 +285,13 @@ impl GitLab {
         self.client.user(&auth, ROOT_ID).await?;
         let pat = self
             .client
-            .create_token(&auth, ROOT_ID, ROOT_TOKEN_NAME, &["api"], &token_expiry())
+            .create_token(
+                &auth,
+                ROOT_ID,
+                ROOT_TOKEN_NAME,
+                &ROOT_TOKEN_SCOPES,
+                &token_expiry(),
+            )
             .await?;
         self.store.set(GITLAB_ROOT_PAT, &pat).await?;
         Ok(pat)

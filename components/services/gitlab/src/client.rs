@@ -230,13 +230,15 @@ impl GitLabClient {
             .map_err(|e| self.bad_answer("checking the token", e))
     }
 
-    /// `POST /oauth/token` with the resource-owner password grant for `root`.
+    /// `POST /oauth/token` with the resource-owner password grant for `root`, asking for the
+    /// scopes `api admin_mode` (Doorkeeper's default is `api` alone, which an instance with
+    /// Admin Mode on refuses on admin endpoints).
     ///
     /// # Errors
     /// HTTP failures other than a refusal.
     pub async fn password_grant(&self, password: &SecretString) -> Result<Grant, ProvisionError> {
         let body = format!(
-            "grant_type=password&username=root&password={}",
+            "grant_type=password&username=root&password={}&scope=api%20admin_mode",
             encode(password.expose_secret())
         );
         let req = self

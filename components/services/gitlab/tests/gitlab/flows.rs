@@ -143,16 +143,16 @@ async fn without_the_runner_the_password_grant_bootstraps_the_token() {
     let mut c = FakeContainer::new(&e.fake);
     c.token_script_fails = true;
     // An earlier token of ours that we no longer hold is revoked.
-    e.fake.runner_token();
+    e.fake.runner_token(&["api".to_owned()]);
     let r = setup(&e.gl, &c, &once(), &quiet).await.unwrap();
     assert_eq!(r.token, TokenSource::PasswordGrant);
     insta::assert_snapshot!(redact_dates(&log_from(&e.server, 0).await), @r#"
-    POST /gitlab/oauth/token grant_type=password&username=root&password=Root-Final-1
-    POST /gitlab/oauth/token grant_type=password&username=root&password=Initial-Root-Pw
+    POST /gitlab/oauth/token grant_type=password&username=root&password=Root-Final-1&scope=api%20admin_mode
+    POST /gitlab/oauth/token grant_type=password&username=root&password=Initial-Root-Pw&scope=api%20admin_mode
     GET /gitlab/api/v4/personal_access_tokens?user_id=1&state=active&per_page=100&page=1 [Bearer oauth-103]
     DELETE /gitlab/api/v4/personal_access_tokens/101 [Bearer oauth-103]
     GET /gitlab/api/v4/users/1 [Bearer oauth-103]
-    POST /gitlab/api/v4/users/1/personal_access_tokens [Bearer oauth-103] {"expires_at":"YYYY-MM-DD","name":"dtaas-services","scopes":["api"]}
+    POST /gitlab/api/v4/users/1/personal_access_tokens [Bearer oauth-103] {"expires_at":"YYYY-MM-DD","name":"dtaas-services","scopes":["api","admin_mode"]}
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107]
     POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://intocps.org/_oauth","scopes":"read_user"}
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107]
