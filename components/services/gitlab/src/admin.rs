@@ -519,7 +519,8 @@ pub async fn install<E: Engine>(
     setup(gl, &container, opts, progress).await
 }
 
-/// Map to the shared provisioning error.
+/// Map to the shared provisioning error, which names the service itself: the detail is the
+/// error's text without its own "GitLab: " label, so the service is said once.
 pub(crate) fn to_provision(e: GitLabError) -> ProvisionError {
     match e {
         GitLabError::Api(p) => p,
@@ -530,6 +531,14 @@ pub(crate) fn to_provision(e: GitLabError) -> ProvisionError {
         GitLabError::Runner { action, detail } => ProvisionError::Failed {
             service: SERVICE.into(),
             detail: format!("{action} through gitlab-rails runner failed: {detail}"),
+        },
+        GitLabError::Bootstrap(detail) => ProvisionError::Failed {
+            service: SERVICE.into(),
+            detail: format!("{}: {detail}", crate::error::BOOTSTRAP_FAILED),
+        },
+        GitLabError::Docker(e) => ProvisionError::Failed {
+            service: SERVICE.into(),
+            detail: format!("container: {e}"),
         },
         other => ProvisionError::Failed {
             service: SERVICE.into(),

@@ -173,7 +173,7 @@ async fn bad_input_is_refused_before_any_request() {
 async fn without_a_stored_token_user_add_says_to_install() {
     let e = env().await;
     let p = GitLabProvisioner::new(e.gl.clone());
-    insta::assert_snapshot!(p.probe().await.unwrap_err(), @"GitLab: GitLab: cannot obtain an admin token: no working admin token is stored; run: dtaas-services service install -s gitlab");
+    insta::assert_snapshot!(p.probe().await.unwrap_err(), @"GitLab: cannot obtain an admin token: no working admin token is stored; run: dtaas-services service install -s gitlab");
 }
 
 #[tokio::test]
