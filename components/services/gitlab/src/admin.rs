@@ -129,7 +129,10 @@ impl GitLab {
         &self.cfg
     }
 
-    /// The stored root token, checked: `None` when absent or refused.
+    /// The stored root token, checked: `None` when absent, refused, or without a scope of
+    /// [`ROOT_TOKEN_SCOPES`] (a token made before `admin_mode` was asked for: an instance
+    /// with Admin Mode on refuses it on admin endpoints, while `GET /user` still shows root
+    /// as an admin), so the install replaces it.
     ///
     /// # Errors
     /// HTTP (other than 401) or store failures.
@@ -139,9 +142,14 @@ impl GitLab {
         };
         let auth = Auth::Pat(pat);
         match self.client.whoami(&auth).await? {
-            Some(u) if u.is_admin => Ok(Some(auth)),
-            _ => Ok(None),
+            Some(u) if u.is_admin => {}
+            _ => return Ok(None),
         }
+        let scopes = self.client.token_scopes(&auth).await?.unwrap_or_default();
+        let complete = ROOT_TOKEN_SCOPES
+            .iter()
+            .all(|want| scopes.iter().any(|s| s == want));
+        Ok(complete.then_some(auth))
     }
 
     /// The stored root token, or an error telling to install first.

@@ -79,3 +79,29 @@ async fn with_admin_mode_on_the_password_grant_asks_for_the_admin_mode_scope() {
         .unwrap();
     assert_eq!(t.scopes, ["api", "admin_mode"]);
 }
+
+#[tokio::test]
+async fn a_stored_root_token_without_the_admin_mode_scope_is_replaced_by_the_install() {
+    let e = env().await;
+    e.fake.0.lock().unwrap().admin_mode = true;
+    // A token made before the scope was asked for, stored by an earlier install.
+    let old = e.fake.runner_token(&["api".to_owned()]);
+    e.store
+        .set(
+            password_store::GITLAB_ROOT_PAT,
+            &secrecy::SecretString::from(old.clone()),
+        )
+        .await
+        .unwrap();
+    let c = FakeContainer::new(&e.fake);
+    let r = setup(&e.gl, &c, &once(), &quiet).await.unwrap();
+    assert_eq!(r.token, TokenSource::RailsRunner);
+    let s = e.fake.0.lock().unwrap();
+    let revoked: Vec<_> = s
+        .tokens
+        .iter()
+        .filter(|t| t.revoked)
+        .map(|t| t.value.clone())
+        .collect();
+    assert_eq!(revoked, [old]);
+}

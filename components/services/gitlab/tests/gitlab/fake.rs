@@ -330,6 +330,11 @@ impl Respond for FakeGitLab {
                 let u = s.users.iter().find(|u| u.id == caller).unwrap();
                 ResponseTemplate::new(200).set_body_json(user_json(u))
             }
+            // lib/api/personal_access_tokens/self_information.rb: the token itself.
+            ("GET", ["personal_access_tokens", "self"]) => ResponseTemplate::new(200)
+                .set_body_json(
+                    json!({"name": "token", "scopes": scopes, "revoked": false, "active": true}),
+                ),
             ("GET", ["personal_access_tokens"]) => {
                 let uid: u64 = q.get("user_id").and_then(|v| v.parse().ok()).unwrap_or(0);
                 let v: Vec<Value> = s

@@ -130,6 +130,7 @@ async fn a_second_install_creates_nothing_new() {
     assert_eq!(token_runs, 1, "the token runner is not run again");
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
     GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
+    GET /gitlab/api/v4/personal_access_tokens/self [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101]
@@ -254,6 +255,7 @@ async fn apps_are_reused_renewed_or_replaced_never_duplicated() {
     );
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
     GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
+    GET /gitlab/api/v4/personal_access_tokens/self [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
     DELETE /gitlab/api/v4/applications/103 [PRIVATE-TOKEN glpat-runner-101]
     POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://new.example/_oauth","scopes":"read_user"}
@@ -321,6 +323,7 @@ async fn reset_password_uses_the_stored_token() {
     e.gl.reset_root_password().await.unwrap();
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
     GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
+    GET /gitlab/api/v4/personal_access_tokens/self [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101]
     PUT /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101] {"password":"Root-Final-1","skip_reconfirmation":true}
     PUT /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101] {"password":"Root-Final-1","skip_reconfirmation":true}
