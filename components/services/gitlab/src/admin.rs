@@ -26,14 +26,21 @@ use crate::runner::apply_trust;
 pub(crate) const SERVICE: &str = "GitLab";
 /// The name of the root token this tool creates.
 pub const ROOT_TOKEN_NAME: &str = "dtaas-services";
+/// The scopes of the root token this tool creates: `api`, and `admin_mode`, without which
+/// an instance with Admin Mode on refuses the token every admin endpoint (gitlabhq v18.10.1
+/// lib/api/api_guard.rb `bypass_session_for_admin_mode?`, lib/api/helpers.rb
+/// `authenticated_as_admin!`); GitLab offers the scope to admins whatever the setting
+/// (lib/gitlab/auth.rb `available_scopes_for`). Keep in step with [`RUNNER_SCRIPT`].
+pub const ROOT_TOKEN_SCOPES: [&str; 2] = ["api", "admin_mode"];
 const INITIAL_ROOT_PASSWORD_FILE: &str = "/etc/gitlab/initial_root_password";
 
 /// The Ruby script `gitlab-rails runner -` reads on STDIN: revoke earlier `dtaas-services`
-/// tokens of root, create a new one (scope api, one year), print it on stdout.
+/// tokens of root, create a new one (scopes [`ROOT_TOKEN_SCOPES`], one year), print it on
+/// stdout.
 pub const RUNNER_SCRIPT: &str = r#"
 user = User.find(1)
 user.personal_access_tokens.where(name: 'dtaas-services', revoked: false).each(&:revoke!)
-token = user.personal_access_tokens.build(name: 'dtaas-services', scopes: [:api], expires_at: 365.days.from_now.to_date)
+token = user.personal_access_tokens.build(name: 'dtaas-services', scopes: [:api, :admin_mode], expires_at: 365.days.from_now.to_date)
 if token.respond_to?(:organization_id=) && token.organization_id.nil?
   org = (user.respond_to?(:namespace) && user.namespace&.respond_to?(:organization_id)) ? user.namespace.organization_id : nil
   org ||= Organizations::Organization.first&.id if defined?(Organizations::Organization)
@@ -122,7 +129,10 @@ impl GitLab {
         &self.cfg
     }
 
-    /// The stored root token, checked: `None` when absent or refused.
+    /// The stored root token, checked: `None` when absent, refused, or without a scope of
+    /// [`ROOT_TOKEN_SCOPES`] (a token made before `admin_mode` was asked for: an instance
+    /// with Admin Mode on refuses it on admin endpoints, while `GET /user` still shows root
+    /// as an admin), so the install replaces it.
     ///
     /// # Errors
     /// HTTP (other than 401) or store failures.
@@ -132,9 +142,14 @@ impl GitLab {
         };
         let auth = Auth::Pat(pat);
         match self.client.whoami(&auth).await? {
-            Some(u) if u.is_admin => Ok(Some(auth)),
-            _ => Ok(None),
+            Some(u) if u.is_admin => {}
+            _ => return Ok(None),
         }
+        let scopes = self.client.token_scopes(&auth).await?.unwrap_or_default();
+        let complete = ROOT_TOKEN_SCOPES
+            .iter()
+            .all(|want| scopes.iter().any(|s| s == want));
+        Ok(complete.then_some(auth))
     }
 
     /// The stored root token, or an error telling to install first.
@@ -278,7 +293,13 @@ impl GitLab {
         self.client.user(&auth, ROOT_ID).await?;
         let pat = self
             .client
-            .create_token(&auth, ROOT_ID, ROOT_TOKEN_NAME, &["api"], &token_expiry())
+            .create_token(
+                &auth,
+                ROOT_ID,
+                ROOT_TOKEN_NAME,
+                &ROOT_TOKEN_SCOPES,
+                &token_expiry(),
+            )
             .await?;
         self.store.set(GITLAB_ROOT_PAT, &pat).await?;
         Ok(pat)
@@ -506,7 +527,8 @@ pub async fn install<E: Engine>(
     setup(gl, &container, opts, progress).await
 }
 
-/// Map to the shared provisioning error.
+/// Map to the shared provisioning error, which names the service itself: the detail is the
+/// error's text without its own "GitLab: " label, so the service is said once.
 pub(crate) fn to_provision(e: GitLabError) -> ProvisionError {
     match e {
         GitLabError::Api(p) => p,
@@ -517,6 +539,14 @@ pub(crate) fn to_provision(e: GitLabError) -> ProvisionError {
         GitLabError::Runner { action, detail } => ProvisionError::Failed {
             service: SERVICE.into(),
             detail: format!("{action} through gitlab-rails runner failed: {detail}"),
+        },
+        GitLabError::Bootstrap(detail) => ProvisionError::Failed {
+            service: SERVICE.into(),
+            detail: format!("{}: {detail}", crate::error::BOOTSTRAP_FAILED),
+        },
+        GitLabError::Docker(e) => ProvisionError::Failed {
+            service: SERVICE.into(),
+            detail: format!("container: {e}"),
         },
         other => ProvisionError::Failed {
             service: SERVICE.into(),

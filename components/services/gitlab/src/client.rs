@@ -230,13 +230,47 @@ impl GitLabClient {
             .map_err(|e| self.bad_answer("checking the token", e))
     }
 
-    /// `POST /oauth/token` with the resource-owner password grant for `root`.
+    /// `GET /personal_access_tokens/self`: the scopes of the token itself (any scope may ask;
+    /// lib/api/personal_access_tokens/self_information.rb). `None` when refused (401).
+    ///
+    /// # Errors
+    /// HTTP failures other than 401.
+    pub async fn token_scopes(&self, auth: &Auth) -> Result<Option<Vec<String>>, ProvisionError> {
+        let resp = self
+            .api
+            .send(self.req(Method::GET, "/personal_access_tokens/self", auth))
+            .await?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(self.error(auth, "reading the token's scopes", resp).await);
+        }
+        let v: Value = resp
+            .json()
+            .await
+            .map_err(|e| self.bad_answer("reading the token's scopes", e))?;
+        Ok(Some(
+            v.get("scopes")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// `POST /oauth/token` with the resource-owner password grant for `root`, asking for the
+    /// scopes `api admin_mode` (Doorkeeper's default is `api` alone, which an instance with
+    /// Admin Mode on refuses on admin endpoints).
     ///
     /// # Errors
     /// HTTP failures other than a refusal.
     pub async fn password_grant(&self, password: &SecretString) -> Result<Grant, ProvisionError> {
         let body = format!(
-            "grant_type=password&username=root&password={}",
+            "grant_type=password&username=root&password={}&scope=api%20admin_mode",
             encode(password.expose_secret())
         );
         let req = self

@@ -5,6 +5,10 @@ use services_common::ProvisionError;
 /// or wait for the install, with this tool's command names.
 pub const NOT_READY_HINT: &str = "GitLab is not ready yet. It typically takes 5-10 minutes after first start.\nNext steps: 1. Check health: dtaas-services service status -s gitlab (it shows 'starting' while it is initializing). 2. When it is healthy, re-run: dtaas-services service install -s gitlab (or wait for it: --wait --timeout 15m)";
 
+/// What [`GitLabError::Bootstrap`] says after the service's name (the shared
+/// `ProvisionError` adds the name itself).
+pub(crate) const BOOTSTRAP_FAILED: &str = "cannot obtain an admin token";
+
 /// Why a GitLab flow failed. Never holds a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum GitLabError {
@@ -33,7 +37,7 @@ pub enum GitLabError {
     #[error("GitLab: {action} through gitlab-rails runner failed: {detail}")]
     Runner { action: String, detail: String },
     /// No admin token could be obtained.
-    #[error("GitLab: cannot obtain an admin token: {0}")]
+    #[error("GitLab: {BOOTSTRAP_FAILED}: {0}")]
     Bootstrap(String),
 }
 

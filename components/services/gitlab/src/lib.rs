@@ -27,8 +27,8 @@ mod provisioner;
 mod runner;
 
 pub use admin::{
-    AppAction, GitLab, InstallOptions, InstallReport, ROOT_TOKEN_NAME, RUNNER_SCRIPT, TokenSource,
-    check_install_inputs, install, setup, wait_ready,
+    AppAction, GitLab, InstallOptions, InstallReport, ROOT_TOKEN_NAME, ROOT_TOKEN_SCOPES,
+    RUNNER_SCRIPT, TokenSource, check_install_inputs, install, setup, wait_ready,
 };
 pub use client::{AppWithSecret, Application, Auth, GitLabClient, Grant, ROOT_ID, TokenInfo, User};
 pub use config::GitLabConfig;

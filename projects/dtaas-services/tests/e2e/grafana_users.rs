@@ -1,8 +1,9 @@
 //! `user add -s grafana` through the binary, against the Grafana stand-in started from the
 //! generated compose file (TLS, GF_AUTH_BASIC_ENABLED=false): the provisioner logs in through
 //! `POST /login` and drives the admin API with the session cookie, the users it makes log in
-//! with their CSV passwords, a changed password replaces the old one, and a row naming the
-//! admin (in another case) is refused with its line before anything changes.
+//! with their CSV passwords, a changed password replaces the old one, `user list -s grafana`
+//! shows the CSV users as in the CSV, in Grafana (`GET /api/users/search`) and recorded, and a
+//! row naming the admin (in another case) is refused with its line before anything changes.
 //!
 //! Upstream: grafana/grafana v12.3.1 (pkg/services/authn/authnimpl/registration.go: no basic
 //! auth with `[auth.basic] enabled = false`; pkg/api/login.go and
@@ -10,6 +11,7 @@
 //! pkg/api/org_users.go, pkg/api/user.go, pkg/api/users.go), reproduced by the stand-in
 //! images/standins/bin/standin-serve (`Grafana`).
 
+use std::collections::BTreeMap;
 use std::process::Command;
 
 use e2e_kit::TestProject;
@@ -58,6 +60,38 @@ fn login(p: &TestProject, user: &str, password: &str) -> (String, bool) {
     (status, cookie)
 }
 
+/// `--json user list -s grafana`: user → (in CSV, in Grafana, recorded). No service may
+/// have failed to list.
+#[track_caller]
+fn listed(p: &TestProject, step: &str) -> BTreeMap<String, (bool, bool, bool)> {
+    let r = dtaas(p, &["--json", "user", "list", "-s", "grafana"])
+        .expect_code(0, &format!("user list -s grafana {step}"));
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{step}: user list --json: {e}:\n{}", r.stdout));
+    assert_eq!(
+        v["errors"],
+        serde_json::json!({}),
+        "{step}: user list reported errors"
+    );
+    let flag = |row: &serde_json::Value, k: &str| row[k].as_bool().expect(k);
+    v["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .inspect(|row| assert_eq!(row["service"], "grafana", "{step}: {row}"))
+        .map(|row| {
+            (
+                row["user"].as_str().expect("user").to_owned(),
+                (
+                    flag(row, "in_csv"),
+                    flag(row, "in_service"),
+                    flag(row, "recorded"),
+                ),
+            )
+        })
+        .collect()
+}
+
 #[track_caller]
 fn assert_logs_in(p: &TestProject, user: &str, password: &str, step: &str) {
     assert_eq!(
@@ -103,6 +137,14 @@ fn grafana_user_add_through_the_binary() {
     assert_logs_in(&p, "alice", "Alice-pw-1", "after user add");
     assert_logs_in(&p, "bob", "Bob.pw.2", "after user add");
     assert_refused(&p, "alice", "Bob.pw.2", "after user add");
+    let users = listed(&p, "after user add");
+    for u in ["alice", "bob"] {
+        assert_eq!(
+            users.get(u),
+            Some(&(true, true, true)),
+            "after user add: {u} must be listed as in the CSV, in Grafana and recorded: {users:?}"
+        );
+    }
 
     // A changed password: the new one logs in, the old one no longer does.
     std::fs::write(
@@ -120,12 +162,14 @@ fn grafana_user_add_through_the_binary() {
     );
     assert_logs_in(&p, "alice", "Alice-new-3", "after the password change");
     assert_refused(&p, "alice", "Alice-pw-1", "after the password change");
-    let list = dtaas(&p, &["user", "list", "-s", "grafana"]).expect_code(0, "user list");
-    assert!(
-        list.stdout.contains("alice") && list.stdout.contains("bob"),
-        "user list:\n{}",
-        list.stdout
-    );
+    let users = listed(&p, "after the password change");
+    for u in ["alice", "bob"] {
+        assert_eq!(
+            users.get(u),
+            Some(&(true, true, true)),
+            "after the password change: {u}: {users:?}"
+        );
+    }
 
     // A row naming the admin, in another case: the whole run is refused, with the line,
     // and nothing changes (carol, on the line before it, is not created).
@@ -154,6 +198,19 @@ fn grafana_user_add_through_the_binary() {
         "the refusal must name the row's line and name:\n{all}"
     );
     assert_refused(&p, "carol", "Carol-pw-4", "after the refused run");
+    // Listed from the CSV, but not in Grafana and not recorded; bob, no longer in the CSV,
+    // is still in Grafana.
+    let users = listed(&p, "after the refused run");
+    assert_eq!(
+        users.get("carol"),
+        Some(&(true, false, false)),
+        "after the refused run: carol: {users:?}"
+    );
+    assert_eq!(
+        users.get("bob").map(|f| f.1),
+        Some(true),
+        "after the refused run: bob: {users:?}"
+    );
     assert_logs_in(&p, &admin, &admin_password, "after the refused run");
     assert_refused(&p, &admin, "Taken-over-5", "after the refused run");
 }

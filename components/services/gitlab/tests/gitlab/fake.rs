@@ -19,6 +19,12 @@
 //! - config/initializers/doorkeeper.rb: `POST /oauth/token` password grant (`ropc`), without
 //!   client credentials only while `ropc_without_client_credentials` is on, else 401
 //!   `invalid_client`.
+//! - Admin Mode (application setting `admin_mode`): lib/api/api_guard.rb
+//!   `bypass_session_for_admin_mode?` lets an admin's API request act as admin only when its
+//!   token has the `admin_mode` scope (lib/gitlab/auth.rb ADMIN_MODE_SCOPE, offered to admins
+//!   whatever the setting); otherwise `authenticated_as_admin!` (lib/api/helpers.rb,
+//!   `can_admin_all_resources?`) answers 403 "403 Forbidden". `GET /user` still shows
+//!   `is_admin` (lib/api/users.rb presents UserWithAdmin on `current_user.admin?`).
 //! - `gitlab-rails runner -` interprets the statements of our scripts against this state
 //!   (runner.rs).
 //!
@@ -58,6 +64,7 @@ pub struct FakeToken {
     pub name: String,
     pub value: String,
     pub revoked: bool,
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +83,13 @@ pub struct FakeApp {
 pub struct State {
     pub users: Vec<FakeUser>,
     pub tokens: Vec<FakeToken>,
-    pub oauth: BTreeMap<String, u64>,
+    /// OAuth access tokens: their user and scopes (the grant's `scope`, default `api`).
+    pub oauth: BTreeMap<String, (u64, Vec<String>)>,
+    /// Application setting `admin_mode` (Admin Mode, default off): on, an admin's token acts
+    /// as an admin only with the `admin_mode` scope (lib/api/api_guard.rb
+    /// `bypass_session_for_admin_mode?`); without it `authenticated_as_admin!`
+    /// (lib/api/helpers.rb, `can_admin_all_resources?`) answers 403 "403 Forbidden".
+    pub admin_mode: bool,
     pub apps: Vec<FakeApp>,
     pub next: u64,
     /// Doorkeeper's `password` grant flow is on (config/initializers/doorkeeper.rb
@@ -126,8 +139,9 @@ impl FakeGitLab {
             .push((method.into(), prefix.into(), status, times));
     }
 
-    /// What `gitlab-rails runner` does with the script: revoke and create root's token.
-    pub fn runner_token(&self) -> String {
+    /// What `gitlab-rails runner` does with the script: revoke and create root's token with
+    /// `scopes`.
+    pub fn runner_token(&self, scopes: &[String]) -> String {
         let mut s = self.0.lock().unwrap();
         for t in s
             .tokens
@@ -145,6 +159,7 @@ impl FakeGitLab {
             name: "dtaas-services".into(),
             value: value.clone(),
             revoked: false,
+            scopes: scopes.to_vec(),
         });
         value
     }
@@ -252,7 +267,13 @@ impl Respond for FakeGitLab {
                 return ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"}));
             }
             let t = format!("oauth-{n}");
-            s.oauth.insert(t.clone(), 1);
+            // Doorkeeper: the requested `scope`, else the default scopes (lib/gitlab/auth.rb
+            // DEFAULT_SCOPES = [api]).
+            let scopes = form.get("scope").map_or_else(
+                || vec!["api".to_owned()],
+                |v| v.split_whitespace().map(str::to_owned).collect(),
+            );
+            s.oauth.insert(t.clone(), (1, scopes));
             return ResponseTemplate::new(200)
                 .set_body_json(json!({"access_token": t, "token_type": "Bearer"}));
         }
@@ -272,11 +293,11 @@ impl Respond for FakeGitLab {
                 .tokens
                 .iter()
                 .find(|t| t.value == p && !t.revoked)
-                .map(|t| t.user),
-            (_, Some(b)) => s.oauth.get(&b).copied(),
+                .map(|t| (t.user, t.scopes.clone())),
+            (_, Some(b)) => s.oauth.get(&b).cloned(),
             _ => None,
         };
-        let Some(caller) = caller else {
+        let Some((caller, scopes)) = caller else {
             return msg(401, "401 Unauthorized");
         };
         let Some(me) = s.users.iter().find(|u| u.id == caller).cloned() else {
@@ -298,7 +319,8 @@ impl Respond for FakeGitLab {
             ("PUT" | "DELETE", p) if p.starts_with("/users/")
         ) || path.starts_with("/api/v4/applications")
             || (method == "POST" && path.starts_with("/api/v4/users"));
-        if admin_only && !me.admin {
+        let acts_as_admin = me.admin && (!s.admin_mode || scopes.iter().any(|x| x == "admin_mode"));
+        if admin_only && !acts_as_admin {
             return msg(403, "403 Forbidden");
         }
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
@@ -308,6 +330,11 @@ impl Respond for FakeGitLab {
                 let u = s.users.iter().find(|u| u.id == caller).unwrap();
                 ResponseTemplate::new(200).set_body_json(user_json(u))
             }
+            // lib/api/personal_access_tokens/self_information.rb: the token itself.
+            ("GET", ["personal_access_tokens", "self"]) => ResponseTemplate::new(200)
+                .set_body_json(
+                    json!({"name": "token", "scopes": scopes, "revoked": false, "active": true}),
+                ),
             ("GET", ["personal_access_tokens"]) => {
                 let uid: u64 = q.get("user_id").and_then(|v| v.parse().ok()).unwrap_or(0);
                 let v: Vec<Value> = s
@@ -340,6 +367,7 @@ impl Respond for FakeGitLab {
                     name: body["name"].as_str().unwrap_or("").into(),
                     value: value.clone(),
                     revoked: false,
+                    scopes: scope_list(&body),
                 });
                 ResponseTemplate::new(201)
                     .set_body_json(json!({"id": n, "name": body["name"], "token": value}))
@@ -507,6 +535,18 @@ fn check_new_token(body: &Value, today_offset_days: i64) -> Result<(), Box<Respo
         )));
     }
     Ok(())
+}
+
+/// The `scopes` of a token request.
+fn scope_list(body: &Value) -> Vec<String> {
+    body["scopes"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `YYYY-MM-DD`.

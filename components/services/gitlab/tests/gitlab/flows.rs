@@ -130,6 +130,7 @@ async fn a_second_install_creates_nothing_new() {
     assert_eq!(token_runs, 1, "the token runner is not run again");
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
     GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
+    GET /gitlab/api/v4/personal_access_tokens/self [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101]
@@ -143,16 +144,16 @@ async fn without_the_runner_the_password_grant_bootstraps_the_token() {
     let mut c = FakeContainer::new(&e.fake);
     c.token_script_fails = true;
     // An earlier token of ours that we no longer hold is revoked.
-    e.fake.runner_token();
+    e.fake.runner_token(&["api".to_owned()]);
     let r = setup(&e.gl, &c, &once(), &quiet).await.unwrap();
     assert_eq!(r.token, TokenSource::PasswordGrant);
     insta::assert_snapshot!(redact_dates(&log_from(&e.server, 0).await), @r#"
-    POST /gitlab/oauth/token grant_type=password&username=root&password=Root-Final-1
-    POST /gitlab/oauth/token grant_type=password&username=root&password=Initial-Root-Pw
+    POST /gitlab/oauth/token grant_type=password&username=root&password=Root-Final-1&scope=api%20admin_mode
+    POST /gitlab/oauth/token grant_type=password&username=root&password=Initial-Root-Pw&scope=api%20admin_mode
     GET /gitlab/api/v4/personal_access_tokens?user_id=1&state=active&per_page=100&page=1 [Bearer oauth-103]
     DELETE /gitlab/api/v4/personal_access_tokens/101 [Bearer oauth-103]
     GET /gitlab/api/v4/users/1 [Bearer oauth-103]
-    POST /gitlab/api/v4/users/1/personal_access_tokens [Bearer oauth-103] {"expires_at":"YYYY-MM-DD","name":"dtaas-services","scopes":["api"]}
+    POST /gitlab/api/v4/users/1/personal_access_tokens [Bearer oauth-103] {"expires_at":"YYYY-MM-DD","name":"dtaas-services","scopes":["api","admin_mode"]}
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107]
     POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://intocps.org/_oauth","scopes":"read_user"}
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-107]
@@ -254,6 +255,7 @@ async fn apps_are_reused_renewed_or_replaced_never_duplicated() {
     );
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
     GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
+    GET /gitlab/api/v4/personal_access_tokens/self [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101]
     DELETE /gitlab/api/v4/applications/103 [PRIVATE-TOKEN glpat-runner-101]
     POST /gitlab/api/v4/applications [PRIVATE-TOKEN glpat-runner-101] {"confidential":true,"name":"DTaaS Server Authorization","redirect_uri":"https://new.example/_oauth","scopes":"read_user"}
@@ -321,6 +323,7 @@ async fn reset_password_uses_the_stored_token() {
     e.gl.reset_root_password().await.unwrap();
     insta::assert_snapshot!(log_from(&e.server, n).await, @r#"
     GET /gitlab/api/v4/user [PRIVATE-TOKEN glpat-runner-101]
+    GET /gitlab/api/v4/personal_access_tokens/self [PRIVATE-TOKEN glpat-runner-101]
     GET /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101]
     PUT /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101] {"password":"Root-Final-1","skip_reconfirmation":true}
     PUT /gitlab/api/v4/users/1 [PRIVATE-TOKEN glpat-runner-101] {"password":"Root-Final-1","skip_reconfirmation":true}

@@ -10,6 +10,7 @@
     reason = "test fixtures"
 )]
 
+mod admin_mode;
 mod fake;
 mod flows;
 mod install;

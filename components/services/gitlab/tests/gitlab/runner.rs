@@ -18,7 +18,7 @@
 //!   Doorkeeper::Application on the same table) `.find(Integer(id))`, `app.update!(trusted:
 //!   ...)` saves the column, `app.reload.trusted`.
 //! - the token script (admin.rs RUNNER_SCRIPT): root's `dtaas-services` tokens revoked, one
-//!   made and printed.
+//!   made with the script's `scopes: [...]` and printed.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +33,21 @@ fn fail(msg: &str) -> ExecOutput {
         stdout: Vec::new(),
         stderr: format!("-:1:in '<main>': {msg}\n\tfrom bin/rails:4:in '<main>'\n").into_bytes(),
     }
+}
+
+/// The scopes of the token script's `personal_access_tokens.build(name: 'dtaas-services',
+/// scopes: [:a, :b], ...)` (symbols, as Ruby writes them).
+fn token_script_scopes(script: &str) -> Option<Vec<String>> {
+    let rest = script
+        .split_once("personal_access_tokens.build(name: 'dtaas-services', scopes: [")?
+        .1;
+    let list = rest.split_once(']')?.0;
+    Some(
+        list.split(',')
+            .map(|s| s.trim().trim_start_matches(':').to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
 }
 
 /// `ENV.fetch('K').split(',').each do |x|`: (K, x).
@@ -56,10 +71,10 @@ struct Vars {
 impl FakeGitLab {
     /// Run `script` as `gitlab-rails runner -` with `env` (`K=V` entries).
     pub fn rails_runner(&self, script: &str, env: &[String]) -> ExecOutput {
-        if script.contains("personal_access_tokens.build(name: 'dtaas-services'") {
+        if let Some(scopes) = token_script_scopes(script) {
             return ExecOutput {
                 exit_code: 0,
-                stdout: format!("DTAAS_TOKEN={}\n", self.runner_token()).into_bytes(),
+                stdout: format!("DTAAS_TOKEN={}\n", self.runner_token(&scopes)).into_bytes(),
                 stderr: Vec::new(),
             };
         }
