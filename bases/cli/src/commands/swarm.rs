@@ -69,7 +69,7 @@ async fn prepare(
     let tls = std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
     let plain = std::env::var_os("DTAAS_TEST_SWARM_PLAIN_TCP").is_some_and(|v| v == "1");
     swarm::check_manager_host(host.as_deref(), tls, plain).map_err(err)?;
-    crate::commands::service::prepare_with(&settings).await
+    crate::commands::prepare_with(&settings).await
 }
 
 fn names(raw: Option<&str>) -> anyhow::Result<Option<Vec<String>>> {
