@@ -1,11 +1,13 @@
 //! `stop` (dependents first), `restart` (dependency order) and `rm`.
 
+use std::future::Future;
 use std::time::Duration;
 
 use docker::{ContainerState, DockerError, Engine};
 use futures_util::future::try_join_all;
 
 use super::Compose;
+use super::ServiceContainer;
 use crate::ComposeError;
 
 impl<E: Engine> Compose<'_, E> {
@@ -20,24 +22,16 @@ impl<E: Engine> Compose<'_, E> {
         timeout: Option<Duration>,
     ) -> Result<Vec<String>, ComposeError> {
         let services = self.check_services(services)?;
-        let containers = Self::by_service(&self.ps().await?, &services);
-        let mut stopped = Vec::new();
-        for level in self.levels(&services, false).iter().rev() {
-            let futs = containers
-                .iter()
-                .filter(|c| level.contains(&c.service))
-                .map(|c| async move {
-                    let was_running = matches!(
-                        c.container.state,
-                        ContainerState::Running
-                            | ContainerState::Restarting
-                            | ContainerState::Paused
-                    );
-                    self.engine.stop_container(&c.container.id, timeout).await?;
-                    Ok::<_, ComposeError>(was_running.then(|| c.container.name.clone()))
-                });
-            stopped.extend(try_join_all(futs).await?.into_iter().flatten());
-        }
+        let stopped = self
+            .level_by_level(&services, Order::DependentsFirst, |c| async move {
+                let was_running = matches!(
+                    c.container.state,
+                    ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+                );
+                self.engine.stop_container(&c.container.id, timeout).await?;
+                Ok(was_running.then(|| c.container.name.clone()))
+            })
+            .await?;
         Ok(stopped)
     }
 
@@ -52,21 +46,13 @@ impl<E: Engine> Compose<'_, E> {
         timeout: Option<Duration>,
     ) -> Result<Vec<String>, ComposeError> {
         let services = self.check_services(services)?;
-        let containers = Self::by_service(&self.ps().await?, &services);
-        let mut done = Vec::new();
-        for level in self.levels(&services, false) {
-            let futs = containers
-                .iter()
-                .filter(|c| level.contains(&c.service))
-                .map(|c| async move {
-                    self.engine
-                        .restart_container(&c.container.id, timeout)
-                        .await?;
-                    Ok::<_, ComposeError>(c.container.name.clone())
-                });
-            done.extend(try_join_all(futs).await?);
-        }
-        Ok(done)
+        self.level_by_level(&services, Order::DependenciesFirst, |c| async move {
+            self.engine
+                .restart_container(&c.container.id, timeout)
+                .await?;
+            Ok(Some(c.container.name.clone()))
+        })
+        .await
     }
 
     /// Stop and remove the containers of `services` (all when empty); `volumes` also
@@ -95,4 +81,41 @@ impl<E: Engine> Compose<'_, E> {
         });
         try_join_all(futs).await
     }
+
+    /// Apply `act` to the containers of `services`, one dependency level at a time (all
+    /// containers of a level concurrently), and collect what it returns.
+    async fn level_by_level<'s, F, Fut>(
+        &'s self,
+        services: &[String],
+        order: Order,
+        act: F,
+    ) -> Result<Vec<String>, ComposeError>
+    where
+        F: Fn(ServiceContainer) -> Fut,
+        Fut: Future<Output = Result<Option<String>, ComposeError>> + 's,
+    {
+        let containers = Self::by_service(&self.ps().await?, services);
+        let mut levels = self.levels(services, false);
+        if order == Order::DependentsFirst {
+            levels.reverse();
+        }
+        let mut done = Vec::new();
+        for level in levels {
+            let futs = containers
+                .iter()
+                .filter(|c| level.contains(&c.service))
+                .map(|c| act(c.clone()));
+            done.extend(try_join_all(futs).await?.into_iter().flatten());
+        }
+        Ok(done)
+    }
+}
+
+/// Which end of the dependency graph an operation starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Dependencies before the services that depend on them (start, restart).
+    DependenciesFirst,
+    /// Dependents before their dependencies (stop).
+    DependentsFirst,
 }
