@@ -15,6 +15,7 @@ mod maintenance;
 mod ops;
 pub mod reconcile;
 mod report;
+mod status;
 
 pub use compose::{Progress, ProgressSink};
 pub use error::LifecycleError;
@@ -30,3 +31,5 @@ pub use store::Desired;
 mod tests;
 #[cfg(test)]
 mod tests_intent;
+#[cfg(test)]
+mod tests_status;
