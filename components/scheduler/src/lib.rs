@@ -20,6 +20,7 @@ mod config;
 mod cron;
 mod dispatch;
 mod error;
+mod live;
 mod run;
 mod scheduler;
 mod store;

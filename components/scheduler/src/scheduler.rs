@@ -14,6 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::SchedulerConfig;
 use crate::dispatch::dispatch_loop;
 use crate::error::SchedulerError;
+use crate::live::LiveRuns;
 use crate::store::{ExecutionRecord, MemoryStore, SchedulerStore};
 use crate::table::{Table, TaskEntry};
 use crate::task::{TaskId, TaskInfo, TaskSpec};
@@ -48,7 +49,7 @@ pub(crate) struct Inner {
     /// Parent of every run's token: cancelled on a forced stop.
     pub(crate) force: CancellationToken,
     /// Drops the runs that still go after `cancel_grace` on a forced stop.
-    pub(crate) abort: CancellationToken,
+    pub(crate) live: LiveRuns,
     pub(crate) tracker: TaskTracker,
     lifecycle: Mutex<Lifecycle>,
     stopped: OnceCell<StopReport>,
@@ -137,7 +138,7 @@ impl SchedulerBuilder {
                 wake: Arc::new(Notify::new()),
                 shutdown: CancellationToken::new(),
                 force: CancellationToken::new(),
-                abort: CancellationToken::new(),
+                live: LiveRuns::default(),
                 tracker: TaskTracker::new(),
                 lifecycle: Mutex::new(Lifecycle::Idle),
                 stopped: OnceCell::new(),
@@ -390,7 +391,7 @@ async fn stop_inner(inner: Arc<Inner>, grace: Duration) -> StopReport {
                 runs = report.aborted,
                 "runs did not end after cancellation: aborting them"
             );
-            inner.abort.cancel();
+            inner.live.abort_all();
             inner.tracker.wait().await;
         }
     }
