@@ -74,23 +74,23 @@ test-images:
 	bash images/build.sh
 
 ## Man pages and shell completions of dtaas-services, laid out as under /usr/share (the
-## dtaas-services image installs them): man/man1/*.1, bash-completion, zsh, fish.
+## dtaas-services images install them): man/man1/*.1, bash-completion, zsh, fish.
 SHARE_DIR := target/share
 man: release
-	rm -rf $(SHARE_DIR)
-	mkdir -p $(SHARE_DIR)/bash-completion/completions $(SHARE_DIR)/zsh/vendor-completions $(SHARE_DIR)/fish/vendor_completions.d
-	$(BIN) man --dir $(SHARE_DIR)/man/man1
-	$(BIN) completions bash > $(SHARE_DIR)/bash-completion/completions/dtaas-services
-	$(BIN) completions zsh > $(SHARE_DIR)/zsh/vendor-completions/_dtaas-services
-	$(BIN) completions fish > $(SHARE_DIR)/fish/vendor_completions.d/dtaas-services.fish
+	bash scripts/share.sh $(BIN) $(SHARE_DIR)
 
-## Container images of both binaries, from host-built release binaries on an empty base
-## (no registry needed): dtaas/dtaas-services:$(IMAGE_TAG), dtaas/dtaas-jobs:$(IMAGE_TAG).
+## Container images of both binaries with no registry (projects/*/Dockerfile.offline): the
+## binaries built on this host, with their libraries, on an empty base; tagged
+## dtaas/dtaas-services:$(IMAGE_TAG) and dtaas/dtaas-jobs:$(IMAGE_TAG). IMAGE_PROFILE=debug
+## builds them from debug binaries (the e2e tests `images::` do so with the same script).
+## Where a registry is reachable, projects/*/Dockerfile builds the same images the
+## conventional way (README, "Container images").
 IMAGE_TAG ?= dev
-images: man
-	$(CARGO) build --release -p dtaas-services -p dtaas-jobs
-	bash scripts/build-image.sh $(TARGET_DIR)/release/dtaas-services projects/dtaas-services/Dockerfile dtaas/dtaas-services:$(IMAGE_TAG) $(SHARE_DIR)
-	bash scripts/build-image.sh $(TARGET_DIR)/release/dtaas-jobs projects/dtaas-jobs/Dockerfile dtaas/dtaas-jobs:$(IMAGE_TAG)
+IMAGE_PROFILE ?= release
+images:
+	$(CARGO) build $(if $(filter release,$(IMAGE_PROFILE)),--release) -p dtaas-services -p dtaas-jobs
+	bash scripts/build-image.sh dtaas-services $(TARGET_DIR)/$(IMAGE_PROFILE) dtaas/dtaas-services:$(IMAGE_TAG)
+	bash scripts/build-image.sh dtaas-jobs $(TARGET_DIR)/$(IMAGE_PROFILE) dtaas/dtaas-jobs:$(IMAGE_TAG)
 
 ## Review changed insta snapshots (needs cargo-insta).
 snapshots:

@@ -20,27 +20,26 @@ pub(crate) struct Written {
     pub(crate) unpacked_size: u64,
     /// Entries of an archive; `None` for a dump.
     pub(crate) entries: Option<u64>,
+    /// What an archive left out, with why.
+    pub(crate) left_out: Vec<crate::manifest::LeftOut>,
 }
 
-/// Write `out` as a tar.gz of the `paths` (relative to `root`, stored under those names).
-/// The archive is read back to count what it holds; one a restore would refuse (a link
-/// in the data) fails here, when the data is still there.
+/// Write `out` as a tar.gz of the `paths` (relative to `root`, stored under those names),
+/// walked without following links ([`crate::walk`]: sockets, FIFOs and links pointing
+/// outside a path are left out and listed). The archive is read back to count what it
+/// holds; one a restore would refuse fails here, when the data is still there.
 pub(crate) fn create(
     root: &Path,
     paths: &[String],
     out: &Path,
     service: &str,
 ) -> Result<Written, BackupError> {
+    let project = safe_fs::Dir::open_root(root).map_err(|e| io_err(root, &e))?;
+    let plan = crate::walk::plan(&project, paths)?;
     let file = HashingFile::create(out)?;
     let gz = GzEncoder::new(file, Compression::default());
     let mut tar = tar::Builder::new(gz);
-    tar.follow_symlinks(false);
-    tar.mode(tar::HeaderMode::Complete);
-    for rel in paths {
-        let src = root.join(rel);
-        tar.append_dir_all(rel, &src)
-            .map_err(|e| io_err(&src, &e))?;
-    }
+    crate::walk::append(&mut tar, &project, &plan)?;
     let gz = tar.into_inner().map_err(|e| io_err(out, &e))?;
     let file = gz.finish().map_err(|e| io_err(out, &e))?;
     let (size, sha256) = file.finish()?;
@@ -50,6 +49,7 @@ pub(crate) fn create(
         sha256,
         unpacked_size: content.bytes,
         entries: Some(content.entries),
+        left_out: plan.left_out,
     })
 }
 
@@ -85,6 +85,7 @@ impl GzipFile {
             sha256,
             unpacked_size: self.written,
             entries: None,
+            left_out: Vec::new(),
         })
     }
 }

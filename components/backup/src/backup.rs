@@ -83,12 +83,18 @@ impl Staging {
         self.report.manifest.write(self.tmp.path())?;
         let dir = &self.report.dir;
         let kept = self.tmp.keep();
-        if let Err(e) = std::fs::rename(&kept, dir) {
-            let _ = std::fs::remove_dir_all(&kept);
+        // Renamed within the parent through safe_fs: never over an existing name.
+        let parent = safe_fs::Dir::open_root(&self.parent).map_err(|e| io_err(dir, &e))?;
+        let (from, to) = (kept.file_name(), dir.file_name());
+        let moved = match (from, to) {
+            (Some(from), Some(to)) => parent.rename_new(from, to),
+            _ => Err(std::io::Error::other("not a directory name")),
+        };
+        if let Err(e) = moved {
+            if let Some(from) = from {
+                let _ = parent.remove_all(from);
+            }
             return Err(io_err(dir, &e));
-        }
-        if let Ok(d) = std::fs::File::open(&self.parent) {
-            let _ = d.sync_all();
         }
         Ok(self.report)
     }
@@ -290,6 +296,7 @@ impl<E: Engine> DataSafety<'_, E> {
             sha256: w.sha256,
             unpacked_size: Some(w.unpacked_size),
             entries: w.entries,
+            left_out: w.left_out,
         })
     }
 }

@@ -238,12 +238,15 @@ pub(crate) fn tail(bytes: &[u8]) -> String {
     lines[lines.len().saturating_sub(5)..].join("; ")
 }
 
-/// Create `dir` (and its parents) and make it 0700.
+/// Create `dir` (and its parents) and make it 0700 through its descriptor; `dir` itself
+/// is reached from its parent through `safe_fs`, so a link there is refused, never
+/// chmod-ed through (the path above it is the operator's).
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), BackupError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, &e))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| io_err(dir, &e))
+    let err = |e: std::io::Error| io_err(dir, &e);
+    // The directory holding a (not yet written) manifest is `dir` itself.
+    let (d, _) =
+        safe_fs::Dir::for_file(&dir.join(crate::MANIFEST_FILE), Some(0o700)).map_err(err)?;
+    d.set_mode(0o700).map_err(err)
 }
 
 /// `20250102T030405Z` (UTC).

@@ -52,6 +52,7 @@ pub(crate) fn backup_of(root: &Path, service: &str, paths: &[&str]) -> tempfile:
             sha256: w.sha256,
             unpacked_size: Some(w.unpacked_size),
             entries: w.entries,
+            left_out: w.left_out.clone(),
         }],
     }
     .write(dir.path())
@@ -165,6 +166,7 @@ pub(crate) fn backup_with(root: &Path, services: &[&str], bad: &[&str]) -> tempf
             sha256: w.sha256,
             unpacked_size: Some(w.unpacked_size),
             entries: w.entries,
+            left_out: w.left_out.clone(),
         });
     }
     m.write(dir.path()).unwrap();
@@ -188,6 +190,7 @@ fn twice(root: &Path, path: &str, out: &Path) -> archive::Written {
         sha256: crate::manifest::sha256_file(out).unwrap(),
         unpacked_size: 1 << 20,
         entries: Some(100),
+        left_out: Vec::new(),
     }
 }
 

@@ -25,12 +25,13 @@ mod restore;
 mod state;
 mod unpack;
 mod upgrade;
+mod walk;
 
 pub use backup::{BackupOptions, BackupReport};
 pub use data_safety::DataSafety;
 pub use error::BackupError;
 pub use manifest::{
-    BackupKind, FORMAT, MANIFEST_FILE, Manifest, ServiceBackup, sha256_file, verify,
+    BackupKind, FORMAT, LeftOut, MANIFEST_FILE, Manifest, ServiceBackup, sha256_file, verify,
 };
 pub use restore::{RestoreOptions, RestoreReport, verify_restorable};
 pub use state::{StateFinding, StatePath, check_state, state_paths};

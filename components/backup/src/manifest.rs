@@ -42,9 +42,22 @@ pub struct ServiceBackup {
     /// a restore refuses a file that unpacks to more. Absent in older manifests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpacked_size: Option<u64>,
-    /// Entries of an archive (directories and files); a restore refuses more.
+    /// Entries of an archive (directories, files and kept links); a restore refuses more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<u64>,
+    /// What the archive left out of the state paths, with why (sockets, FIFOs, links
+    /// pointing outside; docs/data-safety.md, "What an archive holds").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// An entry of a service's state paths that a backup did not archive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeftOut {
+    /// Project-relative path.
+    pub path: String,
+    /// Why, e.g. `a socket, a runtime object the service makes again: not archived`.
+    pub reason: String,
 }
 
 /// `manifest.json`: what a backup holds.
@@ -120,21 +133,19 @@ impl Manifest {
 }
 
 /// Create (or truncate) a backup file with mode 0600 whatever the umask: backups hold
-/// password hashes, GitLab's secrets and RabbitMQ's Erlang cookie. A symlink at `path`
-/// is refused (`O_NOFOLLOW`), never written through.
+/// password hashes, GitLab's secrets and RabbitMQ's Erlang cookie. Opened through
+/// `safe_fs` from its directory (which must not be a link): a link or a hard-linked file at
+/// `path` is refused, never written through.
 pub(crate) fn create_private_file(path: &Path) -> Result<std::fs::File, BackupError> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| io_err(path, &e))?;
+    let err = |e: std::io::Error| io_err(path, &e);
+    let (dir, name) = safe_fs::Dir::for_file(path, None).map_err(err)?;
+    let f = dir.open(&name, safe_fs::Open::create(0o600)).map_err(err)?;
+    f.set_len(0).map_err(err)?;
     // An existing file keeps its mode through open(2): set it.
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| io_err(path, &e))?;
+    f.set_permissions(
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .map_err(err)?;
     Ok(f)
 }
 
@@ -290,6 +301,7 @@ mod tests {
                 sha256: sha256_file(&dir.join("rabbitmq.tar.gz")).unwrap(),
                 unpacked_size: None,
                 entries: None,
+                left_out: Vec::new(),
             }],
         }
     }

@@ -50,6 +50,7 @@ impl<E: Engine> DataSafety<'_, E> {
             sha256: w.sha256,
             unpacked_size: Some(w.unpacked_size),
             entries: None,
+            left_out: Vec::new(),
         })
     }
 

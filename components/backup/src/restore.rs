@@ -259,15 +259,7 @@ impl<E: Engine> DataSafety<'_, E> {
                     .await
             }
             BackupKind::PgDumpall => {
-                for p in paths {
-                    // A fresh, empty data directory, never created through a symlink.
-                    let refuse = |at: &Path| BackupError::Io {
-                        path: at.to_owned(),
-                        message: "is not a directory; no data directory is created through it"
-                            .to_owned(),
-                    };
-                    unpack::create_dirs_nofollow(self.root(), Path::new(p), refuse)?;
-                }
+                unpack::create_empty_dirs(self.root(), paths)?;
                 self.start_and_wait(&self.lifecycle, s, opts.timeout, &opts.progress)
                     .await?;
                 self.replay_dump(file, entry).await

@@ -2,23 +2,23 @@
 //!
 //! An archive is data from elsewhere (a copy of a backup directory can be edited), and the
 //! restore runs as root. So every entry is checked — a plain relative name inside one of
-//! the service's paths, a regular file or a directory (no symbolic or hard link, device,
-//! FIFO), within the size and entry count the manifest recorded — by [`check`] before the
+//! the service's paths; a regular file, a directory, or a symbolic link whose target stays
+//! inside that same path (`safe_fs::link_stays_within`); no hard link, device or FIFO;
+//! within the size and entry count the manifest recorded — by [`check`] before the
 //! restore touches anything, and again by [`extract`] while it writes. [`extract`] writes
-//! into fresh temporary directories (0700, next to each destination) with no-follow
-//! creates, and renames them into place only when the whole archive is in: a symlink
-//! already present in the destination is never followed, and a refused archive leaves
-//! nothing behind. Set-uid, set-gid and sticky bits are dropped.
-//!
-//! These no-follow helpers are local to this component on purpose (small and named);
-//! the shared no-follow file-system component replaces them when it lands.
+//! through `safe_fs` into fresh temporary directories (0700, next to each destination)
+//! with exclusive no-follow creates, creates a link only after checking its target again,
+//! and renames the directories into place (never replacing anything) only when the whole
+//! archive is in: a symlink already present in the destination is never followed, and a
+//! refused archive leaves nothing behind. Set-uid, set-gid and sticky bits are dropped.
 
+use std::ffi::OsString;
 use std::io::Read;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use flate2::read::GzDecoder;
+use safe_fs::Dir;
 
 use crate::BackupError;
 use crate::error::io_err;
@@ -64,11 +64,13 @@ pub(crate) struct Content {
     pub(crate) entries: u64,
 }
 
-/// One checked entry: which of the paths it is in, its name below that path.
+/// One checked entry: which of the paths it is in, its name below that path, and the
+/// target of a link.
 struct Checked<'a> {
     base: usize,
     rel: &'a Path,
     dir: bool,
+    link: Option<PathBuf>,
 }
 
 /// Why an entry is refused (appended to its name in [`BackupError::UnsafeEntry`]).
@@ -119,17 +121,24 @@ where
         };
         let kind = entry.header().entry_type();
         let dir = kind.is_dir();
+        let symlink = kind == tar::EntryType::Symlink;
         // Sparse files (preallocated segments: RabbitMQ's) are regular files too.
-        if !dir && !kind.is_file() && !kind.is_gnu_sparse() {
+        if !dir && !symlink && !kind.is_file() && !kind.is_gnu_sparse() {
             return Err(refuse(&name, refusal(kind).to_owned()));
         }
         let rel = name.strip_prefix(bases[base]).unwrap_or(Path::new(""));
         if !dir && rel.as_os_str().is_empty() {
+            let what = if symlink { "a symbolic link" } else { "a file" };
             return Err(refuse(
                 &name,
-                "is a file where a directory belongs".to_owned(),
+                format!("is {what} where a directory belongs"),
             ));
         }
+        let link = if symlink {
+            Some(link_target(&entry, archive, &name, rel, bases[base])?)
+        } else {
+            None
+        };
         seen.entries += 1;
         seen.bytes = seen.bytes.saturating_add(entry.size());
         if seen.entries > limits.entries {
@@ -138,9 +147,45 @@ where
         if seen.bytes > limits.bytes {
             return Err(too_large(archive, service, "bytes", limits.bytes));
         }
-        each(Checked { base, rel, dir }, &mut entry)?;
+        each(
+            Checked {
+                base,
+                rel,
+                dir,
+                link,
+            },
+            &mut entry,
+        )?;
     }
     Ok(seen)
+}
+
+/// The target of the symbolic link entry `name` (at `rel` below its state path `base`):
+/// refused unless it stays inside `base` (`safe_fs::link_stays_within`).
+fn link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    archive: &Path,
+    name: &Path,
+    rel: &Path,
+    base: &Path,
+) -> Result<PathBuf, BackupError> {
+    let target = entry
+        .link_name()
+        .map_err(|e| io_err(archive, &e))?
+        .map(std::borrow::Cow::into_owned)
+        .unwrap_or_default();
+    if safe_fs::link_stays_within(rel, &target) {
+        return Ok(target);
+    }
+    Err(BackupError::UnsafeEntry {
+        archive: archive.to_owned(),
+        entry: name.display().to_string(),
+        reason: format!(
+            "is a symbolic link to {} (outside {})",
+            target.display(),
+            base.display()
+        ),
+    })
 }
 
 fn too_large(archive: &Path, service: &str, what: &'static str, limit: u64) -> BackupError {
@@ -182,7 +227,7 @@ pub(crate) fn measure(
 /// Unpack `archive` into `root`: each of `paths` (absent: the caller set the current data
 /// aside) is created from a fresh temporary directory renamed into place once every entry
 /// is in. Owners are restored when `owners` (root only), modes (without set-uid, set-gid
-/// and sticky bits) and mtimes always.
+/// and sticky bits) and mtimes always (links keep the process's owner).
 ///
 /// # Errors
 /// Those of [`check`]; [`BackupError::UnsafeEntry`] when a destination or one of its
@@ -196,102 +241,153 @@ pub(crate) fn extract(
     owners: bool,
     limits: Limits,
 ) -> Result<(), BackupError> {
+    let project = Dir::open_root(root).map_err(|e| io_err(root, &e))?;
     let stages = paths
         .iter()
-        .map(|p| stage_for(archive, root, p))
+        .map(|p| Stage::new(archive, &project, p))
         .collect::<Result<Vec<_>, _>>()?;
     let limits = match stages.first() {
-        Some(stage) => limits.within(available_bytes(stage.path())?),
+        Some(stage) => limits.within(
+            stage
+                .dir
+                .available_bytes()
+                .map_err(|e| io_err(stage.dir.path(), &e))?,
+        ),
         None => limits,
     };
-    let mut dirs: Vec<(PathBuf, Meta)> = Vec::new();
+    let mut dirs: Vec<(usize, PathBuf, Meta)> = Vec::new();
     walk(archive, paths, service, limits, |c, entry| {
-        let dst = stages[c.base].path().join(c.rel);
+        let stage = &stages[c.base];
+        let at = |e: &std::io::Error| io_err(stage.dir.path().join(c.rel), e);
         let meta = Meta::of(entry.header());
         if c.dir {
             if !c.rel.as_os_str().is_empty() {
-                std::fs::create_dir_all(&dst).map_err(|e| io_err(&dst, &e))?;
+                stage.dir.create_dir_all(c.rel, 0o700).map_err(|e| at(&e))?;
             }
-            dirs.push((dst, meta));
+            dirs.push((c.base, c.rel.to_owned(), meta));
             return Ok(());
         }
-        if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_err(parent, &e))?;
+        if let Some(parent) = c.rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+            stage
+                .dir
+                .create_dir_all(parent, 0o700)
+                .map_err(|e| at(&e))?;
         }
-        write_file(entry, &dst, &meta, owners)
+        if let Some(target) = &c.link {
+            return stage.dir.symlink_within(c.rel, target).map_err(|e| at(&e));
+        }
+        let f = stage
+            .dir
+            .create_file_new(c.rel, 0o600)
+            .map_err(|e| at(&e))?;
+        write_file(entry, f, &stage.dir.path().join(c.rel), &meta, owners)
     })?;
     // Directories last, deepest first: a read-only mode does not stop the files inside
     // from being written, and their mtimes stay as archived.
-    dirs.sort_by_key(|(d, _)| std::cmp::Reverse(d.components().count()));
-    for (dir, meta) in &dirs {
-        meta.apply_to_dir(dir, owners)?;
+    dirs.sort_by_key(|(_, d, _)| std::cmp::Reverse(d.components().count()));
+    for (base, rel, meta) in &dirs {
+        let stage = &stages[*base];
+        let d = stage
+            .dir
+            .open_dir(rel)
+            .map_err(|e| io_err(stage.dir.path().join(rel), &e))?;
+        meta.apply_to_dir(&d, owners)?;
     }
-    if let Some(p) = paths
-        .iter()
-        .find(|p| std::fs::symlink_metadata(root.join(p)).is_ok())
-    {
-        return Err(BackupError::UnsafeEntry {
+    for stage in &stages {
+        if !stage.parent.is_free(&stage.dest).unwrap_or(false) {
+            return Err(stage.in_the_way(archive));
+        }
+    }
+    for stage in stages {
+        stage.place(archive)?;
+    }
+    Ok(())
+}
+
+/// Create each of `paths` below `root` (a fresh, empty data directory for a dump to be
+/// replayed into) with its missing parents, never through a link.
+///
+/// # Errors
+/// [`BackupError::Io`] naming the path (a link in it is refused).
+pub(crate) fn create_empty_dirs(root: &Path, paths: &[String]) -> Result<(), BackupError> {
+    let project = Dir::open_root(root).map_err(|e| io_err(root, &e))?;
+    for p in paths {
+        project
+            .create_dir_all(p, 0o755)
+            .map_err(|e| io_err(root.join(p), &e))?;
+    }
+    Ok(())
+}
+
+/// A fresh 0700 directory next to the destination `root/p`, reached (and its missing
+/// parents created) without following a link; removed again unless it is placed.
+struct Stage {
+    parent: Dir,
+    name: OsString,
+    dir: Dir,
+    dest: OsString,
+    rel: String,
+    placed: bool,
+}
+
+impl Stage {
+    fn new(archive: &Path, project: &Dir, p: &str) -> Result<Stage, BackupError> {
+        let refuse = |e: std::io::Error| BackupError::UnsafeEntry {
             archive: archive.to_owned(),
-            entry: p.clone(),
+            entry: p.to_owned(),
+            reason: format!("cannot be restored: {e}"),
+        };
+        let path = Path::new(p);
+        let dest = path.file_name().unwrap_or_default().to_owned();
+        let parent = project
+            .create_dir_all(path.parent().unwrap_or(Path::new("")), 0o755)
+            .map_err(refuse)?;
+        let prefix = format!(".{}.restoring-", dest.to_string_lossy());
+        let (name, dir) = parent
+            .create_temp_dir(&prefix, 0o700)
+            .map_err(|e| io_err(parent.path(), &e))?;
+        Ok(Stage {
+            parent,
+            name,
+            dir,
+            dest,
+            rel: p.to_owned(),
+            placed: false,
+        })
+    }
+
+    fn in_the_way(&self, archive: &Path) -> BackupError {
+        BackupError::UnsafeEntry {
+            archive: archive.to_owned(),
+            entry: self.rel.clone(),
             reason: format!(
                 "cannot be restored: {} is in the way",
-                root.join(p).display()
+                self.parent.path().join(&self.dest).display()
             ),
-        });
-    }
-    for (stage, p) in stages.into_iter().zip(paths) {
-        let dest = root.join(p);
-        let kept = stage.keep();
-        if let Err(e) = std::fs::rename(&kept, &dest) {
-            let _ = std::fs::remove_dir_all(&kept);
-            return Err(io_err(&dest, &e));
         }
     }
-    Ok(())
-}
 
-/// Create the missing directories of `rel` below `root`, never through a symlink: an
-/// existing component that is not a real directory is refused with `refuse(its path)`.
-/// `root` itself, the project, is the caller's.
-pub(crate) fn create_dirs_nofollow(
-    root: &Path,
-    rel: &Path,
-    refuse: impl Fn(&Path) -> BackupError,
-) -> Result<(), BackupError> {
-    let mut at = root.to_owned();
-    for c in rel.components() {
-        at.push(c);
-        match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => return Err(refuse(&at)),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir(&at).map_err(|e| io_err(&at, &e))?;
+    /// Rename the stage to its destination, which must still be free.
+    fn place(mut self, archive: &Path) -> Result<(), BackupError> {
+        match self.parent.rename_new(&self.name, &self.dest) {
+            Ok(()) => {
+                self.placed = true;
+                Ok(())
             }
-            Err(e) => return Err(io_err(&at, &e)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(self.in_the_way(archive))
+            }
+            Err(e) => Err(io_err(self.parent.path().join(&self.dest), &e)),
         }
     }
-    Ok(())
 }
 
-/// A fresh 0700 directory next to `root/p`, after checking that no directory between
-/// `root` and `root/p` is a symlink.
-fn stage_for(archive: &Path, root: &Path, p: &str) -> Result<tempfile::TempDir, BackupError> {
-    let dest = root.join(p);
-    let parent = dest.parent().unwrap_or(root);
-    let rel_parent = Path::new(p).parent().unwrap_or(Path::new(""));
-    create_dirs_nofollow(root, rel_parent, |at| BackupError::UnsafeEntry {
-        archive: archive.to_owned(),
-        entry: p.to_owned(),
-        reason: format!("cannot be restored: {} is not a directory", at.display()),
-    })?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}.restoring-"))
-        .tempdir_in(parent)
-        .map_err(|e| io_err(parent, &e))
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = self.parent.remove_all(&self.name);
+        }
+    }
 }
 
 /// The metadata of an entry as it is restored.
@@ -299,7 +395,7 @@ struct Meta {
     mode: u32,
     uid: u32,
     gid: u32,
-    mtime: Option<SystemTime>,
+    mtime: Option<u64>,
 }
 
 impl Meta {
@@ -310,11 +406,12 @@ impl Meta {
             mode: h.mode().unwrap_or(0o700) & 0o777,
             uid: id(h.uid()),
             gid: id(h.gid()),
-            mtime: h.mtime().ok().map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+            mtime: h.mtime().ok(),
         }
     }
 
     fn apply(&self, f: &std::fs::File, path: &Path, owners: bool) -> Result<(), BackupError> {
+        use std::os::unix::fs::PermissionsExt as _;
         if owners {
             std::os::unix::fs::fchown(f, Some(self.uid), Some(self.gid))
                 .map_err(|e| io_err(path, &e))?;
@@ -322,50 +419,37 @@ impl Meta {
         f.set_permissions(std::fs::Permissions::from_mode(self.mode))
             .map_err(|e| io_err(path, &e))?;
         if let Some(t) = self.mtime {
-            f.set_modified(t).map_err(|e| io_err(path, &e))?;
+            f.set_modified(UNIX_EPOCH + Duration::from_secs(t))
+                .map_err(|e| io_err(path, &e))?;
         }
         Ok(())
     }
 
-    /// Applied through a no-follow open of the directory itself.
-    fn apply_to_dir(&self, dir: &Path, owners: bool) -> Result<(), BackupError> {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
-            .open(dir)
-            .map_err(|e| io_err(dir, &e))?;
-        self.apply(&f, dir, owners)
+    /// Applied through the directory's own descriptor.
+    fn apply_to_dir(&self, dir: &Dir, owners: bool) -> Result<(), BackupError> {
+        let err = |e: std::io::Error| io_err(dir.path(), &e);
+        if owners {
+            dir.set_owner(Some(self.uid), Some(self.gid)).map_err(err)?;
+        }
+        dir.set_mode(self.mode).map_err(err)?;
+        if let Some(t) = self.mtime {
+            dir.set_mtime(i64::try_from(t).unwrap_or(i64::MAX))
+                .map_err(err)?;
+        }
+        Ok(())
     }
 }
 
-/// Bytes free for an unprivileged writer on the file system of `dir`.
-fn available_bytes(dir: &Path) -> Result<u64, BackupError> {
-    let s = nix::sys::statvfs::statvfs(dir).map_err(|e| io_err(dir, &std::io::Error::from(e)))?;
-    // The field types differ between platforms (u32 on some 32-bit ones).
-    #[allow(clippy::useless_conversion)]
-    let (blocks, size) = (
-        u64::from(s.blocks_available()),
-        u64::from(s.fragment_size()),
-    );
-    Ok(blocks.saturating_mul(size))
-}
-
-/// Write a regular file's content to `dst`, which must not exist yet (`O_EXCL`, no-follow);
-/// runs of zeros become holes, so sparse files stay sparse.
+/// Write a regular file's content to `f` (just created, exclusive and no-follow); runs of
+/// zeros become holes, so sparse files stay sparse.
 fn write_file<R: Read>(
     entry: &mut tar::Entry<'_, R>,
+    mut f: std::fs::File,
     dst: &Path,
     meta: &Meta,
     owners: bool,
 ) -> Result<(), BackupError> {
     use std::io::{Seek as _, SeekFrom, Write as _};
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(dst)
-        .map_err(|e| io_err(dst, &e))?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut len = 0u64;
     loop {

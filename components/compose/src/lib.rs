@@ -19,6 +19,9 @@ mod load;
 mod model;
 mod progress;
 
+/// The compose project name of a host name: the one rule, kept by `config` (which the
+/// settings use too), re-exported for the callers that build [`ProjectFiles`].
+pub use config::project_name_from_hostname;
 pub use engine::{
     Action, Compose, RunOptions, RunOutput, ServiceContainer, ServiceOutcome, UpOptions, UpOutcome,
     UpReport, config_hash,
@@ -28,7 +31,7 @@ pub use labels::service_containers;
 pub use load::load_project;
 pub use model::{
     Condition, Dependency, Healthcheck, Mount, NetworkDef, Project, ProjectFiles, ServiceDef,
-    VolumeDef, project_name_from_hostname,
+    VolumeDef,
 };
 pub use progress::{Progress, ProgressSink};
 
@@ -46,6 +49,3 @@ pub fn default_compose_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     .filter(|p| p.exists())
     .collect()
 }
-
-#[cfg(test)]
-mod tests;

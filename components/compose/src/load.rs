@@ -1,7 +1,12 @@
-//! Compose files to the [`Project`] model: read, interpolate, check the keys and merge the
-//! files (later files override earlier ones per service); `value` walks the document,
-//! `syntax` parses the string short syntaxes, `service` builds one service definition.
+//! Compose files to the [`Project`] model: each file read, interpolated and deserialized
+//! into typed structs (any key the structs do not know, except `x-`, is unsupported),
+//! then merged (a later file overrides a service key by key, a network or volume whole).
+//! `value` interpolates and deserializes (every error naming file and key path), `file`
+//! is the typed format, `de` the value shapes it needs a visitor for, `syntax` the string
+//! short syntaxes, `service` turns one service into the model.
 
+mod de;
+mod file;
 mod service;
 mod syntax;
 mod value;
@@ -12,12 +17,10 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use self::service::service_def;
-#[cfg(test)]
-pub(crate) use self::syntax::{parse_bytes, parse_duration, parse_port, shell_split};
-use self::value::{
-    as_map, bool_of, check_keys, interpolate_value, invalid, opt_scalar, string_map, unsupported,
-};
+use self::de::flag_or;
+use self::file::{ComposeFile, Network, Service, Volume};
+use self::service::{labels, service_def};
+use self::value::{decode, interpolate_value, invalid};
 use crate::ComposeError;
 use crate::model::{NetworkDef, Project, ProjectFiles, ServiceDef, VolumeDef};
 
@@ -27,32 +30,13 @@ struct ServiceOrder {
     services: IndexMap<String, serde::de::IgnoredAny>,
 }
 
-const TOP_KEYS: &[&str] = &["services", "networks", "volumes", "name", "version"];
-const SERVICE_KEYS: &[&str] = &[
-    "image",
-    "container_name",
-    "command",
-    "entrypoint",
-    "environment",
-    "ports",
-    "volumes",
-    "networks",
-    "restart",
-    "user",
-    "hostname",
-    "shm_size",
-    "logging",
-    "healthcheck",
-    "depends_on",
-    "labels",
-];
-
-/// The top-level entries of the files read so far, each with the file that defined it last.
+/// The top-level entries of the files read so far; a service with the file that defined it
+/// last.
 #[derive(Default)]
 struct Merged {
     services: IndexMap<String, (PathBuf, Map<String, Value>)>,
-    networks: IndexMap<String, (PathBuf, Value)>,
-    volumes: IndexMap<String, (PathBuf, Value)>,
+    networks: IndexMap<String, Option<Network>>,
+    volumes: IndexMap<String, Option<Volume>>,
 }
 
 /// Read, interpolate, validate and merge a project's compose files.
@@ -72,7 +56,7 @@ pub fn load_project(
             files.working_dir.join(file)
         };
         let (top, order) = read_file(&path, vars)?;
-        merge(&mut merged, top, &order, &path)?;
+        merge(&mut merged, decode(top, &path, "")?, &order, &path)?;
         config_files.push(path);
     }
     let mut project = Project {
@@ -83,16 +67,17 @@ pub fn load_project(
         networks: IndexMap::new(),
         volumes: IndexMap::new(),
     };
-    for (key, (file, v)) in merged.networks {
-        let def = network_def(&project.name, &key, v, &file)?;
+    for (key, n) in merged.networks {
+        let def = network_def(&project.name, &key, n);
         project.networks.insert(key, def);
     }
-    for (key, (file, v)) in merged.volumes {
-        let def = volume_def(&project.name, &key, v, &file)?;
+    for (key, v) in merged.volumes {
+        let def = volume_def(&project.name, &key, v);
         project.volumes.insert(key, def);
     }
     for (name, (file, map)) in merged.services {
-        let def = service_def(&project, &name, map, vars, &file)?;
+        let raw = decode(Value::Object(map), &file, &format!("services.{name}"))?;
+        let def = service_def(&project, &name, raw, vars, &file)?;
         add_default_network(&mut project, &def, &file)?;
         project.services.insert(name, def);
     }
@@ -100,86 +85,59 @@ pub fn load_project(
     Ok(project)
 }
 
-/// One file: read, parsed as YAML, interpolated; its top-level mapping and the order of
-/// its services (serde_json maps are sorted).
+/// One file: read, parsed as YAML, interpolated; the document and the order of its
+/// services (serde_json maps are sorted).
 fn read_file(
     path: &Path,
     vars: &BTreeMap<String, String>,
-) -> Result<(Map<String, Value>, Vec<String>), ComposeError> {
+) -> Result<(Value, Vec<String>), ComposeError> {
     let text = std::fs::read_to_string(path).map_err(|e| ComposeError::Read {
         file: path.to_owned(),
         message: e.to_string(),
     })?;
-    let raw: Value = if text.trim().is_empty() {
-        Value::Object(Map::new())
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| ComposeError::Yaml {
-            file: path.to_owned(),
-            message: e.to_string(),
-        })?
-    };
-    let order: Vec<String> = if text.trim().is_empty() {
-        Vec::new()
-    } else {
-        serde_saphyr::from_str::<ServiceOrder>(&text)
-            .map(|o| o.services.into_keys().collect())
-            .unwrap_or_default()
-    };
-    let doc = interpolate_value(raw, "", vars, path)?;
-    let Value::Object(top) = doc else {
-        return Err(invalid(path, "(top level)", "expected a mapping"));
-    };
-    Ok((top, order))
+    if text.trim().is_empty() {
+        return Ok((Value::Object(Map::new()), Vec::new()));
+    }
+    let raw: Value = serde_saphyr::from_str(&text).map_err(|e| ComposeError::Yaml {
+        file: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let order = serde_saphyr::from_str::<ServiceOrder>(&text)
+        .map(|o| o.services.into_keys().collect())
+        .unwrap_or_default();
+    Ok((interpolate_value(raw, "", vars, path)?, order))
 }
 
-/// Merge one file's top level into `merged`: a service's keys override those of earlier
-/// files; networks and volumes are replaced whole. Unsupported keys are rejected.
+/// Merge one file into `merged`: a service's keys override those of earlier files (each
+/// file's service checked on its own first, so an error names the file it is in);
+/// networks and volumes are replaced whole.
 fn merge(
     merged: &mut Merged,
-    top: Map<String, Value>,
+    file: ComposeFile,
     order: &[String],
     path: &Path,
 ) -> Result<(), ComposeError> {
-    for (key, value) in top {
-        if key.starts_with("x-") {
-            continue;
-        }
-        if !TOP_KEYS.contains(&key.as_str()) {
-            return Err(unsupported(path, &key));
-        }
-        match key.as_str() {
-            "services" => {
-                let mut defs: Vec<(String, Value)> =
-                    as_map(value, path, "services")?.into_iter().collect();
-                defs.sort_by_key(|(name, _)| order.iter().position(|o| o == name));
-                for (name, def) in defs {
-                    let at = format!("services.{name}");
-                    let def = as_map(def, path, &at)?;
-                    for k in def.keys() {
-                        if !k.starts_with("x-") && !SERVICE_KEYS.contains(&k.as_str()) {
-                            return Err(unsupported(path, &format!("{at}.{k}")));
-                        }
-                    }
-                    let entry = merged
-                        .services
-                        .entry(name)
-                        .or_insert_with(|| (path.to_owned(), Map::new()));
-                    path.clone_into(&mut entry.0);
-                    entry.1.extend(def);
-                }
-            }
-            "networks" => {
-                for (k, v) in as_map(value, path, "networks")? {
-                    merged.networks.insert(k, (path.to_owned(), v));
-                }
-            }
-            "volumes" => {
-                for (k, v) in as_map(value, path, "volumes")? {
-                    merged.volumes.insert(k, (path.to_owned(), v));
-                }
-            }
-            _ => {}
-        }
+    let mut services: Vec<_> = file.services.unwrap_or_default().0.into_iter().collect();
+    services.sort_by_key(|(name, _)| order.iter().position(|o| o == name));
+    for (name, def) in services {
+        let def: Map<String, Value> = def.unwrap_or_default().0.into_iter().collect();
+        decode::<Service>(
+            Value::Object(def.clone()),
+            path,
+            &format!("services.{name}"),
+        )?;
+        let entry = merged
+            .services
+            .entry(name)
+            .or_insert_with(|| (path.to_owned(), Map::new()));
+        path.clone_into(&mut entry.0);
+        entry.1.extend(def);
+    }
+    for (k, n) in file.networks.unwrap_or_default().0 {
+        merged.networks.insert(k, n);
+    }
+    for (k, v) in file.volumes.unwrap_or_default().0 {
+        merged.volumes.insert(k, v);
     }
     Ok(())
 }
@@ -231,75 +189,40 @@ fn check_dependencies(project: &Project) -> Result<(), ComposeError> {
     Ok(())
 }
 
-/// What top-level networks and volumes share: the allowed keys checked, `external`, `name`
-/// (default `<project>_<key>`, the key itself when external) and `labels`.
-struct Resource {
-    map: Map<String, Value>,
-    name: String,
-    external: bool,
-    labels: BTreeMap<String, String>,
-}
-
-fn resource(
-    project: &str,
-    key: &str,
-    v: Value,
-    file: &Path,
-    at: &str,
-    allowed: &[&str],
-) -> Result<Resource, ComposeError> {
-    let m = as_map(v, file, at)?;
-    check_keys(&m, allowed, file, at)?;
-    let external = m
-        .get("external")
-        .map(|v| bool_of(v, file, &format!("{at}.external")))
-        .transpose()?
-        .unwrap_or(false);
-    let name = opt_scalar(&m, "name", file, at)?.unwrap_or_else(|| {
+/// A resource's engine name: `name:` when given, else `<project>_<key>` (the key itself
+/// when external).
+fn resource_name(project: &str, key: &str, name: Option<String>, external: bool) -> String {
+    name.unwrap_or_else(|| {
         if external {
             key.to_owned()
         } else {
             format!("{project}_{key}")
         }
-    });
-    let labels = m
-        .get("labels")
-        .map(|v| string_map(v, file, &format!("{at}.labels")))
-        .transpose()?
-        .unwrap_or_default();
-    Ok(Resource {
-        map: m,
-        name,
+    })
+}
+
+fn network_def(project: &str, key: &str, n: Option<Network>) -> NetworkDef {
+    let n = n.unwrap_or_default();
+    let external = flag_or(n.external, false);
+    NetworkDef {
+        key: key.to_owned(),
+        name: resource_name(project, key, n.name.map(|s| s.0), external),
+        driver: n.driver.map(|d| d.0),
         external,
-        labels,
-    })
+        labels: labels(n.labels),
+    }
 }
 
-fn network_def(
-    project: &str,
-    key: &str,
-    v: Value,
-    file: &Path,
-) -> Result<NetworkDef, ComposeError> {
-    let at = format!("networks.{key}");
-    let allowed = ["name", "driver", "external", "labels"];
-    let r = resource(project, key, v, file, &at, &allowed)?;
-    Ok(NetworkDef {
+fn volume_def(project: &str, key: &str, v: Option<Volume>) -> VolumeDef {
+    let v = v.unwrap_or_default();
+    let external = flag_or(v.external, false);
+    VolumeDef {
         key: key.to_owned(),
-        driver: opt_scalar(&r.map, "driver", file, &at)?,
-        name: r.name,
-        external: r.external,
-        labels: r.labels,
-    })
+        name: resource_name(project, key, v.name.map(|s| s.0), external),
+        external,
+        labels: labels(v.labels),
+    }
 }
 
-fn volume_def(project: &str, key: &str, v: Value, file: &Path) -> Result<VolumeDef, ComposeError> {
-    let at = format!("volumes.{key}");
-    let r = resource(project, key, v, file, &at, &["name", "external", "labels"])?;
-    Ok(VolumeDef {
-        key: key.to_owned(),
-        name: r.name,
-        external: r.external,
-        labels: r.labels,
-    })
-}
+#[cfg(test)]
+pub(crate) mod tests;

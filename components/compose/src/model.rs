@@ -168,15 +168,3 @@ impl Project {
         self.services.keys().cloned().collect()
     }
 }
-
-/// The compose project name for a host name: lower case, `.` and `_` become `-`
-/// (`services.intocps.org` -> `services-intocps-org`).
-#[must_use]
-pub fn project_name_from_hostname(hostname: &str) -> String {
-    hostname
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c == '.' || c == '_' { '-' } else { c })
-        .collect()
-}

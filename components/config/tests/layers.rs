@@ -268,6 +268,26 @@ fn project_name_follows_the_python_rule() {
     );
 }
 
+/// Upstream: github.com/compose-spec/compose-go v2.13.0 loader/loader.go
+/// `NormalizeProjectName` (lower case, only `[a-z0-9_-]`, no leading `_`/`-`), applied
+/// after the Python CLI's `.`/`_` -> `-`.
+#[test]
+fn project_name_is_one_docker_compose_accepts() {
+    let name = config::project_name_from_hostname;
+    // Upper case, dots, underscores, surrounding blanks: the Python CLI's rule.
+    assert_eq!(name("  DT.Example_ORG \n"), "dt-example-org");
+    // A leading dot or underscore would start the name with `-`: compose drops it.
+    assert_eq!(name(".services.example.org"), "services-example-org");
+    assert_eq!(name("_-a"), "a");
+    // What compose does not allow is dropped: a port, unicode letters (lower-cased first,
+    // so the Kelvin sign becomes an ASCII `k`), spaces inside.
+    assert_eq!(name("host:8080"), "host8080");
+    assert_eq!(name("Bücher.de"), "bcher-de");
+    assert_eq!(name("\u{212A}elvin.org"), "kelvin-org");
+    assert_eq!(name("a b"), "ab");
+    assert_eq!(name("localhost"), "localhost");
+}
+
 #[test]
 fn misspelt_dtaas_env_vars_warn_with_a_suggestion_and_known_non_keys_do_not() {
     let dir = project("HOSTNAME=h\n");

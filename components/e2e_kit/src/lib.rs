@@ -10,16 +10,19 @@
 //! are provisioned: it only shells out to `docker`, `docker compose` and the binary.
 //! [`TestSwarm`] starts a two-node Docker Swarm of inner engines of its own (never the
 //! shared engine), driven through the `docker` component's bollard adapter.
+//! [`OfflineImage`] builds a binary's offline image (`make images`) under a throw-away tag.
 //! Only for `[dev-dependencies]`: it may print why a live test was skipped.
 
 mod error;
 mod images;
 mod live;
+mod offline_image;
 mod project;
 mod swarm;
 
 pub use error::KitError;
 pub use images::{ImageSet, ensure_images, images_dir};
-pub use live::{live_or_skip, workspace_bin};
+pub use live::{engine_or_skip, live_or_skip, workspace_bin};
+pub use offline_image::OfflineImage;
 pub use project::TestProject;
 pub use swarm::{SwarmEngine, TestSwarm};

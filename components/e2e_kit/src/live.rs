@@ -43,6 +43,29 @@ pub fn live_or_skip(test: &str) -> bool {
     false
 }
 
+/// Decide whether a test that only needs the Docker engine (building and starting images)
+/// can run: like [`live_or_skip`], it panics when the engine is unreachable and env `CI` is
+/// set, else prints why and returns `false`.
+///
+/// # Panics
+/// When the engine is unreachable and `CI` is set.
+#[must_use]
+pub fn engine_or_skip(test: &str) -> bool {
+    if succeeds("docker", &["version", "--format", "{{.Server.Version}}"]) {
+        return true;
+    }
+    let why = "the Docker engine is unreachable";
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "live test {test} cannot run in CI: {why}"
+    );
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("SKIPPED {test}: {why}; set CI=1 to make this a failure");
+    }
+    false
+}
+
 /// The path of a binary of this workspace in the same target directory as the running
 /// test executable (`target/<profile>/<name>`). `cargo nextest run --workspace` builds it;
 /// with `-p` alone, build it first.

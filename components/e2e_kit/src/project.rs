@@ -349,13 +349,9 @@ impl Drop for TestProject {
     }
 }
 
+/// The compose project name the tool derives from a hostname (the one rule, in config).
 fn project_name_of(hostname: &str) -> String {
-    hostname
-        .trim()
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c == '.' || c == '_' { '-' } else { c })
-        .collect()
+    config::project_name_from_hostname(hostname)
 }
 
 fn describe(c: &Command) -> String {

@@ -9,6 +9,8 @@ use std::path::Path;
 use catalog::Service;
 use safe_fs::{Dir, Kind};
 
+use crate::LeftAlone;
+
 /// InfluxDB's setup output: a stale one breaks the next setup.
 const INFLUX_CONFIGS: &str = "config/influxdb/influx-configs";
 
@@ -45,64 +47,33 @@ pub(crate) fn check(project: &Path, rels: &[&str]) -> io::Result<()> {
 }
 
 /// Wipe `rel` below `project`: InfluxDB's configs removed, a directory emptied (see
-/// [`empty_dir`]). Returns whether there was something.
-pub(crate) fn wipe(project: &Path, rel: &str) -> io::Result<bool> {
+/// [`empty_dir`]). Returns whether there was something; links removed as links and mount
+/// points left in place are added to `left`.
+pub(crate) fn wipe(project: &Path, rel: &str, left: &mut LeftAlone) -> io::Result<bool> {
     if rel == INFLUX_CONFIGS {
         let root = Dir::open_root(project)?;
         let out = root.remove_all(rel)?;
         if let Some(out) = &out {
-            say_links(rel, out);
-            if !out.skipped.is_empty() {
-                return Err(mount_points(rel, out));
-            }
+            left.add(rel, out);
         }
         return Ok(out.is_some());
     }
-    empty_dir(project, rel)
+    empty_dir(project, rel, left)
 }
 
 /// Delete everything inside `project/rel` except a top-level `.gitkeep`; the directory
 /// itself, its owner and mode stay. `false` when it does not exist. A link at `rel` (or
-/// above it) is refused; links inside are removed as links.
-pub(crate) fn empty_dir(project: &Path, rel: &str) -> io::Result<bool> {
+/// above it) is refused; links inside are removed as links and mount points inside left
+/// in place (both added to `left`).
+pub(crate) fn empty_dir(project: &Path, rel: &str, left: &mut LeftAlone) -> io::Result<bool> {
     let dir = match Dir::open_root(project).and_then(|r| r.open_dir(rel)) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
     let out = dir.empty(&[".gitkeep"])?;
-    say_links(rel, &out);
-    if !out.skipped.is_empty() {
-        return Err(mount_points(rel, &out));
-    }
+    left.add(rel, &out);
     Ok(true)
-}
-
-/// Links inside a wiped dir were removed as links: said in the log, targets untouched.
-fn say_links(rel: &str, out: &safe_fs::Emptied) {
-    if !out.links.is_empty() {
-        let links: Vec<String> = out
-            .links
-            .iter()
-            .map(|l| Path::new(rel).join(l).display().to_string())
-            .collect();
-        tracing::warn!(
-            links = %links.join(", "),
-            "removed symbolic links as links; what they point to was not touched"
-        );
-    }
-}
-
-fn mount_points(rel: &str, out: &safe_fs::Emptied) -> io::Error {
-    let paths: Vec<String> = out
-        .skipped
-        .iter()
-        .map(|s| Path::new(rel).join(&s.path).display().to_string())
-        .collect();
-    io::Error::other(format!(
-        "left in place: {} (another device, a mount point: never entered)",
-        paths.join(", ")
-    ))
 }
 
 /// Remove `project/rel/.gitkeep` when it is the only entry. PostgreSQL's initdb refuses a
@@ -137,7 +108,9 @@ mod tests {
         fs::write(dir.join("file"), "1").unwrap();
         fs::write(dir.join(".gitkeep"), "").unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o750)).unwrap();
-        assert!(empty_dir(d.path(), "data/x").unwrap());
+        let mut left = LeftAlone::default();
+        assert!(empty_dir(d.path(), "data/x", &mut left).unwrap());
+        assert_eq!(left, LeftAlone::default());
         let left: Vec<_> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -147,7 +120,7 @@ mod tests {
             fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
             0o750
         );
-        assert!(!empty_dir(d.path(), "missing").unwrap());
+        assert!(!empty_dir(d.path(), "missing", &mut LeftAlone::default()).unwrap());
     }
 
     #[test]

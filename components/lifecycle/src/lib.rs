@@ -22,7 +22,7 @@ pub use error::LifecycleError;
 pub use maintenance::in_maintenance;
 pub use ops::{Lifecycle, Selection, StartOptions};
 pub use report::{
-    CleanReport, PublishedPort, RemoveReport, RestartReport, ServiceStatus, StartReport,
+    CleanReport, LeftAlone, PublishedPort, RemoveReport, RestartReport, ServiceStatus, StartReport,
     StartedService, StatusReport, StopReport,
 };
 pub use store::Desired;
@@ -31,5 +31,7 @@ pub use store::Desired;
 mod tests;
 #[cfg(test)]
 mod tests_intent;
+#[cfg(test)]
+mod tests_left_alone;
 #[cfg(test)]
 mod tests_status;

@@ -9,8 +9,8 @@ use docker::{BoxStream, ContainerState, DockerError, Engine, LogChunk, LogsOptio
 use store::Desired;
 
 use crate::{
-    CleanReport, LifecycleError, RemoveReport, RestartReport, StartReport, StartedService,
-    StopReport,
+    CleanReport, LeftAlone, LifecycleError, RemoveReport, RestartReport, StartReport,
+    StartedService, StopReport,
 };
 
 /// Which services a command acts on.
@@ -305,8 +305,9 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
             .compose
             .rm(&Self::names(&targets), volumes, timeout)
             .await?;
+        let mut left_alone = LeftAlone::default();
         let (wiped, data_deleted) = if volumes {
-            (self.empty_service_dirs(&targets)?, targets)
+            (self.empty_service_dirs(&targets, &mut left_alone)?, targets)
         } else {
             (Vec::new(), Vec::new())
         };
@@ -321,6 +322,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         Ok(RemoveReport {
             removed,
             wiped,
+            left_alone,
             networks_removed,
             data_deleted,
         })
@@ -353,30 +355,41 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
         if !running.is_empty() {
             return Err(LifecycleError::Running { services: running });
         }
+        let mut left_alone = LeftAlone::default();
         Ok(CleanReport {
-            cleaned: self.empty_service_dirs(&targets)?,
+            cleaned: self.empty_service_dirs(&targets, &mut left_alone)?,
+            left_alone,
             data_deleted: targets,
         })
     }
 
     /// Delete the copied and derived TLS files under `certs/` (`clean --certs`); the
     /// directory and its `.gitkeep` stay. Call it after [`Lifecycle::clean`] succeeded, so
-    /// nothing is deleted while a service that reads them runs.
+    /// nothing is deleted while a service that reads them runs; it adds `certs` (when it
+    /// exists) and what it met to that `report`.
     ///
     /// # Errors
     /// [`LifecycleError::Io`] naming the path.
-    pub fn clean_certs(&self) -> Result<bool, LifecycleError> {
-        crate::dirs::empty_dir(self.project_dir(), "certs")
-            .map_err(|e| io_err(&self.project_dir().join("certs"), &e))
+    pub fn clean_certs(&self, report: &mut CleanReport) -> Result<(), LifecycleError> {
+        if crate::dirs::empty_dir(self.project_dir(), "certs", &mut report.left_alone)
+            .map_err(|e| io_err(&self.project_dir().join("certs"), &e))?
+        {
+            report.cleaned.push("certs".to_owned());
+        }
+        Ok(())
     }
 
-    fn empty_service_dirs(&self, services: &[Service]) -> Result<Vec<String>, LifecycleError> {
+    fn empty_service_dirs(
+        &self,
+        services: &[Service],
+        left: &mut LeftAlone,
+    ) -> Result<Vec<String>, LifecycleError> {
         let rels = crate::dirs::service_dirs(services);
         let project = self.project_dir();
         crate::dirs::check(project, &rels).map_err(|e| io_err(project, &e))?;
         let mut done = Vec::new();
         for rel in rels {
-            if crate::dirs::wipe(project, rel).map_err(|e| io_err(&project.join(rel), &e))? {
+            if crate::dirs::wipe(project, rel, left).map_err(|e| io_err(&project.join(rel), &e))? {
                 done.push(rel.to_owned());
             }
         }

@@ -45,12 +45,54 @@ pub struct RestartReport {
     pub missing: Vec<catalog::Service>,
 }
 
+/// What emptying data and log directories met and did not follow or enter
+/// (docs/security.md, "Files and links"): project-relative paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LeftAlone {
+    /// Symbolic links inside the emptied directories, removed as links: what they point to
+    /// was not touched.
+    pub links_removed: Vec<String>,
+    /// Mount points (another device) inside them: left in place, never entered, so what is
+    /// mounted there was not deleted.
+    pub mount_points_left: Vec<String>,
+}
+
+impl LeftAlone {
+    /// One line per link and mount point, for the operator.
+    #[must_use]
+    pub fn lines(&self) -> Vec<String> {
+        let links = self.links_removed.iter().map(|l| {
+            format!("{l}: a symbolic link, removed as a link (what it points to was not touched)")
+        });
+        let mounts = self.mount_points_left.iter().map(|m| {
+            format!("{m}: a mount point, left in place and not entered (its content was not deleted; unmount it and clean again to delete it)")
+        });
+        links.chain(mounts).collect()
+    }
+
+    pub(crate) fn add(&mut self, rel: &str, out: &safe_fs::Emptied) {
+        let join = |p: &std::path::Path| {
+            if p.as_os_str().is_empty() {
+                rel.to_owned()
+            } else {
+                std::path::Path::new(rel).join(p).display().to_string()
+            }
+        };
+        self.links_removed.extend(out.links.iter().map(|l| join(l)));
+        self.mount_points_left
+            .extend(out.skipped.iter().map(|s| join(&s.path)));
+    }
+}
+
 /// What `remove` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RemoveReport {
     pub removed: Vec<String>,
     /// Directories emptied (with `volumes`), relative to the project directory.
     pub wiped: Vec<String>,
+    /// Links and mount points met while emptying them.
+    #[serde(flatten)]
+    pub left_alone: LeftAlone,
     /// The project's networks removed because no container of it is left.
     pub networks_removed: Vec<String>,
     /// The services whose data was deleted (with `volumes`).
@@ -63,6 +105,9 @@ pub struct RemoveReport {
 pub struct CleanReport {
     /// Directories emptied, relative to the project directory.
     pub cleaned: Vec<String>,
+    /// Links and mount points met while emptying them.
+    #[serde(flatten)]
+    pub left_alone: LeftAlone,
     /// The services whose data was deleted.
     #[serde(skip)]
     pub data_deleted: Vec<catalog::Service>,

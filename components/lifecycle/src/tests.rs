@@ -42,7 +42,7 @@ services:
       postgres: { condition: service_healthy }
 "#;
 
-fn setup(dir: &Path) -> (FakeEngine, ProjectFiles) {
+pub(crate) fn setup(dir: &Path) -> (FakeEngine, ProjectFiles) {
     std::fs::write(dir.join("compose.services.yml"), FILE).unwrap();
     std::fs::write(dir.join("compose.thingsboard.yml"), TB).unwrap();
     let e = FakeEngine::new();
@@ -55,7 +55,7 @@ fn setup(dir: &Path) -> (FakeEngine, ProjectFiles) {
     (e, files)
 }
 
-fn sel(raw: &str) -> Selection {
+pub(crate) fn sel(raw: &str) -> Selection {
     Selection::parse(Some(raw)).unwrap()
 }
 
@@ -291,7 +291,9 @@ async fn clean_certs_empties_certs_but_keeps_the_dir_and_gitkeep() {
     std::fs::write(certs.join("privkey.pem"), "k").unwrap();
     std::fs::write(certs.join("old/chain.pem"), "c").unwrap();
     let l = Lifecycle::new(&e, &files, &BTreeMap::new()).unwrap();
-    assert!(l.clean_certs().unwrap());
+    let mut r = CleanReport::default();
+    l.clean_certs(&mut r).unwrap();
+    assert_eq!(r.cleaned, ["certs"]);
     let left: Vec<_> = std::fs::read_dir(&certs)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -399,7 +401,7 @@ async fn clean_certs_refuses_a_linked_certs_dir() {
     let sentinel = test_support::Sentinel::plant();
     std::os::unix::fs::symlink(sentinel.path(), d.path().join("certs")).unwrap();
     let l = Lifecycle::new(&e, &files, &BTreeMap::new()).unwrap();
-    let err = l.clean_certs().unwrap_err();
+    let err = l.clean_certs(&mut CleanReport::default()).unwrap_err();
     assert!(
         err.to_string().contains("certs is a symbolic link"),
         "{err}"

@@ -21,7 +21,27 @@ pub enum Kind {
     File,
     Dir,
     Symlink,
-    Other,
+    /// A named pipe.
+    Fifo,
+    /// A unix domain socket.
+    Socket,
+    /// A character or block device.
+    Device,
+}
+
+impl Kind {
+    /// What it is, in words (`a FIFO`).
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::File => "a regular file",
+            Kind::Dir => "a directory",
+            Kind::Symlink => "a symbolic link",
+            Kind::Fifo => "a FIFO",
+            Kind::Socket => "a socket",
+            Kind::Device => "a device",
+        }
+    }
 }
 
 /// The metadata of a path itself (`lstat`).
@@ -36,6 +56,8 @@ pub struct Meta {
     pub size: u64,
     pub dev: u64,
     pub ino: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
 }
 
 impl Meta {
@@ -46,7 +68,9 @@ impl Meta {
             FileType::RegularFile => Kind::File,
             FileType::Directory => Kind::Dir,
             FileType::Symlink => Kind::Symlink,
-            _ => Kind::Other,
+            FileType::Fifo => Kind::Fifo,
+            FileType::Socket => Kind::Socket,
+            _ => Kind::Device,
         };
         Meta {
             kind,
@@ -57,6 +81,7 @@ impl Meta {
             size: s.st_size as u64,
             dev: s.st_dev as u64,
             ino: s.st_ino as u64,
+            mtime: s.st_mtime as i64,
         }
     }
 }
@@ -66,6 +91,7 @@ impl Meta {
 pub struct Open {
     write: bool,
     create: Option<u32>,
+    hard_links: bool,
 }
 
 impl Open {
@@ -75,6 +101,17 @@ impl Open {
         Open {
             write: false,
             create: None,
+            hard_links: false,
+        }
+    }
+    /// Read only, also a regular file with more than one hard link: only for a caller
+    /// that has checked that every name of the file is inside the tree it works on (a
+    /// backup counting the names it met).
+    #[must_use]
+    pub fn read_hard_linked() -> Self {
+        Open {
+            hard_links: true,
+            ..Open::read()
         }
     }
     /// Read and write; the file must exist.
@@ -83,6 +120,7 @@ impl Open {
         Open {
             write: true,
             create: None,
+            hard_links: false,
         }
     }
     /// Read and write, created with `mode` when missing (an existing file keeps its mode).
@@ -91,6 +129,7 @@ impl Open {
         Open {
             write: true,
             create: Some(mode),
+            hard_links: false,
         }
     }
 }
@@ -322,7 +361,7 @@ impl Dir {
         if meta.kind != Kind::File {
             return Err(Refused::NotRegular(dir.path.join(name)).into_io());
         }
-        if meta.nlink > 1 {
+        if meta.nlink > 1 && !how.hard_links {
             return Err(Refused::HardLink {
                 path: dir.path.join(name),
                 links: meta.nlink,

@@ -21,6 +21,14 @@ pub enum Refused {
     /// A path that is absolute or has `..`.
     #[error("{} is not a plain relative path below the directory worked on", .0.display())]
     NotBelow(PathBuf),
+    /// A symbolic link whose target leads out of the tree it is in (absolute, or `..`
+    /// climbing above the top or following a name).
+    #[error(
+        "{} is a symbolic link to {} (outside the directory it belongs to): refusing to create or keep it",
+        path.display(),
+        target.display()
+    )]
+    LinkOutside { path: PathBuf, target: PathBuf },
     /// Neither a regular file nor a directory where one was expected (a FIFO, socket, device).
     #[error("{} is not a regular file", .0.display())]
     NotRegular(PathBuf),

@@ -11,11 +11,13 @@
 //! renamed over the target. [`mode_for`] decides a written file's mode from what it holds:
 //! 0644 only for PEM certificates, 0600 for everything else.
 
+mod create;
 mod dir;
 mod error;
 mod mode;
 mod tree;
 
+pub use create::link_stays_within;
 pub use dir::{Dir, Kind, Meta, Open, Owner, open_nofollow};
 pub use error::{Refused, refused};
 pub use mode::{PRIVATE, PUBLIC, mode_for};

@@ -243,3 +243,121 @@ fn for_file_refuses_a_linked_state_dir_and_write_new_never_clobbers() {
     assert!(!outside.join("made").exists());
     assert_eq!(fs::read_dir(p.join(".dtaas")).unwrap().count(), 2);
 }
+
+#[test]
+fn a_link_stays_within_only_by_leading_dots_that_never_climb_above_the_top() {
+    use crate::link_stays_within;
+    use std::path::Path;
+    let inside = [
+        ("l", "f"),
+        ("a/l", "../f"),
+        ("a/b/l", "../../c/d"),
+        ("a/l", "sub/f"),
+        ("a/l", "./f"),
+        ("l", "."),
+    ];
+    for (link, target) in inside {
+        assert!(
+            link_stays_within(Path::new(link), Path::new(target)),
+            "{link} -> {target}"
+        );
+    }
+    let outside = [
+        ("l", ".."),
+        ("l", "../f"),
+        ("a/l", "../../f"),
+        ("l", "/etc/shadow"),
+        ("l", "/var/opt/gitlab/x"),
+        ("a/l", "self/../../f"),
+        ("a/l", "sub/.."),
+        ("l", ""),
+        ("../l", "f"),
+    ];
+    for (link, target) in outside {
+        assert!(
+            !link_stays_within(Path::new(link), Path::new(target)),
+            "{link} -> {target}"
+        );
+    }
+}
+
+#[test]
+fn creates_are_exclusive_and_never_write_through_a_link() {
+    let (t, root, outside) = setup();
+    let p = t.path().join("p");
+    fs::create_dir(p.join("d")).unwrap();
+    symlink(p.join("gone"), p.join("d/dangling")).unwrap();
+    symlink(&outside, p.join("linked")).unwrap();
+
+    let e = root.create_file_new("d/dangling", 0o600).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
+    assert!(
+        !p.join("gone").exists(),
+        "created the dangling link's target"
+    );
+    let e = root.create_dir_new("d/dangling", 0o700).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
+    assert!(is_symlink_refusal(
+        &root.create_file_new("linked/new", 0o600).unwrap_err()
+    ));
+    assert!(is_symlink_refusal(
+        &root.create_dir_new("linked/new", 0o700).unwrap_err()
+    ));
+    assert!(!outside.join("new").exists());
+
+    let f = root.create_file_new("d/f", 0o640).unwrap();
+    assert_eq!(f.metadata().unwrap().mode() & 0o7777, 0o640);
+    let (name, staged) = root.create_temp_dir(".stage-", 0o700).unwrap();
+    assert_eq!(staged.own_meta().unwrap().mode, 0o700);
+    assert!(name.to_string_lossy().starts_with(".stage-"));
+
+    // Links: only inside, never replacing, read back without following.
+    root.symlink_within("d/ok", std::path::Path::new("f"))
+        .unwrap();
+    assert_eq!(root.read_link("d/ok").unwrap(), std::path::Path::new("f"));
+    let e = root
+        .symlink_within("d/out", std::path::Path::new("../../outside/secret"))
+        .unwrap_err();
+    assert!(
+        matches!(refused(&e), Some(Refused::LinkOutside { .. })),
+        "{e}"
+    );
+    assert!(root.meta("d/out").unwrap().is_none());
+    let e = root
+        .symlink_within("d/ok", std::path::Path::new("f"))
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
+}
+
+#[test]
+fn rename_new_moves_names_as_they_are_and_never_replaces() {
+    let (t, root, outside) = setup();
+    let p = t.path().join("p");
+    fs::create_dir_all(p.join("data/svc")).unwrap();
+    fs::write(p.join("data/svc/f"), "x").unwrap();
+    fs::create_dir(p.join("data/taken")).unwrap();
+    symlink(&outside, p.join("data/link")).unwrap();
+    symlink(&outside, p.join("aside")).unwrap();
+
+    root.rename_new("data/svc", "data/.svc.aside").unwrap();
+    assert_eq!(
+        fs::read_to_string(p.join("data/.svc.aside/f")).unwrap(),
+        "x"
+    );
+    let e = root
+        .rename_new("data/.svc.aside", "data/taken")
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
+    // A link is moved as a link; a link among the parents is refused.
+    root.rename_new("data/link", "data/moved").unwrap();
+    assert!(
+        fs::symlink_metadata(p.join("data/moved"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(is_symlink_refusal(
+        &root.rename_new("data/.svc.aside", "aside/x").unwrap_err()
+    ));
+    assert!(!outside.join("x").exists());
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 1);
+}

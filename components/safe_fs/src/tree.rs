@@ -180,7 +180,7 @@ impl Dir {
                     }
                     out.changed.push(child);
                 }
-                Kind::Symlink | Kind::Other if o.differs(&meta) => {
+                Kind::Symlink | Kind::Fifo | Kind::Socket | Kind::Device if o.differs(&meta) => {
                     if o.apply {
                         rfs::chownat(
                             self.fd(),

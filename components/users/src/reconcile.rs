@@ -97,7 +97,11 @@ fn failed_row(p: &dyn Provisioner, cred: &Credential, e: &ProvisionError) -> Row
     }
 }
 
-async fn add_one(p: &dyn Provisioner, secrets: &PasswordStore, cred: &Credential) -> Row {
+/// A row's `ensure_user`: its outcome and password fingerprint, to be recorded once the
+/// provisioner's batched work is finished too; or its final (failed) row.
+type Ensured = Result<(Outcome, String), Row>;
+
+async fn add_one(p: &dyn Provisioner, secrets: &PasswordStore, cred: &Credential) -> Ensured {
     let service = key(p);
     let (state, fp) = password_state(secrets, service, cred).await;
     let spec = UserSpec {
@@ -109,46 +113,83 @@ async fn add_one(p: &dyn Provisioner, secrets: &PasswordStore, cred: &Credential
     // Recorded before the first change: what this run creates is the user's own next time,
     // even when it stops half-way (see guard).
     if let Err(e) = secrets.store().claim_account(service, &cred.username).await {
-        return Row {
+        return Err(Row {
             service: p.service(),
             user: cred.username.clone(),
             action: Action::Failed,
             detail: Some(format!(
                 "not attempted: the state database cannot record the account: {e}"
             )),
-        };
+        });
     }
     match p.ensure_user(&spec).await {
-        Ok(outcome) => {
-            let account = Account {
-                service: service.to_owned(),
-                username: cred.username.clone(),
-                state: "present".to_owned(),
-                fingerprint: fp,
-                updated_at: SystemTime::now(),
-            };
-            let detail = match secrets.store().upsert_account(&account).await {
-                Ok(()) => None,
-                Err(e) => Some(format!(
-                    "provisioned, but the state database was not updated: {e}"
-                )),
-            };
-            Row {
-                service: p.service(),
-                user: cred.username.clone(),
-                // Without its fingerprint the next run cannot tell a changed password: the
-                // row is not done.
-                action: match (detail.is_some(), outcome) {
-                    (true, _) => Action::Failed,
-                    (false, Outcome::Created) => Action::Created,
-                    (false, Outcome::Updated) => Action::Updated,
-                    (false, Outcome::Unchanged) => Action::Unchanged,
-                },
-                detail,
-            }
-        }
-        Err(e) => failed_row(p, cred, &e),
+        Ok(outcome) => Ok((outcome, fp)),
+        Err(e) => Err(failed_row(p, cred, &e)),
     }
+}
+
+/// Record a provisioned row's password fingerprint: its final row.
+async fn record(
+    p: &dyn Provisioner,
+    secrets: &PasswordStore,
+    cred: &Credential,
+    (outcome, fingerprint): (Outcome, String),
+) -> Row {
+    let account = Account {
+        service: key(p).to_owned(),
+        username: cred.username.clone(),
+        state: "present".to_owned(),
+        fingerprint,
+        updated_at: SystemTime::now(),
+    };
+    let detail = match secrets.store().upsert_account(&account).await {
+        Ok(()) => None,
+        Err(e) => Some(format!(
+            "provisioned, but the state database was not updated: {e}"
+        )),
+    };
+    Row {
+        service: p.service(),
+        user: cred.username.clone(),
+        // Without its fingerprint the next run cannot tell a changed password: the row is
+        // not done.
+        action: match (detail.is_some(), outcome) {
+            (true, _) => Action::Failed,
+            (false, Outcome::Created) => Action::Created,
+            (false, Outcome::Updated) => Action::Updated,
+            (false, Outcome::Unchanged) => Action::Unchanged,
+        },
+        detail,
+    }
+}
+
+/// Every row of one service: each `ensure_user`, then the provisioner's batched work once
+/// ([`Provisioner::finish_users`]), then the fingerprints of the rows that stand. A row
+/// whose batched work failed is not recorded, so the next run does it again.
+async fn add_rows(
+    p: &dyn Provisioner,
+    secrets: &PasswordStore,
+    creds: &Credentials,
+    opts: &AddOptions,
+) -> Vec<Row> {
+    let mut ensured: Vec<(usize, Ensured)> =
+        futures_util::stream::iter(creds.rows().iter().enumerate())
+            .map(|(i, c)| async move { (i, add_one(p, secrets, c).await) })
+            .buffer_unordered(opts.users_in_parallel.max(1))
+            .collect()
+            .await;
+    ensured.sort_by_key(|(i, _)| *i);
+    let unfinished = p.finish_users().await;
+    let mut rows = Vec::with_capacity(ensured.len());
+    for ((_, done), cred) in ensured.into_iter().zip(creds.rows()) {
+        let failed = unfinished.iter().find(|(u, _)| *u == cred.username);
+        rows.push(match (done, failed) {
+            (Err(row), _) => row,
+            (Ok(_), Some((_, e))) => failed_row(p, cred, e),
+            (Ok(done), None) => record(p, secrets, cred, done).await,
+        });
+    }
+    rows
 }
 
 async fn plan_service(
@@ -190,16 +231,7 @@ async fn add_service(
             Ok(rows) => rows,
             Err(e) => creds.rows().iter().map(|c| failed_row(p, c, &e)).collect(),
         },
-        Ok(()) => {
-            let mut indexed: Vec<(usize, Row)> =
-                futures_util::stream::iter(creds.rows().iter().enumerate())
-                    .map(|(i, c)| async move { (i, add_one(p, secrets, c).await) })
-                    .buffer_unordered(opts.users_in_parallel.max(1))
-                    .collect()
-                    .await;
-            indexed.sort_by_key(|(i, _)| *i);
-            indexed.into_iter().map(|(_, r)| r).collect()
-        }
+        Ok(()) => add_rows(p, secrets, creds, opts).await,
     };
     if !opts.dry_run {
         journal_add(p, secrets, &rows).await;

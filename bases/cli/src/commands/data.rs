@@ -234,6 +234,9 @@ pub(crate) async fn backup(ctx: &Ctx, args: &ServiceBackupArgs) -> anyhow::Resul
             human(s.size),
             &s.sha256[..12.min(s.sha256.len())]
         ));
+        for l in &s.left_out {
+            ctx.out.line(format!("  {}: {}", l.path, l.reason));
+        }
     }
     for (s, why) in &r.skipped {
         ctx.out.line(format!("{s}: skipped ({why})"));

@@ -350,6 +350,9 @@ pub(crate) async fn remove(ctx: &Ctx, args: &RemoveArgs) -> anyhow::Result<Exit>
     for d in &r.wiped {
         ctx.out.success(format!("emptied {d}"));
     }
+    for line in r.left_alone.lines() {
+        ctx.out.warn(line);
+    }
     for n in &r.networks_removed {
         ctx.out.success(format!("removed network {n}"));
     }
@@ -391,8 +394,8 @@ pub(crate) async fn clean(ctx: &Ctx, args: &CleanArgs) -> anyhow::Result<Exit> {
         "This will delete ALL data and log files for the selected services."
     })?;
     let mut r = l.clean(&sel).await?;
-    if args.certs && l.clean_certs()? {
-        r.cleaned.push("certs".to_owned());
+    if args.certs {
+        l.clean_certs(&mut r)?;
     }
     let forgotten = forget_deleted_state(ctx, &r.data_deleted).await?;
     if ctx.out.is_json() {
@@ -407,6 +410,9 @@ pub(crate) async fn clean(ctx: &Ctx, args: &CleanArgs) -> anyhow::Result<Exit> {
     } else {
         for d in &r.cleaned {
             ctx.out.success(format!("emptied {d}"));
+        }
+        for line in r.left_alone.lines() {
+            ctx.out.warn(line);
         }
         ctx.out
             .success(format!("Cleaned data for {}", selection_text(raw, &sel)));

@@ -19,22 +19,6 @@ fn an_archive_records_what_it_holds() {
 }
 
 #[test]
-fn a_link_in_the_data_fails_the_backup_not_the_restore() {
-    let src = tempfile::tempdir().unwrap();
-    let d = src.path().join("data/svc");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("file"), b"x").unwrap();
-    std::os::unix::fs::symlink("file", d.join("link")).unwrap();
-    let out = src.path().join("a.tar.gz");
-    let err = create(src.path(), &["data/svc".to_owned()], &out, "svc").unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("entry data/svc/link is a symbolic link"),
-        "{err}"
-    );
-}
-
-#[test]
 fn gzip_round_trips_chunk_by_chunk() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dump.sql.gz");

@@ -132,6 +132,7 @@ fn crafted_backup(
             sha256: crate::sha256_file(&out).unwrap(),
             unpacked_size: None,
             entries: None,
+            left_out: Vec::new(),
         }],
     }
     .write(dir.path())
@@ -234,6 +235,7 @@ async fn a_dump_is_replayed_by_one_psql_per_database_stopping_at_the_first_error
             sha256: crate::sha256_file(&out).unwrap(),
             unpacked_size: None,
             entries: None,
+            left_out: Vec::new(),
         }],
     }
     .write(dir.path())

@@ -1,5 +1,5 @@
 use std::io::Write as _;
-use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -189,7 +189,7 @@ fn a_backup_round_trips() {
 }
 
 #[test]
-fn a_symlink_entry_is_refused() {
+fn a_symlink_entry_leading_outside_is_refused() {
     use tar::EntryType::{Directory, Symlink};
     let s = Scene::new();
     let outside = s.outside.path().to_str().unwrap().to_owned();
@@ -200,19 +200,59 @@ fn a_symlink_entry_is_refused() {
             ..raw("data/svc", Symlink)
         }],
         UNLIMITED,
-        "entry data/svc is a symbolic link",
+        "entry data/svc is a symbolic link where a directory belongs",
     );
-    // A relative link inside the service's path.
-    s.assert_refused(
-        &[
-            raw("data/svc/", Directory),
-            Raw {
-                link: Some("sub"),
-                ..raw("data/svc/l", Symlink)
-            },
-        ],
-        UNLIMITED,
-        "entry data/svc/l is a symbolic link",
+    // Links inside the service's path that lead out of it: absolute, `..` above the
+    // path (to the settings), `..` after a name.
+    for target in [outside.as_str(), "../../config/services.env", "sub/../../x"] {
+        s.assert_refused(
+            &[
+                raw("data/svc/", Directory),
+                Raw {
+                    link: Some(target),
+                    ..raw("data/svc/l", Symlink)
+                },
+            ],
+            UNLIMITED,
+            &format!("entry data/svc/l is a symbolic link to {target} (outside data/svc)"),
+        );
+    }
+}
+
+#[test]
+fn a_symlink_entry_inside_its_path_is_restored_as_a_link() {
+    use tar::EntryType::{Directory, Regular, Symlink};
+    let s = Scene::new();
+    let out = s.archive(&[
+        raw("data/svc/", Directory),
+        raw("data/svc/sub/", Directory),
+        raw("data/svc/sub/f", Regular),
+        Raw {
+            link: Some("../sub/f"),
+            ..raw("data/svc/sub/l", Symlink)
+        },
+    ]);
+    check(&out, &svc(), "svc", UNLIMITED).unwrap();
+    extract(&out, s.project.path(), &svc(), "svc", false, UNLIMITED).unwrap();
+    let l = s.project.path().join("data/svc/sub/l");
+    assert!(std::fs::symlink_metadata(&l).unwrap().is_symlink());
+    assert_eq!(std::fs::read_link(&l).unwrap(), Path::new("../sub/f"));
+    // A later entry through the link is refused, never written through it.
+    let out = s.archive(&[
+        raw("data/svc/", Directory),
+        Raw {
+            link: Some("."),
+            ..raw("data/svc/l", Symlink)
+        },
+        raw("data/svc/l/f", Regular),
+    ]);
+    let dst = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dst.path().join("data")).unwrap();
+    let err = extract(&out, dst.path(), &svc(), "svc", false, UNLIMITED).unwrap_err();
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+    assert_eq!(
+        names(&dst.path().join("data")),
+        Vec::<std::ffi::OsString>::new()
     );
 }
 
@@ -309,6 +349,7 @@ fn limits_come_from_the_manifest_and_a_hard_cap() {
         sha256: String::new(),
         unpacked_size: Some(5000),
         entries: Some(7),
+        left_out: Vec::new(),
     };
     assert_eq!(
         Limits::of(&entry),
@@ -341,7 +382,7 @@ fn a_symlink_in_the_destination_is_never_followed() {
     let before = snapshot(s.outside.path());
     let out = s.archive(&[raw("data/svc/", Directory), raw("data/svc/f", Regular)]);
     let err = extract(&out, s.project.path(), &svc(), "svc", false, UNLIMITED).unwrap_err();
-    assert!(err.to_string().contains("data is not a directory"), "{err}");
+    assert!(err.to_string().contains("data is a symbolic link"), "{err}");
     assert_eq!(snapshot(s.outside.path()), before);
     // The destination itself present (as a link): refused, not written through.
     let s = Scene::new();
@@ -398,21 +439,10 @@ fn directories_are_never_created_through_a_symlink() {
     std::fs::remove_dir(s.project.path().join("data")).unwrap();
     std::os::unix::fs::symlink(s.outside.path(), s.project.path().join("data")).unwrap();
     let before = snapshot(s.outside.path());
-    let err = create_dirs_nofollow(s.project.path(), Path::new("data/postgres"), |at| {
-        BackupError::Io {
-            path: at.to_owned(),
-            message: "refused".into(),
-        }
-    })
-    .unwrap_err();
-    assert!(err.to_string().ends_with("/data: refused"), "{err}");
+    let err = create_empty_dirs(s.project.path(), &["data/postgres".to_owned()]).unwrap_err();
+    assert!(err.to_string().contains("data is a symbolic link"), "{err}");
     assert_eq!(snapshot(s.outside.path()), before);
     let s = Scene::new();
-    create_dirs_nofollow(
-        s.project.path(),
-        Path::new("data/postgres/x"),
-        |_| unreachable!(),
-    )
-    .unwrap();
+    create_empty_dirs(s.project.path(), &["data/postgres/x".to_owned()]).unwrap();
     assert!(s.project.path().join("data/postgres/x").is_dir());
 }

@@ -59,6 +59,7 @@ fn a_corrupted_backup_is_refused_before_the_engine_is_contacted() {
             sha256: "0".repeat(64),
             unpacked_size: None,
             entries: None,
+            left_out: Vec::new(),
         }],
     };
     m.write(&bk).unwrap();
@@ -165,6 +166,7 @@ fn an_archive_with_a_symlink_is_refused_before_the_engine_is_contacted() {
             sha256: backup::sha256_file(&out).unwrap(),
             unpacked_size: None,
             entries: None,
+            left_out: Vec::new(),
         }],
     }
     .write(&bk)
@@ -176,7 +178,9 @@ fn an_archive_with_a_symlink_is_refused_before_the_engine_is_contacted() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("entry data/grafana is a symbolic link; nothing was restored"),
+        err.contains(
+            "entry data/grafana is a symbolic link where a directory belongs; nothing was restored"
+        ),
         "{err}"
     );
     assert!(!err.contains("--yes"), "asked before checking: {err}");
@@ -225,6 +229,7 @@ fn a_dump_with_a_shell_escape_is_refused_before_the_engine_is_contacted() {
             sha256: backup::sha256_file(&out).unwrap(),
             unpacked_size: None,
             entries: None,
+            left_out: Vec::new(),
         }],
     }
     .write(&bk)

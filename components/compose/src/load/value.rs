@@ -1,11 +1,16 @@
-//! Walking the interpolated YAML document: typed values out of `serde_json::Value`s, each
-//! error naming the file and the key path (`services.db.ports[1]`).
+//! The YAML document between parsing and typing: interpolated value by value (before any
+//! type is known, as Compose does), then deserialized into the typed structs of
+//! `file.rs`, every error naming the file and the key path (`services.db.ports[1]`).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_path_to_error::Segment;
 
+use super::de::UNSUPPORTED;
 use crate::ComposeError;
 use crate::interpolate::interpolate;
 
@@ -65,90 +70,43 @@ pub(super) fn interpolate_value(
     })
 }
 
-pub(super) fn as_map(v: Value, file: &Path, at: &str) -> Result<Map<String, Value>, ComposeError> {
-    match v {
-        Value::Object(m) => Ok(m),
-        Value::Null => Ok(Map::new()),
-        _ => Err(invalid(file, at, "expected a mapping")),
-    }
-}
-
-pub(super) fn check_keys(
-    m: &Map<String, Value>,
-    allowed: &[&str],
+/// Deserialize `v`, found at key path `at` of `file` (empty: the whole file), into `T`.
+/// An error names the file and the key path; a key `T` has no field for is
+/// [`ComposeError::Unsupported`].
+pub(super) fn decode<T: DeserializeOwned>(
+    v: Value,
     file: &Path,
     at: &str,
-) -> Result<(), ComposeError> {
-    for k in m.keys() {
-        if !k.starts_with("x-") && !allowed.contains(&k.as_str()) {
-            return Err(unsupported(file, &format!("{at}.{k}")));
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn scalar(v: &Value, file: &Path, at: &str) -> Result<String, ComposeError> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(invalid(file, at, "expected a string")),
-    }
-}
-
-pub(super) fn opt_scalar(
-    m: &Map<String, Value>,
-    key: &str,
-    file: &Path,
-    at: &str,
-) -> Result<Option<String>, ComposeError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => scalar(v, file, &format!("{at}.{key}")).map(Some),
-    }
-}
-
-pub(super) fn string_map(
-    v: &Value,
-    file: &Path,
-    at: &str,
-) -> Result<BTreeMap<String, String>, ComposeError> {
-    let mut out = BTreeMap::new();
-    match v {
-        Value::Null => {}
-        Value::Object(m) => {
-            for (k, v) in m {
-                let v = if v.is_null() {
-                    String::new()
-                } else {
-                    scalar(v, file, &format!("{at}.{k}"))?
-                };
-                out.insert(k.clone(), v);
+) -> Result<T, ComposeError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let mut key = at.to_owned();
+        for segment in e.path() {
+            match segment {
+                Segment::Seq { index } => {
+                    let _ = write!(key, "[{index}]");
+                }
+                Segment::Map { key: k } | Segment::Enum { variant: k } => push_key(&mut key, k),
+                Segment::Unknown => {}
             }
         }
-        Value::Array(a) => {
-            for (i, item) in a.iter().enumerate() {
-                let s = scalar(item, file, &format!("{at}[{i}]"))?;
-                let (k, v) = s.split_once('=').unwrap_or((&s, ""));
-                out.insert(k.to_owned(), v.to_owned());
-            }
+        let message = e.into_inner().to_string();
+        if let Some(k) = message
+            .strip_prefix(UNSUPPORTED)
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            push_key(&mut key, k);
+            return unsupported(file, &key);
         }
-        _ => {
-            return Err(invalid(
-                file,
-                at,
-                "expected a mapping or a list of KEY=VALUE",
-            ));
+        if key.is_empty() {
+            key.push_str("(top level)");
         }
-    }
-    Ok(out)
+        invalid(file, &key, &message)
+    })
 }
 
-pub(super) fn bool_of(v: &Value, file: &Path, at: &str) -> Result<bool, ComposeError> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) if s == "true" => Ok(true),
-        Value::String(s) if s == "false" => Ok(false),
-        _ => Err(invalid(file, at, "expected true or false")),
+fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
     }
+    path.push_str(key);
 }

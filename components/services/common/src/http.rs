@@ -116,8 +116,10 @@ impl Retry {
     }
 }
 
-/// A service's HTTP API: a client, a base URL and a retry policy.
-#[derive(Debug, Clone)]
+/// A service's HTTP API: a client, a base URL and a retry policy. Its Debug shows the base
+/// URL as [`redact::url`] shows it (no userinfo password, no secret query value) and not the
+/// client.
+#[derive(Clone)]
 pub struct HttpApi {
     pub client: Client,
     /// Without a trailing slash and without credentials.
@@ -125,6 +127,16 @@ pub struct HttpApi {
     /// The display name of the service, for messages.
     pub service: String,
     pub retry: Retry,
+}
+
+impl std::fmt::Debug for HttpApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpApi")
+            .field("base", &redact::url(&self.base))
+            .field("service", &self.service)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpApi {
@@ -290,26 +302,5 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_is_bounded() {
-        let r = Retry::default();
-        assert_eq!(r.delay(0), Duration::from_millis(250));
-        assert_eq!(r.delay(1), Duration::from_millis(500));
-        assert_eq!(r.delay(10), Duration::from_secs(2));
-    }
-
-    #[test]
-    fn ca_file_prefers_ca_pem() {
-        let dir = std::env::temp_dir().join(format!("svc-common-ca-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("certs")).unwrap();
-        assert_eq!(project_ca_file(&dir), None);
-        std::fs::write(dir.join("certs/fullchain.pem"), "x").unwrap();
-        assert_eq!(project_ca_file(&dir), Some(dir.join("certs/fullchain.pem")));
-        std::fs::write(dir.join("certs/ca.pem"), "x").unwrap();
-        assert_eq!(project_ca_file(&dir), Some(dir.join("certs/ca.pem")));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+#[path = "http_tests.rs"]
+mod tests;

@@ -81,6 +81,15 @@ pub trait Provisioner: Send + Sync + std::fmt::Debug {
         user: &'a UserSpec,
     ) -> BoxFuture<'a, Result<Outcome, ProvisionError>>;
 
+    /// Finish what this provisioner batches over the users of one `add` run, called once
+    /// after every [`Provisioner::ensure_user`] of the run has returned (GitLab clears the
+    /// expiry of every changed password with one `gitlab-rails runner`). Returns the users
+    /// whose work failed, each with why: their rows fail and their passwords are not
+    /// recorded, so the next run does them again. Default: nothing is batched.
+    fn finish_users(&self) -> BoxFuture<'_, Vec<(String, ProvisionError)>> {
+        Box::pin(async { Vec::new() })
+    }
+
     /// Remove the user, and its database/vhost/org unless `keep_data`.
     fn remove_user<'a>(
         &'a self,

@@ -1,5 +1,9 @@
 //! The admin flows: readiness, the admin token bootstrap, OAuth applications, the root
-//! password (reference §8.1 and §8.3 with §14 items 1, 15 and 18 fixed).
+//! password. Every secret goes to the password store, never to a file in the project; the
+//! initial root password is never stored; the install can be re-run: OAuth applications
+//! are found by name and reused, never duplicated, and an earlier admin token is revoked
+//! when a new one is made. GitLab not being ready is [`GitLabError::NotReady`] (the "not
+//! ready, retry" exit status), never a success.
 
 use std::time::{Duration, Instant};
 
@@ -71,8 +75,13 @@ pub struct GitLab {
     pub(crate) store: PasswordStore,
 }
 
-pub(crate) fn expires_in_a_year() -> String {
-    (time::OffsetDateTime::now_utc().date() + time::Duration::days(365)).to_string()
+/// The `expires_at` of the tokens this tool creates over the API: 364 days from today
+/// (UTC). GitLab refuses a date after `Date.current` + 365 days in the instance's time zone
+/// (gitlabhq v18.10.1 app/models/personal_access_token.rb
+/// `expires_at_before_instance_max_expiry_date`, `MAX_PERSONAL_ACCESS_TOKEN_LIFETIME_IN_DAYS`),
+/// and that date may be a day behind UTC's.
+pub(crate) fn token_expiry() -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(364)).to_string()
 }
 
 fn bootstrap_err(detail: impl Into<String>) -> GitLabError {
@@ -249,6 +258,11 @@ impl GitLab {
                         "this GitLab no longer offers the password grant",
                     ));
                 }
+                Grant::ClientCredentialsRequired => {
+                    return Err(bootstrap_err(
+                        "this GitLab takes the password grant only with an OAuth application's client credentials (admin setting ropc_without_client_credentials is off)",
+                    ));
+                }
             }
         }
         let auth = Auth::OAuth(oauth.ok_or_else(|| {
@@ -264,13 +278,7 @@ impl GitLab {
         self.client.user(&auth, ROOT_ID).await?;
         let pat = self
             .client
-            .create_token(
-                &auth,
-                ROOT_ID,
-                ROOT_TOKEN_NAME,
-                &["api"],
-                &expires_in_a_year(),
-            )
+            .create_token(&auth, ROOT_ID, ROOT_TOKEN_NAME, &["api"], &token_expiry())
             .await?;
         self.store.set(GITLAB_ROOT_PAT, &pat).await?;
         Ok(pat)
@@ -361,7 +369,8 @@ impl GitLab {
         self.cfg.install_inputs()
     }
 
-    /// `user reset-password -s gitlab` (§8.3) with the stored admin token.
+    /// `user reset-password -s gitlab`: root's password set to GITLAB_ROOT_NEW_PASSWORD with
+    /// the stored admin token (root's own, so GitLab does not expire it).
     ///
     /// # Errors
     /// No stored token, missing setting, HTTP or store failures.
@@ -504,6 +513,10 @@ pub(crate) fn to_provision(e: GitLabError) -> ProvisionError {
         GitLabError::Config(detail) => ProvisionError::Config {
             service: SERVICE.into(),
             detail,
+        },
+        GitLabError::Runner { action, detail } => ProvisionError::Failed {
+            service: SERVICE.into(),
+            detail: format!("{action} through gitlab-rails runner failed: {detail}"),
         },
         other => ProvisionError::Failed {
             service: SERVICE.into(),

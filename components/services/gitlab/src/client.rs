@@ -1,8 +1,10 @@
-//! The GitLab REST calls the flows use (reference §8, API v4 under `<base>/api/v4`).
+//! The GitLab REST calls the flows use: API v4 under `<base>/api/v4`, where the base is
+//! `https://<HOSTNAME>:<GITLAB_PORT>/gitlab` and root is user id 1. A refusal (401/403) says
+//! whose credential was refused: the admin's, or a user's own token.
 
 use std::fmt;
 
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,6 +20,9 @@ pub enum Auth {
     Pat(SecretString),
     /// An OAuth access token (`Authorization: Bearer`).
     OAuth(SecretString),
+    /// A user's own personal access token (`PRIVATE-TOKEN`), not an admin credential: a
+    /// refusal names the user.
+    UserPat { user: String, token: SecretString },
 }
 
 impl fmt::Debug for Auth {
@@ -25,6 +30,7 @@ impl fmt::Debug for Auth {
         f.write_str(match self {
             Self::Pat(_) => "Auth::Pat(<redacted>)",
             Self::OAuth(_) => "Auth::OAuth(<redacted>)",
+            Self::UserPat { .. } => "Auth::UserPat(<redacted>)",
         })
     }
 }
@@ -82,14 +88,18 @@ impl fmt::Debug for AppWithSecret {
     }
 }
 
-/// What the password grant answered.
+/// What the password grant answered (Doorkeeper's token endpoint, gitlabhq v18.10.1
+/// config/initializers/doorkeeper.rb).
 #[derive(Debug)]
 pub enum Grant {
     Token(SecretString),
-    /// Wrong credentials (`invalid_grant`).
+    /// Wrong credentials, or a user the grant refuses (2FA, no password): `invalid_grant`.
     Refused,
-    /// The instance no longer offers the password grant.
+    /// The instance no longer offers the password grant: `unsupported_grant_type`.
     Unsupported,
+    /// The instance takes the password grant only with an OAuth application's client
+    /// credentials (admin setting `ropc_without_client_credentials` off): `invalid_client`.
+    ClientCredentialsRequired,
 }
 
 /// The GitLab API of one installation.
@@ -114,7 +124,9 @@ impl GitLabClient {
     fn req(&self, method: Method, path: &str, auth: &Auth) -> RequestBuilder {
         let r = self.api.request(method, &format!("/api/v4{path}"));
         match auth {
-            Auth::Pat(t) => r.header("PRIVATE-TOKEN", t.expose_secret()),
+            Auth::Pat(t) | Auth::UserPat { token: t, .. } => {
+                r.header("PRIVATE-TOKEN", t.expose_secret())
+            }
             Auth::OAuth(t) => r.header("Authorization", format!("Bearer {}", t.expose_secret())),
         }
     }
@@ -126,22 +138,42 @@ impl GitLabClient {
         }
     }
 
+    /// A non-success answer as an error: 401/403 for an admin credential is "refused the
+    /// admin credentials"; for a user's own token it names that user instead.
+    async fn error(&self, auth: &Auth, action: &str, resp: Response) -> ProvisionError {
+        match (self.api.error(action, resp).await, auth) {
+            (ProvisionError::Unauthorized { service, detail }, Auth::UserPat { user, .. }) => {
+                ProvisionError::Failed {
+                    service,
+                    detail: format!("refused user {user}'s own token: {detail}"),
+                }
+            }
+            (e, _) => e,
+        }
+    }
+
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
+        auth: &Auth,
         action: &str,
         req: RequestBuilder,
     ) -> Result<T, ProvisionError> {
         let resp = self.api.send(req).await?;
         if !resp.status().is_success() {
-            return Err(self.api.error(action, resp).await);
+            return Err(self.error(auth, action, resp).await);
         }
         resp.json().await.map_err(|e| self.bad_answer(action, e))
     }
 
-    async fn call_empty(&self, action: &str, req: RequestBuilder) -> Result<(), ProvisionError> {
+    async fn call_empty(
+        &self,
+        auth: &Auth,
+        action: &str,
+        req: RequestBuilder,
+    ) -> Result<(), ProvisionError> {
         let resp = self.api.send(req).await?;
         if !resp.status().is_success() {
-            return Err(self.api.error(action, resp).await);
+            return Err(self.error(auth, action, resp).await);
         }
         Ok(())
     }
@@ -164,7 +196,7 @@ impl GitLabClient {
             );
             let resp = self.api.send(req).await?;
             if !resp.status().is_success() {
-                return Err(self.api.error(action, resp).await);
+                return Err(self.error(auth, action, resp).await);
             }
             let next = resp
                 .headers()
@@ -190,7 +222,7 @@ impl GitLabClient {
             return Ok(None);
         }
         if !resp.status().is_success() {
-            return Err(self.api.error("checking the token", resp).await);
+            return Err(self.error(auth, "checking the token", resp).await);
         }
         resp.json()
             .await
@@ -227,10 +259,25 @@ impl GitLabClient {
         }
         if status.is_client_error() {
             let text = resp.text().await.unwrap_or_default();
-            if text.contains("unsupported_grant_type") {
-                return Ok(Grant::Unsupported);
-            }
-            return Ok(Grant::Refused);
+            let error = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            return match error.as_str() {
+                "invalid_grant" => Ok(Grant::Refused),
+                "unsupported_grant_type" => Ok(Grant::Unsupported),
+                "invalid_client" => Ok(Grant::ClientCredentialsRequired),
+                other => Err(ProvisionError::Api {
+                    service: self.api.service.clone(),
+                    action: "password grant".into(),
+                    status: status.as_u16(),
+                    detail: if other.is_empty() {
+                        "(no OAuth error code)".into()
+                    } else {
+                        other.into()
+                    },
+                }),
+            };
         }
         Err(ProvisionError::Api {
             service: self.api.service.clone(),
@@ -263,6 +310,7 @@ impl GitLabClient {
     /// HTTP failures.
     pub async fn revoke_token(&self, auth: &Auth, id: u64) -> Result<(), ProvisionError> {
         self.call_empty(
+            auth,
             "revoking an access token",
             self.req(
                 Method::DELETE,
@@ -292,7 +340,7 @@ impl GitLabClient {
                 auth,
             )
             .json(&json!({"name": name, "scopes": scopes, "expires_at": expires_at}));
-        let v: Value = self.call("creating an access token", req).await?;
+        let v: Value = self.call(auth, "creating an access token", req).await?;
         v.get("token")
             .and_then(Value::as_str)
             .map(|t| SecretString::from(t.to_owned()))
@@ -305,6 +353,7 @@ impl GitLabClient {
     /// HTTP failures.
     pub async fn user(&self, auth: &Auth, id: u64) -> Result<User, ProvisionError> {
         self.call(
+            auth,
             "reading the user",
             self.req(Method::GET, &format!("/users/{id}"), auth),
         )
@@ -324,7 +373,7 @@ impl GitLabClient {
         let req = self
             .req(Method::PUT, &format!("/users/{id}"), auth)
             .json(&json!({"password": password.expose_secret(), "skip_reconfirmation": true}));
-        self.call::<Value>("setting the password", req)
+        self.call::<Value>(auth, "setting the password", req)
             .await
             .map(drop)
     }
@@ -343,7 +392,7 @@ impl GitLabClient {
             &format!("/users?username={}", encode(username)),
             auth,
         );
-        let users: Vec<User> = self.call("looking up the user", req).await?;
+        let users: Vec<User> = self.call(auth, "looking up the user", req).await?;
         Ok(users
             .into_iter()
             .find(|u| u.username.eq_ignore_ascii_case(username)))
@@ -391,7 +440,7 @@ impl GitLabClient {
             return Ok(None);
         }
         if !resp.status().is_success() {
-            return Err(self.api.error("creating the user", resp).await);
+            return Err(self.error(auth, "creating the user", resp).await);
         }
         resp.json()
             .await
@@ -405,6 +454,7 @@ impl GitLabClient {
     /// HTTP failures.
     pub async fn delete_user(&self, auth: &Auth, id: u64) -> Result<(), ProvisionError> {
         self.call_empty(
+            auth,
             "deleting the user",
             self.req(
                 Method::DELETE,
@@ -422,6 +472,7 @@ impl GitLabClient {
     /// HTTP failures.
     pub async fn block_user(&self, auth: &Auth, id: u64) -> Result<(), ProvisionError> {
         self.call_empty(
+            auth,
             "blocking the user",
             self.req(Method::POST, &format!("/users/{id}/block"), auth),
         )
@@ -434,6 +485,7 @@ impl GitLabClient {
     /// HTTP failures.
     pub async fn list_applications(&self, auth: &Auth) -> Result<Vec<Application>, ProvisionError> {
         self.call(
+            auth,
             "listing OAuth applications",
             self.req(Method::GET, "/applications", auth),
         )
@@ -469,7 +521,9 @@ impl GitLabClient {
             "scopes": spec.scopes,
             "confidential": spec.confidential,
         }));
-        let v: Value = self.call("creating an OAuth application", req).await?;
+        let v: Value = self
+            .call(auth, "creating an OAuth application", req)
+            .await?;
         self.app_with_secret("creating an OAuth application", &v)
     }
 
@@ -487,7 +541,7 @@ impl GitLabClient {
             &format!("/applications/{id}/renew-secret"),
             auth,
         );
-        let v: Value = self.call("renewing an OAuth secret", req).await?;
+        let v: Value = self.call(auth, "renewing an OAuth secret", req).await?;
         self.app_with_secret("renewing an OAuth secret", &v)
     }
 
@@ -497,6 +551,7 @@ impl GitLabClient {
     /// HTTP failures.
     pub async fn delete_application(&self, auth: &Auth, id: u64) -> Result<(), ProvisionError> {
         self.call_empty(
+            auth,
             "deleting an OAuth application",
             self.req(Method::DELETE, &format!("/applications/{id}"), auth),
         )

@@ -1,7 +1,8 @@
 use password_store::PasswordStoreError;
 use services_common::ProvisionError;
 
-/// The hint printed when GitLab is not ready yet (reference §8.1 with the new spellings).
+/// The hint printed when GitLab is not ready yet: how to see its health and how to re-run
+/// or wait for the install, with this tool's command names.
 pub const NOT_READY_HINT: &str = "GitLab is not ready yet. It typically takes 5-10 minutes after first start.\nNext steps: 1. Check health: dtaas-services service status -s gitlab (it shows 'starting' while it is initializing). 2. When it is healthy, re-run: dtaas-services service install -s gitlab (or wait for it: --wait --timeout 15m)";
 
 /// Why a GitLab flow failed. Never holds a secret.

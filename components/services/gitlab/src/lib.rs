@@ -6,8 +6,10 @@
 //! back through the runner (the API ignores it), the root password set), `user add -s
 //! gitlab` as a [`Provisioner`] (users and their tokens, merged into the password store; a
 //! changed password's expiry, which GitLab sets when an admin changes another user's
-//! password, cleared through the runner) and `user reset-password -s gitlab` — over the
-//! REST API through the shared client of services_common.
+//! password, cleared for all of a run's users by one runner after the run's rows) and `user
+//! reset-password -s gitlab` — over the REST API through the shared client of
+//! services_common. A refused request names whose credential was refused: the admin's, or
+//! a user's own token.
 //!
 //! It never prints (progress goes to a callback), never reads environment variables, and
 //! never puts a password or token in an error, a log, Debug output or an exec's argv. The

@@ -1,5 +1,6 @@
-//! `config/gitlab_oauth.json` (reference §4.3), read and checked before anything starts:
-//! every error names the file, the line and the key.
+//! `config/gitlab_oauth.json` (the project's two OAuth applications, server and client),
+//! read from the project directory and checked before anything starts: every error names
+//! the file, the line and the key.
 
 use std::collections::BTreeMap;
 use std::path::Path;

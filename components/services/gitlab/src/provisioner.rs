@@ -1,12 +1,15 @@
-//! `user add -s gitlab` as a [`Provisioner`] (reference §8.2 with §14 item 16 fixed): users
-//! created or their password updated, their PATs merged into the password store (an
-//! existing stored token is never overwritten).
+//! `user add -s gitlab` as a [`Provisioner`]: users created or their password updated,
+//! their PATs merged into the password store (an existing stored token is never
+//! overwritten, a rerun never loses one).
 //!
 //! A changed password is set with `PUT /users/:id` (GitLab's password rules and messages),
 //! which by an admin for another user also sets `password_expires_at` to now (gitlabhq
 //! v18.10.1 lib/api/users.rb): from then on GlobalPolicy refuses that user's tokens for API
-//! and git until the expiry is cleared, which `gitlab-rails runner` does at once
-//! ([`crate::CLEAR_EXPIRY_SCRIPT`]), one runner at a time (each boots Rails).
+//! and git until the expiry is cleared. [`Provisioner::finish_users`] clears it for every
+//! user of the run whose password was set, with ONE `gitlab-rails runner`
+//! ([`crate::CLEAR_EXPIRY_SCRIPT`]; each run boots Rails, tens of seconds), and checks each
+//! user's result: a user whose expiry is not shown cleared fails its row, so its password
+//! is not recorded and the next run sets it (and clears it) again.
 
 use std::sync::Arc;
 
@@ -16,9 +19,9 @@ use services_common::{
     BoxFuture, Claim, Existing, NameRule, Outcome, PasswordState, ProvisionError, Provisioner,
     Removal, Reserved, UserSpec,
 };
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::OnceCell;
 
-use crate::admin::{GitLab, SERVICE, expires_in_a_year, to_provision};
+use crate::admin::{GitLab, SERVICE, to_provision, token_expiry};
 use crate::client::{Auth, ROOT_ID, User};
 use crate::container::GitLabContainer;
 use crate::runner::clear_password_expiry;
@@ -34,7 +37,9 @@ pub struct GitLabProvisioner {
     gl: GitLab,
     auth: OnceCell<Auth>,
     container: Option<Arc<dyn GitLabContainer>>,
-    runner: Mutex<()>,
+    /// Users whose password this run set (id, username): their expiry is cleared by
+    /// [`Provisioner::finish_users`].
+    expired: std::sync::Mutex<Vec<(u64, String)>>,
 }
 
 impl std::fmt::Debug for GitLabProvisioner {
@@ -53,7 +58,10 @@ fn config(detail: String) -> ProvisionError {
     }
 }
 
-/// The reference's input rules (§8.2 step 2).
+/// A row's username, email and password, checked before any request: a username of
+/// letters, digits, `_`, `.`, `-` starting with a letter or digit (at most 255); an email of
+/// at most 50 characters with one `@` and a dotted domain; a password of 1 to 55 characters
+/// without control characters. GitLab's own password policy is left to GitLab.
 fn validate(user: &UserSpec) -> Result<&str, ProvisionError> {
     use secrecy::ExposeSecret as _;
     let u = user.name.as_str();
@@ -96,7 +104,7 @@ impl GitLabProvisioner {
             gl,
             auth: OnceCell::new(),
             container: None,
-            runner: Mutex::new(()),
+            expired: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -107,14 +115,15 @@ impl GitLabProvisioner {
         self
     }
 
-    /// `PUT /users/:id` with the password, then the expiry GitLab set with it cleared.
+    /// `PUT /users/:id` with the password; the expiry GitLab sets with it is cleared by
+    /// [`Provisioner::finish_users`].
     async fn set_password(
         &self,
         auth: &Auth,
         user: &User,
         spec: &UserSpec,
     ) -> Result<(), ProvisionError> {
-        let Some(container) = &self.container else {
+        if self.container.is_none() {
             return Err(ProvisionError::Failed {
                 service: SERVICE.into(),
                 detail: format!(
@@ -122,15 +131,34 @@ impl GitLabProvisioner {
                     user.username
                 ),
             });
-        };
+        }
         self.gl
             .client
             .set_password(auth, user.id, &spec.password)
             .await?;
-        let _one_at_a_time = self.runner.lock().await;
-        clear_password_expiry(container.as_ref(), user.id)
+        self.expired
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((user.id, user.username.clone()));
+        Ok(())
+    }
+
+    /// Clear the expiry of every password this run set, with one runner.
+    async fn clear_expiries(&self) -> Vec<(String, ProvisionError)> {
+        let users = std::mem::take(
+            &mut *self
+                .expired
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let Some(container) = &self.container else {
+            return Vec::new();
+        };
+        clear_password_expiry(container.as_ref(), &users)
             .await
-            .map_err(to_provision)
+            .into_iter()
+            .map(|(name, e)| (name, to_provision(e)))
+            .collect()
     }
 
     async fn auth(&self) -> Result<&Auth, ProvisionError> {
@@ -163,7 +191,7 @@ impl GitLabProvisioner {
                 user.id,
                 USER_TOKEN_NAME,
                 &USER_TOKEN_SCOPES,
-                &expires_in_a_year(),
+                &token_expiry(),
             )
             .await?;
         self.gl.store.set(&key, &pat).await.map_err(store_err)?;
@@ -271,6 +299,10 @@ impl Provisioner for GitLabProvisioner {
         user: &'a UserSpec,
     ) -> BoxFuture<'a, Result<Outcome, ProvisionError>> {
         Box::pin(self.ensure(user))
+    }
+
+    fn finish_users(&self) -> BoxFuture<'_, Vec<(String, ProvisionError)>> {
+        Box::pin(self.clear_expiries())
     }
 
     fn remove_user<'a>(

@@ -7,21 +7,24 @@ use docker::ExecSpec;
 use crate::GitLabError;
 use crate::container::GitLabContainer;
 
-/// Clears the password expiry of one user, the way GitLab's own expired-password form does
-/// once the user chose a new password (gitlabhq v18.10.1
-/// app/controllers/user_settings/passwords_controller.rb `create`:
+/// Clears the password expiry of the users whose ids `DTAAS_USER_IDS` lists (`12,15`), the
+/// way GitLab's own expired-password form does once the user chose a new password
+/// (gitlabhq v18.10.1 app/controllers/user_settings/passwords_controller.rb `create`:
 /// `Users::UpdateService.new(current_user, user: @user, password_expires_at: nil).execute`;
 /// app/services/users/update_service.rb lets a user update itself). Needed because
 /// `PUT /users/:id` with a password by an admin for another user sets
 /// `password_expires_at = Time.current` (lib/api/users.rb), and while
 /// `password_expired_if_applicable?` (app/models/user.rb) holds, GlobalPolicy
 /// (app/policies/global_policy.rb) prevents `access_api` and `access_git` for that user.
-/// Prints whether the password is still expired, read back from the database.
+/// One run for every user of a `user add` (each run boots Rails: tens of seconds); it prints
+/// each user's id and whether its password is still expired, read back from the database.
 pub const CLEAR_EXPIRY_SCRIPT: &str = r#"
-user = User.find(Integer(ENV.fetch('DTAAS_USER_ID')))
-result = Users::UpdateService.new(user, user: user, password_expires_at: nil).execute
-raise "password expiry not cleared: #{result[:message]}" unless result[:status] == :success
-puts "DTAAS_PASSWORD_EXPIRED=#{user.reload.password_expired_if_applicable?}"
+ENV.fetch('DTAAS_USER_IDS').split(',').each do |id|
+  user = User.find(Integer(id))
+  result = Users::UpdateService.new(user, user: user, password_expires_at: nil).execute
+  raise "password expiry not cleared: #{result[:message]}" unless result[:status] == :success
+  puts "DTAAS_PASSWORD_EXPIRED=#{user.id}=#{user.reload.password_expired_if_applicable?}"
+end
 "#;
 
 /// Sets `trusted` of OAuth applications (`DTAAS_APP_TRUST`: `id=true,id=false`) on the
@@ -79,30 +82,48 @@ pub(crate) async fn run_script(
         .collect())
 }
 
-/// Clear the password expiry of user `id` and check it is gone.
-///
-/// # Errors
-/// [`GitLabError::Runner`] when the runner fails or the password is still expired.
+/// Clear the password expiry of every user in `users` (id, username) with one runner, and
+/// check each one's result: the users whose expiry is not shown cleared, each with why (a
+/// failed run fails them all).
 pub(crate) async fn clear_password_expiry(
     container: &dyn GitLabContainer,
-    id: u64,
-) -> Result<(), GitLabError> {
-    let fail = |detail: String| GitLabError::Runner {
-        action: format!("clearing the password expiry of user {id}"),
+    users: &[(u64, String)],
+) -> Vec<(String, GitLabError)> {
+    if users.is_empty() {
+        return Vec::new();
+    }
+    let fail = |id: u64, name: &str, detail: String| GitLabError::Runner {
+        action: format!("clearing the password expiry of user {name} (id {id})"),
         detail,
     };
-    let out = run_script(
-        container,
-        CLEAR_EXPIRY_SCRIPT,
-        vec![format!("DTAAS_USER_ID={id}")],
-    )
-    .await
-    .map_err(fail)?;
-    match out.iter().find(|(k, _)| k == "DTAAS_PASSWORD_EXPIRED") {
-        Some((_, v)) if v == "false" => Ok(()),
-        Some(_) => Err(fail("GitLab still reports the password as expired".into())),
-        None => Err(fail("the runner printed no result".into())),
+    let ids: Vec<String> = users.iter().map(|(id, _)| id.to_string()).collect();
+    let env = vec![format!("DTAAS_USER_IDS={}", ids.join(","))];
+    let out = match run_script(container, CLEAR_EXPIRY_SCRIPT, env).await {
+        Ok(out) => out,
+        Err(detail) => {
+            return users
+                .iter()
+                .map(|(id, name)| (name.clone(), fail(*id, name, detail.clone())))
+                .collect();
+        }
+    };
+    let mut failed = Vec::new();
+    for (id, name) in users {
+        let got = out
+            .iter()
+            .filter(|(k, _)| k == "DTAAS_PASSWORD_EXPIRED")
+            .find_map(|(_, v)| {
+                let (i, expired) = v.split_once('=')?;
+                (i == id.to_string()).then_some(expired)
+            });
+        let detail = match got {
+            Some("false") => continue,
+            Some(_) => "GitLab still reports the password as expired",
+            None => "the runner printed no result for this user",
+        };
+        failed.push((name.clone(), fail(*id, name, detail.into())));
     }
+    failed
 }
 
 /// Set the `trusted` flag of each application (by id) and check what GitLab stored.

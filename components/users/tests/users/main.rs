@@ -30,6 +30,12 @@ struct Memory {
     ignore_case: bool,
     /// This user's vhost is made, then the call fails (a run stopped half-way).
     fail_after_vhost: Option<&'static str>,
+    /// Users ensured since the last `finish_users` (its batch).
+    batch: Mutex<Vec<String>>,
+    /// Each `finish_users` call's batch, sorted.
+    finished: Mutex<Vec<Vec<String>>>,
+    /// `finish_users` fails this user.
+    finish_fails: Option<&'static str>,
 }
 
 mod guard;
@@ -91,6 +97,7 @@ impl Provisioner for Memory {
                     detail: "stopped half-way".to_owned(),
                 });
             }
+            self.batch.lock().unwrap().push(user.name.clone());
             let mut users = self.users.lock().unwrap();
             let pw = user.password.expose_secret().to_owned();
             Ok(match users.insert(user.name.clone(), pw.clone()) {
@@ -98,6 +105,28 @@ impl Provisioner for Memory {
                 Some(old) if old == pw => Outcome::Unchanged,
                 Some(_) => Outcome::Updated,
             })
+        })
+    }
+    fn finish_users(&self) -> BoxFuture<'_, Vec<(String, ProvisionError)>> {
+        Box::pin(async move {
+            let mut batch = std::mem::take(&mut *self.batch.lock().unwrap());
+            batch.sort();
+            let failed = batch
+                .iter()
+                .filter(|u| self.finish_fails == Some(u.as_str()))
+                .map(|u| {
+                    let detail = format!("batched work of {u} failed");
+                    (
+                        u.clone(),
+                        ProvisionError::Failed {
+                            service: self.name(),
+                            detail,
+                        },
+                    )
+                })
+                .collect();
+            self.finished.lock().unwrap().push(batch);
+            failed
         })
     }
     fn remove_user<'a>(
@@ -168,6 +197,9 @@ impl Provisioner for Shared {
         u: &'a UserSpec,
     ) -> BoxFuture<'a, Result<Outcome, ProvisionError>> {
         self.0.ensure_user(u)
+    }
+    fn finish_users(&self) -> BoxFuture<'_, Vec<(String, ProvisionError)>> {
+        self.0.finish_users()
     }
     fn remove_user<'a>(
         &'a self,
@@ -294,6 +326,46 @@ async fn every_row_is_attempted_and_reruns_are_unchanged() {
     }
     let json = serde_json::to_string(&report).unwrap();
     assert!(!json.contains("pass-"), "{json}");
+}
+
+/// A provisioner's batched work (GitLab: one runner for every changed password) runs once
+/// per run, after every row's `ensure_user`; a user it fails is a failed row whose password
+/// is not recorded, so the next run sets it again.
+#[tokio::test]
+async fn batched_work_runs_once_after_the_rows_and_a_user_it_fails_is_not_recorded() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = secrets(&db, &dir).await;
+    let mem = Arc::new(Memory {
+        finish_fails: Some("u2"),
+        ..Memory::new(Service::GitLab)
+    });
+    let ps: Vec<Box<dyn Provisioner>> = vec![Box::new(Shared(mem.clone()))];
+    let c = creds("username,password\nu1,pass-one-1\nu2,pass-two-2\nu3,pass-three-3\n");
+    let report = users::add(&ps, &c, &secrets, &AddOptions::default()).await;
+    insta::assert_snapshot!(table(&report), @"
+    GitLab     u1     created
+    GitLab     u2     failed (GitLab: batched work of u2 failed)
+    GitLab     u3     created
+    ");
+    assert_eq!(*mem.finished.lock().unwrap(), [["u1", "u2", "u3"]]);
+
+    // u2's account was claimed but its fingerprint never recorded: its password is set
+    // again (Changed), the others are unchanged.
+    users::add(&ps, &c, &secrets, &AddOptions::default()).await;
+    let seen = mem.seen_states.lock().unwrap().clone();
+    assert_eq!(
+        seen[3..]
+            .iter()
+            .map(|(u, s)| (u.as_str(), *s))
+            .collect::<BTreeMap<_, _>>(),
+        BTreeMap::from([
+            ("u1", PasswordState::Same),
+            ("u2", PasswordState::Changed),
+            ("u3", PasswordState::Same),
+        ])
+    );
+    assert_eq!(mem.finished.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]

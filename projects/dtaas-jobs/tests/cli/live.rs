@@ -104,7 +104,7 @@ fn project_name(p: &Project) -> String {
         .lines()
         .find_map(|l| l.strip_prefix("HOSTNAME="))
         .unwrap();
-    host.to_ascii_lowercase().replace(['.', '_'], "-")
+    config::project_name_from_hostname(host)
 }
 
 #[test]
@@ -189,10 +189,11 @@ fn service_health_inside_its_own_image_with_the_socket_mounted() {
     let tag = format!("dtaas-test/{}:1", unique_name("jobs-image"));
     let _image = ImageGuard(tag.clone());
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = assert_cmd::cargo::cargo_bin("dtaas-jobs");
     let out = StdCommand::new("bash")
         .arg(root.join("scripts/build-image.sh"))
-        .arg(assert_cmd::cargo::cargo_bin("dtaas-jobs"))
-        .arg(root.join("projects/dtaas-jobs/Dockerfile"))
+        .arg("dtaas-jobs")
+        .arg(bin.parent().unwrap())
         .arg(&tag)
         .output()
         .unwrap();
@@ -211,13 +212,22 @@ fn service_health_inside_its_own_image_with_the_socket_mounted() {
         .success();
     docker(&["kill", &container]);
     let dir = p.path().display().to_string();
+    // As the project's owner with the socket's group (the image's own user is dtaas).
+    let owner = {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(p.path()).unwrap();
+        format!("{}:{}", m.uid(), m.gid())
+    };
+    let socket_gid = {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata("/var/run/docker.sock")
+            .unwrap()
+            .gid()
+            .to_string()
+    };
     let run = StdCommand::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "-v",
-            "/var/run/docker.sock:/var/run/docker.sock",
-        ])
+        .args(["run", "--rm", "--user", &owner, "--group-add", &socket_gid])
+        .args(["-v", "/var/run/docker.sock:/var/run/docker.sock"])
         .args([
             "-v",
             &format!("{dir}:{dir}"),

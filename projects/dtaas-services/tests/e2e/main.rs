@@ -7,9 +7,12 @@
 //! a container killed during `start --wait`, the engine going away between commands, a
 //! port taken by another process, a full disk under data/, malformed services.env and
 //! credentials.csv. Every test has its own project name, containers, network and ports
-//! (e2e_kit), so they run in parallel with each other and with the other suites.
+//! (e2e_kit), so they run in parallel with each other and with the other suites. The
+//! container images of both binaries (`make images`) are built and started in `images`.
 
 mod faults;
+mod grafana_users;
+mod images;
 mod platform;
 mod standins;
 mod support;

@@ -561,6 +561,13 @@ fn remove_volumes_and_clean(p: &TestProject) {
     let r = dtaas(p, &["service", "clean"]).expect_code(2, "clean without --yes");
     assert!(r.stderr.contains("--yes"), "{}", r.stderr);
     assert!(log.exists(), "a refused clean deleted a log");
+    // A link in a log dir (as a container could plant) to the project's config: removed as
+    // a link, its target untouched (checked below), and named in the output.
+    std::os::unix::fs::symlink(
+        p.dir().join("config"),
+        p.dir().join("log/gitlab/config-link"),
+    )
+    .unwrap();
     let r = dtaas(p, &["service", "clean", "--yes"]).expect_code(0, "clean --yes");
     assert!(
         !r.stdout.contains("Forgot"),
@@ -568,6 +575,13 @@ fn remove_volumes_and_clean(p: &TestProject) {
         r.stdout
     );
     assert!(!log.exists(), "clean left log/gitlab/production.log");
+    assert!(
+        r.stderr
+            .contains("log/gitlab/config-link: a symbolic link, removed as a link"),
+        "clean did not name the link it removed:\n{}",
+        r.stderr
+    );
+    assert!(std::fs::symlink_metadata(p.dir().join("log/gitlab/config-link")).is_err());
 
     let kept_after: Vec<Vec<u8>> = kept.iter().map(|f| bytes(f)).collect();
     assert!(

@@ -12,8 +12,19 @@
 //! - lib/api/applications.rb: admin only; `POST` declares name, redirect_uri, scopes
 //!   (required, not blank) and confidential (default true): `trusted` is ignored and a new
 //!   application is not trusted; lib/api/entities/application.rb shows no `trusted`.
+//! - lib/api/users.rb `POST /users/:id/personal_access_tokens` (admin only; `name`, `scopes`
+//!   from the available ones) with app/models/personal_access_token.rb: `expires_at` at most
+//!   `Date.current` + 365 days in the instance's time zone (`today_offset_days`), else 422
+//!   "Expires at must be before <date>".
+//! - config/initializers/doorkeeper.rb: `POST /oauth/token` password grant (`ropc`), without
+//!   client credentials only while `ropc_without_client_credentials` is on, else 401
+//!   `invalid_client`.
 //! - `gitlab-rails runner -` interprets the statements of our scripts against this state
 //!   (runner.rs).
+//!
+//! Version read: the 18.x files of the stored gitlabhq/gitlabhq index (the repository is too
+//! large to fetch whole); the ones cited carry 18.x features (`Current.organization_id` on
+//! token creation, granular tokens, `device_code` in doorkeeper.rb).
 //!
 //! Upstream: the stand-in reproduces github.com/gitlabhq/gitlabhq v18.10.1 (lib/api/users.rb,
 //! lib/api/applications.rb, app/policies/global_policy.rb, app/controllers/health_controller.rb;
@@ -68,7 +79,14 @@ pub struct State {
     pub oauth: BTreeMap<String, u64>,
     pub apps: Vec<FakeApp>,
     pub next: u64,
+    /// Doorkeeper's `password` grant flow is on (config/initializers/doorkeeper.rb
+    /// `grant_flows`); off answers `unsupported_grant_type`.
     pub ropc: bool,
+    /// Application setting `ropc_without_client_credentials` (default true): off, a
+    /// password grant without client credentials is `invalid_client` (401).
+    pub ropc_without_client_credentials: bool,
+    /// The instance's `Date.current` minus UTC's today, in days (its time zone).
+    pub today_offset_days: i64,
     pub failures: Vec<(String, String, u16, u32)>,
 }
 
@@ -85,6 +103,7 @@ impl FakeGitLab {
         {
             let mut s = f.0.lock().unwrap();
             s.ropc = true;
+            s.ropc_without_client_credentials = true;
             s.next = 100;
             s.users.push(FakeUser {
                 id: 1,
@@ -216,6 +235,14 @@ impl Respond for FakeGitLab {
                 return ResponseTemplate::new(400)
                     .set_body_json(json!({"error": "unsupported_grant_type"}));
             }
+            // doorkeeper.rb PasswordAccessTokenRequest#validate_client: without client
+            // credentials only while ropc_without_client_credentials is on.
+            if !s.ropc_without_client_credentials && !form.contains_key("client_id") {
+                return ResponseTemplate::new(401).set_body_json(json!({
+                    "error": "invalid_client",
+                    "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."
+                }));
+            }
             let ok = form.get("grant_type").map(String::as_str) == Some("password")
                 && s.users.iter().any(|u| {
                     Some(&u.username) == form.get("username")
@@ -303,6 +330,9 @@ impl Respond for FakeGitLab {
             }
             ("POST", ["users", id, "personal_access_tokens"]) => {
                 let uid: u64 = id.parse().unwrap();
+                if let Err(refusal) = check_new_token(&body, s.today_offset_days) {
+                    return *refusal;
+                }
                 let value = format!("glpat-{n}");
                 s.tokens.push(FakeToken {
                     id: n,
@@ -416,6 +446,79 @@ impl Respond for FakeGitLab {
             _ => msg(404, "no such route in the fake"),
         }
     }
+}
+
+/// The scopes `Gitlab::Auth.all_available_scopes` offers a CE instance (lib/gitlab/auth.rb).
+const SCOPES: &[&str] = &[
+    "api",
+    "read_api",
+    "read_user",
+    "create_runner",
+    "manage_runner",
+    "k8s_proxy",
+    "self_rotate",
+    "read_repository",
+    "write_repository",
+    "read_registry",
+    "write_registry",
+    "read_virtual_registry",
+    "write_virtual_registry",
+    "sudo",
+    "admin_mode",
+    "read_service_ping",
+];
+
+/// `POST /users/:id/personal_access_tokens` (lib/api/users.rb: `name` and `scopes`
+/// required, scopes from the available ones; `expires_at` optional, a date): the
+/// PersonalAccessToken validations (app/models/personal_access_token.rb): with
+/// `require_personal_access_token_expiry` (default on) `expires_at` at most
+/// `Date.current` + 365 days in the instance's time zone, else 422 "Expires at must be
+/// before <date>"; a missing date becomes that maximum (PersonalAccessTokens::CreateService).
+fn check_new_token(body: &Value, today_offset_days: i64) -> Result<(), Box<ResponseTemplate>> {
+    let bad = |m: &str| {
+        Err(Box::new(
+            ResponseTemplate::new(400).set_body_json(json!({"error": m})),
+        ))
+    };
+    if body["name"].as_str().is_none_or(str::is_empty) {
+        return bad("name is missing");
+    }
+    let scopes = body["scopes"].as_array().cloned().unwrap_or_default();
+    if scopes.is_empty() {
+        return bad("scopes is missing");
+    }
+    if scopes
+        .iter()
+        .any(|s| s.as_str().is_none_or(|s| !SCOPES.contains(&s)))
+    {
+        return bad("scopes does not have a valid value");
+    }
+    let today = time::OffsetDateTime::now_utc().date() + time::Duration::days(today_offset_days);
+    let max = today + time::Duration::days(365);
+    let Some(raw) = body["expires_at"].as_str() else {
+        return Ok(());
+    };
+    let Some(date) = date(raw) else {
+        return bad("expires_at is invalid");
+    };
+    if date > max {
+        return Err(Box::new(ResponseTemplate::new(422).set_body_json(
+            json!({"message": format!("Expires at must be before {max}")}),
+        )));
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD`.
+fn date(raw: &str) -> Option<time::Date> {
+    let mut parts = raw.splitn(3, '-').map(str::parse::<u32>);
+    let (y, m, d) = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?).ok()
 }
 
 fn url_pairs(body: &str) -> BTreeMap<String, String> {

@@ -183,6 +183,20 @@ async fn no_runner_and_no_password_grant_is_a_clear_error() {
     assert!(e.fake.app_names().is_empty());
 }
 
+/// gitlabhq v18.10.1 config/initializers/doorkeeper.rb: with the application setting
+/// `ropc_without_client_credentials` off, a password grant without client credentials is
+/// `invalid_client` (401): that is not root refusing its passwords, and the error says so.
+#[tokio::test]
+async fn a_password_grant_that_needs_client_credentials_is_named() {
+    let e = env().await;
+    let mut c = FakeContainer::new(&e.fake);
+    c.runner_works = false;
+    e.fake.0.lock().unwrap().ropc_without_client_credentials = false;
+    let err = setup(&e.gl, &c, &once(), &quiet).await.unwrap_err();
+    insta::assert_snapshot!(err, @"GitLab: cannot obtain an admin token: gitlab-rails runner: exited with code 1 without a token NameError: undefined method; password grant: this GitLab takes the password grant only with an OAuth application's client credentials (admin setting ropc_without_client_credentials is off)");
+    assert!(e.fake.app_names().is_empty());
+}
+
 #[tokio::test]
 async fn not_ready_exits_with_the_hint_or_waits() {
     let e = env().await;

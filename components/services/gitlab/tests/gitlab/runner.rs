@@ -5,12 +5,15 @@
 //! reorders a step gets no effect and no result line.
 //!
 //! Statements and their upstream meaning:
-//! - `User.find(Integer(ENV.fetch(K)))`: ENV#fetch raises KeyError when K is absent,
-//!   `Integer()` ArgumentError on a non-number, `find` ActiveRecord::RecordNotFound.
+//! - `ENV.fetch(K).split(',').each do |x|` ... `end`: the body once per listed value
+//!   (ENV#fetch raises KeyError when K is absent).
+//! - `User.find(Integer(id))`: `Integer()` raises ArgumentError on a non-number, `find`
+//!   ActiveRecord::RecordNotFound.
 //! - `Users::UpdateService.new(user, user: user, password_expires_at: nil).execute`
 //!   (app/services/users/update_service.rb: allowed when current_user == user or an admin;
 //!   assigns the params and saves): the expiry is gone.
-//! - `user.reload.password_expired_if_applicable?` (app/models/user.rb).
+//! - `user.reload.password_expired_if_applicable?` (app/models/user.rb), printed with
+//!   `user.id`.
 //! - `Authn::OauthApplication` (app/models/authn/oauth_application.rb, a
 //!   Doorkeeper::Application on the same table) `.find(Integer(id))`, `app.update!(trusted:
 //!   ...)` saves the column, `app.reload.trusted`.
@@ -30,6 +33,14 @@ fn fail(msg: &str) -> ExecOutput {
         stdout: Vec::new(),
         stderr: format!("-:1:in '<main>': {msg}\n\tfrom bin/rails:4:in '<main>'\n").into_bytes(),
     }
+}
+
+/// `ENV.fetch('K').split(',').each do |x|`: (K, x).
+fn each_line(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix("ENV.fetch('")?;
+    let (key, rest) = rest.split_once("').split(',').each do |")?;
+    let var = rest.strip_suffix('|')?;
+    matches!(var, "pair" | "id").then_some((key, var))
 }
 
 #[derive(Default)]
@@ -63,18 +74,21 @@ impl FakeGitLab {
         let mut i = 0;
         while i < lines.len() {
             let line = lines[i];
-            if line == "ENV.fetch('DTAAS_APP_TRUST').split(',').each do |pair|" {
-                let Some(list) = env.get("DTAAS_APP_TRUST") else {
-                    return fail("key not found: \"DTAAS_APP_TRUST\" (KeyError)");
+            if let Some((key, var)) = each_line(line) {
+                let Some(list) = env.get(key) else {
+                    return fail(&format!("key not found: \"{key}\" (KeyError)"));
                 };
                 let Some(len) = lines[i..].iter().position(|l| *l == "end") else {
                     return fail("syntax error, unexpected end-of-input");
                 };
                 let body = &lines[i + 1..i + len];
-                for pair in list.split(',') {
-                    vars.pair = Some(pair.to_owned());
+                for item in list.split(',') {
+                    match var {
+                        "pair" => vars.pair = Some(item.to_owned()),
+                        _ => vars.id = Some(item.to_owned()),
+                    }
                     for stmt in body {
-                        if let Err(e) = self.statement(stmt, &env, &mut vars, &mut out) {
+                        if let Err(e) = self.statement(stmt, &mut vars, &mut out) {
                             return fail(&e);
                         }
                     }
@@ -82,7 +96,7 @@ impl FakeGitLab {
                 i += len + 1;
                 continue;
             }
-            if let Err(e) = self.statement(line, &env, &mut vars, &mut out) {
+            if let Err(e) = self.statement(line, &mut vars, &mut out) {
                 return fail(&e);
             }
             i += 1;
@@ -94,24 +108,18 @@ impl FakeGitLab {
         }
     }
 
-    fn statement(
-        &self,
-        line: &str,
-        env: &BTreeMap<&str, &str>,
-        v: &mut Vars,
-        out: &mut String,
-    ) -> Result<(), String> {
+    fn statement(&self, line: &str, v: &mut Vars, out: &mut String) -> Result<(), String> {
         let mut s = self.0.lock().unwrap();
         let int = |t: &str| {
             t.parse::<u64>()
                 .map_err(|_| format!("invalid value for Integer(): {t:?} (ArgumentError)"))
         };
         match line {
-            "user = User.find(Integer(ENV.fetch('DTAAS_USER_ID')))" => {
-                let raw = env
-                    .get("DTAAS_USER_ID")
-                    .ok_or("key not found: \"DTAAS_USER_ID\" (KeyError)")?;
-                let id = int(raw)?;
+            "user = User.find(Integer(id))" => {
+                let id = int(v
+                    .id
+                    .as_deref()
+                    .ok_or("undefined local variable or method `id' (NameError)")?)?;
                 if !s.users.iter().any(|u| u.id == id) {
                     return Err(format!(
                         "Couldn't find User with 'id'={id} (ActiveRecord::RecordNotFound)"
@@ -139,13 +147,14 @@ impl FakeGitLab {
                     }
                 }
             }
-            "puts \"DTAAS_PASSWORD_EXPIRED=#{user.reload.password_expired_if_applicable?}\"" => {
+            "puts \"DTAAS_PASSWORD_EXPIRED=#{user.id}=#{user.reload.password_expired_if_applicable?}\"" =>
+            {
                 let id = v
                     .user
                     .ok_or("undefined local variable or method `user' (NameError)")?;
                 let u = s.users.iter().find(|u| u.id == id).unwrap();
                 let applicable = u.password_expired;
-                out.push_str(&format!("DTAAS_PASSWORD_EXPIRED={applicable}\n"));
+                out.push_str(&format!("DTAAS_PASSWORD_EXPIRED={id}={applicable}\n"));
             }
             "id, want = pair.split('=', 2)" => {
                 let pair = v

@@ -45,6 +45,14 @@ async fn pat(e: &crate::Env, user: &str) -> Option<String> {
         .map(|s| s.expose_secret().to_owned())
 }
 
+/// The stored token of `user`, as that user's own credential.
+async fn user_token(e: &crate::Env, user: &str) -> Auth {
+    Auth::UserPat {
+        user: user.to_owned(),
+        token: SecretString::from(pat(e, user).await.unwrap()),
+    }
+}
+
 #[tokio::test]
 async fn users_and_their_tokens_are_created_once_and_merged() {
     let e = installed().await;
@@ -88,6 +96,7 @@ async fn users_and_their_tokens_are_created_once_and_merged() {
     assert_eq!(p.ensure_user(&same).await.unwrap(), Outcome::Unchanged);
     let changed = spec("user2", "User2-new-pass", PasswordState::Changed);
     assert_eq!(p.ensure_user(&changed).await.unwrap(), Outcome::Updated);
+    assert!(p.finish_users().await.is_empty());
     let log = log_from(&e.server, n).await;
     assert!(!log.contains("POST /gitlab/api/v4/users "), "{log}");
     assert!(!log.contains("personal_access_tokens"), "{log}");
@@ -102,6 +111,36 @@ async fn users_and_their_tokens_are_created_once_and_merged() {
     assert_eq!(
         p.remove_user("user1", false).await.unwrap(),
         Removal::Absent
+    );
+}
+
+/// gitlabhq v18.10.1 app/models/personal_access_token.rb: `expires_at` at most
+/// `Date.current` + 365 days, in the instance's time zone. On an instance whose today is
+/// still yesterday in UTC, the users' tokens are made all the same, and a date past the
+/// maximum is refused as GitLab refuses it.
+#[tokio::test]
+async fn tokens_stay_within_gitlabs_maximum_lifetime_in_any_time_zone() {
+    let e = installed().await;
+    e.fake.0.lock().unwrap().today_offset_days = -1;
+    let (p, _) = provisioner(&e);
+    let u = spec("user1", "User1-pass-long", PasswordState::Unknown);
+    assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    assert!(pat(&e, "user1").await.is_some());
+
+    let admin = e.gl.admin().await.unwrap();
+    let today = time::OffsetDateTime::now_utc().date();
+    let late = (today + time::Duration::days(365)).to_string();
+    let max = today + time::Duration::days(364);
+    let err =
+        e.gl.client()
+            .create_token(&admin, 1, "probe", &["api"], &late)
+            .await
+            .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GitLab: creating an access token failed with HTTP 422: Expires at must be before {max}"
+        )
     );
 }
 
@@ -199,7 +238,7 @@ async fn the_stand_in_refuses_a_token_after_an_admin_password_put() {
     let (p, _) = provisioner(&e);
     let u = spec("user1", "User1-pass-long", PasswordState::Unknown);
     assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
-    let token = Auth::Pat(SecretString::from(pat(&e, "user1").await.unwrap()));
+    let token = user_token(&e, "user1").await;
     assert!(e.gl.client().whoami(&token).await.unwrap().is_some());
     let admin = e.gl.admin().await.unwrap();
     let id = e
@@ -217,46 +256,123 @@ async fn the_stand_in_refuses_a_token_after_an_admin_password_put() {
         .await
         .unwrap();
     let err = e.gl.client().whoami(&token).await.unwrap_err();
-    insta::assert_snapshot!(err, @"GitLab refused the admin credentials: checking the token: HTTP 403: 403 Forbidden - Your password expired. Please access GitLab from a web browser to update your password.");
+    insta::assert_snapshot!(err, @"GitLab: refused user user1's own token: checking the token: HTTP 403: 403 Forbidden - Your password expired. Please access GitLab from a web browser to update your password.");
     assert!(e.fake.password_expired("user1"));
 }
 
+/// A refusal names the credential that was refused: a user's own token is not "the admin
+/// credentials", and the admin's token still is.
+#[tokio::test]
+async fn a_refusal_names_whose_credential_was_refused() {
+    let e = installed().await;
+    let (p, _) = provisioner(&e);
+    let u = spec("user1", "User1-pass-long", PasswordState::Unknown);
+    assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    // A user's own token on an admin-only route (lib/api/applications.rb
+    // `authenticated_as_admin!`): 403.
+    let token = user_token(&e, "user1").await;
+    let err = e.gl.client().list_applications(&token).await.unwrap_err();
+    insta::assert_snapshot!(err, @"GitLab: refused user user1's own token: listing OAuth applications: HTTP 403: 403 Forbidden");
+
+    // The admin's token refused (root's password expired): the admin credentials.
+    let admin = e.gl.admin().await.unwrap();
+    e.fake.0.lock().unwrap().users[0].password_expired = true;
+    let err = e.gl.client().list_applications(&admin).await.unwrap_err();
+    insta::assert_snapshot!(err, @"GitLab refused the admin credentials: listing OAuth applications: HTTP 403: 403 Forbidden - Your password expired. Please access GitLab from a web browser to update your password.");
+}
+
+fn user_id(e: &crate::Env, name: &str) -> u64 {
+    let s = e.fake.0.lock().unwrap();
+    s.users.iter().find(|u| u.username == name).unwrap().id
+}
+
+/// Every changed password of a run is un-expired by ONE `gitlab-rails runner` (each boots
+/// Rails), after the run's `ensure_user`s: N users, one exec, every token working at once.
 #[tokio::test]
 async fn a_changed_password_leaves_the_token_working() {
     let e = installed().await;
     let (p, c) = provisioner(&e);
-    let u = spec("user1", "User1-pass-long", PasswordState::Unknown);
-    assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    let names = ["user1", "user2", "user3", "user4"];
+    for name in names {
+        let u = spec(name, "First-pass-long", PasswordState::Unknown);
+        assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    }
+    assert!(p.finish_users().await.is_empty());
     let execs_before = c.execs.lock().unwrap().len();
-    let changed = spec("user1", "User1-new-pass", PasswordState::Changed);
-    assert_eq!(p.ensure_user(&changed).await.unwrap(), Outcome::Updated);
+    assert_eq!(execs_before, 0, "created users get no runner");
+    for name in &names[..3] {
+        let changed = spec(name, &format!("{name}-new-pass"), PasswordState::Changed);
+        assert_eq!(p.ensure_user(&changed).await.unwrap(), Outcome::Updated);
+    }
+    let same = spec("user4", "First-pass-long", PasswordState::Same);
+    assert_eq!(p.ensure_user(&same).await.unwrap(), Outcome::Unchanged);
+    assert!(e.fake.password_expired("user1"), "GitLab expired it");
+    assert!(c.execs.lock().unwrap().is_empty(), "no runner per user");
+    let failed = p.finish_users().await;
+    assert!(failed.is_empty(), "{failed:?}");
 
-    // The new password is set, not expired, and the stored token works at once.
-    assert_eq!(e.fake.password("user1"), "User1-new-pass");
-    assert!(!e.fake.password_expired("user1"));
-    let token = Auth::Pat(SecretString::from(pat(&e, "user1").await.unwrap()));
-    let me = e.gl.client().whoami(&token).await.unwrap().unwrap();
-    assert_eq!(me.username, "user1");
+    // The new passwords are set, not expired, and the stored tokens work at once.
+    for name in &names[..3] {
+        assert_eq!(e.fake.password(name), format!("{name}-new-pass"));
+        assert!(!e.fake.password_expired(name));
+        let me = e.gl.client().whoami(&user_token(&e, name).await).await;
+        assert_eq!(me.unwrap().unwrap().username, *name);
+    }
 
-    // One runner: the expiry script on STDIN, the user's id in its environment, no secret
+    // One runner: the expiry script on STDIN, the users' ids in its environment, no secret
     // anywhere in the exec.
-    let execs = c.execs.lock().unwrap()[execs_before..].to_vec();
+    let execs = c.execs.lock().unwrap().clone();
     assert_eq!(execs.len(), 1);
     assert_eq!(execs[0].cmd, ["gitlab-rails", "runner", "-"]);
-    let id = e
-        .fake
-        .0
-        .lock()
-        .unwrap()
-        .users
+    let ids: Vec<String> = names[..3]
         .iter()
-        .find(|u| u.username == "user1")
-        .unwrap()
-        .id;
-    assert_eq!(execs[0].env, [format!("DTAAS_USER_ID={id}")]);
+        .map(|n| user_id(&e, n).to_string())
+        .collect();
+    assert_eq!(execs[0].env, [format!("DTAAS_USER_IDS={}", ids.join(","))]);
     let script = String::from_utf8(execs[0].stdin.clone().unwrap()).unwrap();
     assert_eq!(script, services_gitlab::CLEAR_EXPIRY_SCRIPT);
-    assert!(!format!("{:?}{}", execs[0], script).contains("User1-new-pass"));
+    assert!(!format!("{:?}{}", execs[0], script).contains("-new-pass"));
+
+    // The batch is drained: a second finish runs nothing.
+    assert!(p.finish_users().await.is_empty());
+    assert_eq!(c.execs.lock().unwrap().len(), 1);
+}
+
+/// The read-back is checked per user: a user whose id has no result line fails, named.
+#[tokio::test]
+async fn a_user_missing_from_the_read_back_fails_by_name() {
+    let e = installed().await;
+    let (p, _) = provisioner(&e);
+    for name in ["user1", "user2"] {
+        let u = spec(name, "First-pass-long", PasswordState::Unknown);
+        assert_eq!(p.ensure_user(&u).await.unwrap(), Outcome::Created);
+    }
+    let mut c = FakeContainer::new(&e.fake);
+    c.tamper = Some(|out| {
+        // Drop the second result line (user2's: ids are listed in the order of the run).
+        out.lines().take(1).map(|l| format!("{l}\n")).collect()
+    });
+    let p = GitLabProvisioner::new(e.gl.clone()).with_container(Arc::new(c));
+    for name in ["user1", "user2"] {
+        let changed = spec(name, "Second-pass-long", PasswordState::Changed);
+        assert_eq!(p.ensure_user(&changed).await.unwrap(), Outcome::Updated);
+    }
+    let failed: Vec<(String, String)> = p
+        .finish_users()
+        .await
+        .into_iter()
+        .map(|(n, e)| (n, e.to_string()))
+        .collect();
+    let id = user_id(&e, "user2");
+    assert_eq!(
+        failed,
+        [(
+            "user2".to_owned(),
+            format!(
+                "GitLab: clearing the password expiry of user user2 (id {id}) through gitlab-rails runner failed: the runner printed no result for this user"
+            )
+        )]
+    );
 }
 
 #[tokio::test]
@@ -288,7 +404,11 @@ async fn a_runner_that_does_not_clear_the_expiry_is_an_error() {
     c.tamper = Some(|out| out.replace("=false", "=true"));
     let p = GitLabProvisioner::new(e.gl.clone()).with_container(Arc::new(c));
     let changed = spec("user1", "User1-new-pass", PasswordState::Changed);
-    let err = p.ensure_user(&changed).await.unwrap_err().to_string();
+    assert_eq!(p.ensure_user(&changed).await.unwrap(), Outcome::Updated);
+    let failed = p.finish_users().await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, "user1");
+    let err = failed[0].1.to_string();
     assert!(
         err.contains("GitLab still reports the password as expired"),
         "{err}"
@@ -307,7 +427,14 @@ async fn a_runner_that_does_not_clear_the_expiry_is_an_error() {
     };
     let out = e
         .fake
-        .rails_runner(&wrong, &[format!("DTAAS_USER_ID={id}")]);
+        .rails_runner(&wrong, &[format!("DTAAS_USER_IDS={id}")]);
     assert_eq!(out.exit_code, 1);
     assert!(e.fake.password_expired("user1"));
+    // And the right script with the ids missing from its environment fails as Ruby's
+    // ENV.fetch does.
+    let out = e
+        .fake
+        .rails_runner(services_gitlab::CLEAR_EXPIRY_SCRIPT, &[]);
+    assert_eq!(out.exit_code, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KeyError"));
 }
