@@ -16,6 +16,9 @@ BENCH_PY_RABBIT_SAMPLE users). RabbitMQ creates about ten vhosts a second. Defau
 one round (a whole `make bench` takes about ten minutes); `--full` (`make bench FULL=1`):
 1,000 users, three rounds (about 40 minutes more); `--quick`: 5 runs per command, 50 users, a
 short scheduler run (for iterating, not for the docs). BENCH_SKIP_USERS=1 leaves users out.
+`--only status`: just the `service status` rows (and `--no-probes --json`, which inspects each
+container), printed, docs/benchmarks.md left alone; BENCH_BIN names the binary, BENCH_BIN_OLD
+another one measured in the same rounds (old against new).
 
 Per command, a profile breakdown (strace timestamps of the first file, compose file, engine
 socket, probe connection and stdout write) says where the time goes.
@@ -32,7 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target/release/dtaas-services"
+BIN = Path(os.environ.get("BENCH_BIN", ROOT / "target/release/dtaas-services"))
 VENV = ROOT / "target/bench/pyvenv"
 PY_CLI = VENV / "bin/dtaas-services"
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
@@ -509,12 +512,49 @@ def profile_breakdown(argv, proj):
     return shares
 
 
+def only_status():
+    """`--only status`: the status rows on the 7 running stand-ins, beside `docker ps`."""
+    if not BIN.exists():
+        sys.exit(f"build first: {BIN}")
+    step("the 7 busybox stand-ins: image and project", 10)
+    ensure_busybox()
+    tmp = Path(tempfile.mkdtemp(prefix="dtaas-bench-"))
+    proj = stand_in_stack(tmp)
+    pname = "bench-localhost"
+    try:
+        subprocess.run([str(BIN), "--project-dir", str(proj), "service", "start"], check=True,
+                       capture_output=True)
+        names = ["ours `status --no-probes`", "ours `status --no-probes --json`", "`docker ps`"]
+        cmds = [([str(BIN), "--project-dir", str(proj), "service", "status", "--no-probes"], None, None),
+                ([str(BIN), "--project-dir", str(proj), "service", "status", "--no-probes", "--json"],
+                 None, None),
+                (["docker", "ps", "--filter", f"label=com.docker.compose.project={pname}"], None, None)]
+        old = os.environ.get("BENCH_BIN_OLD")
+        if old:
+            names.append("old `status --no-probes`")
+            cmds.append(([old, "--project-dir", str(proj), "service", "status", "--no-probes"], None, None))
+        step(f"`service status` variants beside `docker ps`; {RUNS} rounds", RUNS * 0.5)
+        res = measure_side_by_side(cmds)
+        floor = res[2]["time"]
+        print("| command | median | peak | vs `docker ps` |\n|---|---|---|---|")
+        for n, r in zip(names, res):
+            print(f"| {n} | {fmt_t(r)} | {fmt_m(r)} | {r['time'] / floor:.2f} |")
+    finally:
+        down(pname)
+        subprocess.run(["docker", "network", "rm", "dtaas-bench"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="5 runs per command, 50 users, short scheduler run")
     parser.add_argument("--full", action="store_true", help="1,000 users, three rounds (about 40 min more)")
+    parser.add_argument("--only", choices=["status"], help="one command's rows, printed (docs left alone)")
     args = parser.parse_args()
     global RUNS, USER_COUNT, USER_RUNS
+    if args.only == "status":
+        only_status()
+        return
     sched_secs = 20
     if args.full:
         USER_COUNT = int(os.environ.get("BENCH_USERS", "1000"))

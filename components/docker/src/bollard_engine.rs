@@ -22,11 +22,13 @@ use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters as q;
 use futures_util::StreamExt;
 
-use self::convert::{create_body, error_chain, log_chunk, map_error, port_specs, secs, to_map};
+use self::convert::{
+    create_body, error_chain, listed_ports, log_chunk, map_error, port_specs, secs, to_map,
+};
 use crate::engine::label_filters;
 use crate::{
     BoxStream, ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, DockerError, Engine,
-    EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health, ImageInfo, LogChunk,
+    EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health, ImageInfo, Listed, LogChunk,
     LogsOptions, NetworkInfo, NetworkSpec, PullProgress, VolumeInfo, VolumeSpec, split_image_ref,
 };
 
@@ -158,6 +160,10 @@ impl Engine for BollardEngine {
                     exit_code: None,
                     labels: to_map(c.labels),
                     details: None,
+                    listed: Some(Listed {
+                        published: listed_ports(c.ports.unwrap_or_default()),
+                        status,
+                    }),
                 }
             })
             .collect())
@@ -224,6 +230,7 @@ impl Engine for BollardEngine {
             exit_code: state.exit_code,
             labels: to_map(config.labels),
             details: Some(details),
+            listed: None,
         })
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::engine::labels_match;
 use crate::{
     BoxStream, ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, DockerError, Engine,
-    EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health, ImageInfo, LogChunk,
+    EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health, ImageInfo, Listed, LogChunk,
     LogsOptions, NetworkInfo, NetworkSpec, PullProgress, VolumeInfo, VolumeSpec,
 };
 
@@ -46,6 +46,7 @@ struct State {
     events: Vec<FakeEvent>,
     next_id: u64,
     unreachable: bool,
+    inspects: usize,
 }
 
 /// An in-memory [`Engine`] for unit tests: containers change state instantly, images
@@ -129,6 +130,7 @@ impl FakeEngine {
                 exit_code: None,
                 labels: spec.labels.clone(),
                 details: None,
+                listed: None,
             },
             spec: spec.clone(),
         });
@@ -147,6 +149,12 @@ impl FakeEngine {
     #[must_use]
     pub fn events(&self) -> Vec<FakeEvent> {
         self.lock().events.clone()
+    }
+
+    /// How many `inspect_container` calls were made so far.
+    #[must_use]
+    pub fn inspect_calls(&self) -> usize {
+        self.lock().inspects
     }
 
     /// Forget the recorded calls.
@@ -189,6 +197,44 @@ fn not_found(what: &str, id: &str) -> DockerError {
     }
 }
 
+/// What the list says of a fake container: its ports while it runs, and the status text
+/// as the engine words it (upstream: github.com/moby/moby v20.10.24 container/state.go
+/// `State.String`; the fake's containers have been up or down for 5 seconds).
+fn listed(c: &FakeContainer) -> Listed {
+    let i = &c.info;
+    let status = match i.state {
+        ContainerState::Running => match i.health {
+            Some(h) => format!("Up 5 seconds ({})", health_text(h)),
+            None => "Up 5 seconds".to_owned(),
+        },
+        ContainerState::Paused => "Up 5 seconds (Paused)".to_owned(),
+        ContainerState::Restarting => {
+            format!("Restarting ({}) 5 seconds ago", i.exit_code.unwrap_or(1))
+        }
+        ContainerState::Exited => format!("Exited ({}) 5 seconds ago", i.exit_code.unwrap_or(0)),
+        ContainerState::Dead => "Dead".to_owned(),
+        ContainerState::Removing => "Removal In Progress".to_owned(),
+        _ => "Created".to_owned(),
+    };
+    Listed {
+        published: if i.state == ContainerState::Running {
+            c.spec.ports.clone()
+        } else {
+            Vec::new()
+        },
+        status,
+    }
+}
+
+/// The health as `State.String` words it (`health: starting` while starting).
+fn health_text(h: Health) -> &'static str {
+    match h {
+        Health::Starting => "health: starting",
+        Health::Healthy => "healthy",
+        Health::Unhealthy => "unhealthy",
+    }
+}
+
 fn find<'a>(s: &'a mut State, id: &str) -> Result<&'a mut FakeContainer, DockerError> {
     s.containers
         .iter_mut()
@@ -219,12 +265,16 @@ impl Engine for FakeEngine {
         Ok(s.containers
             .iter()
             .filter(|c| labels_match(&c.info.labels, labels))
-            .map(|c| c.info.clone())
+            .map(|c| ContainerInfo {
+                listed: Some(listed(c)),
+                ..c.info.clone()
+            })
             .collect())
     }
 
     async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, DockerError> {
         let mut s = self.check()?;
+        s.inspects += 1;
         find(&mut s, id).map(|c| {
             let mut info = c.info.clone();
             info.details = Some(ContainerDetails {

@@ -13,6 +13,7 @@ mod engine;
 mod error;
 #[cfg(feature = "fake")]
 mod fake;
+mod listed;
 mod types;
 
 pub use bollard_engine::{
@@ -23,6 +24,7 @@ pub use engine::{BoxStream, Engine};
 pub use error::DockerError;
 #[cfg(feature = "fake")]
 pub use fake::{FakeEngine, FakeEvent};
+pub use listed::Listed;
 pub use types::{
     ContainerDetails, ContainerInfo, ContainerSpec, ContainerState, EXEC_STDERR_KEEP,
     EngineVersion, ExecInput, ExecOutput, ExecSink, ExecSpec, Health, HealthSpec, ImageInfo,

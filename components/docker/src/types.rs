@@ -206,11 +206,13 @@ pub struct ContainerInfo {
     pub image_id: String,
     pub state: ContainerState,
     pub health: Option<Health>,
-    /// Exit code once the container stopped (inspect only).
+    /// Exit code once the container stopped (inspect; from a list: see [`Listed::exit_code`]).
     pub exit_code: Option<i64>,
     pub labels: BTreeMap<String, String>,
     /// The configuration the container runs with (inspect only; `None` from a list).
     pub details: Option<ContainerDetails>,
+    /// What the list call says beyond the state (list only; `None` from an inspect).
+    pub listed: Option<crate::Listed>,
 }
 
 /// What `inspect` tells about a container's configuration, to compare it with a desired

@@ -16,6 +16,7 @@ mod ops;
 pub mod reconcile;
 mod report;
 mod restart_budget;
+mod status;
 
 pub use compose::{Progress, ProgressSink};
 pub use error::LifecycleError;
@@ -34,3 +35,5 @@ mod tests;
 mod tests_intent;
 #[cfg(test)]
 mod tests_left_alone;
+#[cfg(test)]
+mod tests_status;

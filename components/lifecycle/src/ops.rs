@@ -4,18 +4,13 @@ use std::time::Duration;
 
 use catalog::{CatalogError, Service};
 use compose::{Compose, ProgressSink, ProjectFiles, ServiceContainer, UpOptions, load_project};
-use std::time::SystemTime;
 
-use docker::{
-    BoxStream, ContainerInfo, ContainerState, DockerError, Engine, LogChunk, LogsOptions, PortSpec,
-    split_image_ref,
-};
-use futures_util::future::join_all;
+use docker::{BoxStream, ContainerState, DockerError, Engine, LogChunk, LogsOptions};
 use store::Desired;
 
 use crate::{
-    CleanReport, LeftAlone, LifecycleError, PublishedPort, RemoveReport, RestartReport,
-    ServiceStatus, StartReport, StartedService, StatusReport, StopReport,
+    CleanReport, LeftAlone, LifecycleError, RemoveReport, RestartReport, StartReport,
+    StartedService, StopReport,
 };
 
 /// Which services a command acts on.
@@ -129,7 +124,7 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
             .collect()
     }
 
-    fn container_of(ps: &[ServiceContainer], s: Service) -> Option<&ServiceContainer> {
+    pub(crate) fn container_of(ps: &[ServiceContainer], s: Service) -> Option<&ServiceContainer> {
         ps.iter().find(|c| c.service == s.compose_name())
     }
 
@@ -265,71 +260,6 @@ impl<'e, E: Engine> Lifecycle<'e, E> {
             .restart(&Self::names(&targets), timeout)
             .await?;
         Ok(RestartReport { restarted, missing })
-    }
-
-    /// State, health, image, ports, uptime and restarts of each selected service
-    /// (`removed` without a container). The containers are inspected in parallel.
-    ///
-    /// # Errors
-    /// Engine errors.
-    pub async fn status(&self, sel: &Selection) -> Result<StatusReport, LifecycleError> {
-        let project = self.compose.project();
-        let ps = self.compose.ps().await?;
-        let mut report = StatusReport::default();
-        let wanted: Vec<Service> = match sel {
-            Selection::All => Service::ALL.to_vec(),
-            Selection::Only(v) => v.clone(),
-        };
-        let mut rows = Vec::new();
-        for s in wanted {
-            match project.services.get(s.compose_name()) {
-                Some(def) => rows.push((s, def, Self::container_of(&ps, s))),
-                None if matches!(sel, Selection::Only(_)) => report.not_defined.push(s),
-                None => {}
-            }
-        }
-        let engine = self.compose.engine();
-        let now = SystemTime::now();
-        let inspected = join_all(rows.iter().map(|(_, _, c)| async move {
-            match c {
-                // A container removed between the list and the inspect shows as listed.
-                Some(c) => engine.inspect_container(&c.container.id).await.ok(),
-                None => None,
-            }
-        }))
-        .await;
-        for ((s, def, listed), inspected) in rows.into_iter().zip(inspected) {
-            let status = match (listed, inspected) {
-                (Some(c), inspected) => {
-                    let info = inspected.unwrap_or_else(|| c.container.clone());
-                    container_status(s, &info, now)
-                }
-                (None, _) => {
-                    let (_, tag) = split_image_ref(&def.image);
-                    ServiceStatus {
-                        service: s,
-                        display_name: s.display_name(),
-                        container: project.container_name(s.compose_name()),
-                        state: "removed".to_owned(),
-                        health: None,
-                        image: def.image.clone(),
-                        tag,
-                        ports: published(&def.ports),
-                        started_at: None,
-                        uptime_secs: None,
-                        restart_count: 0,
-                        exit_code: None,
-                        desired: None,
-                        desired_assumed: false,
-                        maintenance: None,
-                        deviation: None,
-                    }
-                }
-            };
-            report.services.push(status);
-        }
-        self.annotate(&mut report).await?;
-        Ok(report)
     }
 
     /// The output of one service's container, as a stream of chunks (follow it with
@@ -508,65 +438,5 @@ fn io_err(path: &Path, e: &std::io::Error) -> LifecycleError {
     LifecycleError::Io {
         path: path.to_owned(),
         message: e.to_string(),
-    }
-}
-
-/// Ports with a host port, deduplicated (the engine lists IPv4 and IPv6 bindings apart).
-fn published(ports: &[PortSpec]) -> Vec<PublishedPort> {
-    let mut out: Vec<PublishedPort> = ports
-        .iter()
-        .filter_map(|p| {
-            Some(PublishedPort {
-                host_ip: p
-                    .host_ip
-                    .clone()
-                    .filter(|ip| !matches!(ip.as_str(), "" | "0.0.0.0" | "::")),
-                host_port: p.host_port?,
-                container_port: p.container_port,
-                protocol: p.protocol.as_str(),
-            })
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// The status row of a service with a container.
-fn container_status(s: Service, c: &ContainerInfo, now: SystemTime) -> ServiceStatus {
-    let details = c.details.clone().unwrap_or_default();
-    let running = c.state == ContainerState::Running;
-    let ports = if details.published.is_empty() {
-        published(&details.ports)
-    } else {
-        published(&details.published)
-    };
-    let uptime_secs = details
-        .started_at
-        .as_deref()
-        .filter(|_| running)
-        .and_then(|t| humantime::parse_rfc3339_weak(t.trim_end_matches('Z')).ok())
-        .map(|started| now.duration_since(started).map_or(0, |d| d.as_secs()));
-    let (_, tag) = split_image_ref(&c.image);
-    ServiceStatus {
-        service: s,
-        display_name: s.display_name(),
-        container: c.name.clone(),
-        state: c.state.to_string(),
-        // Docker keeps the last health of a stopped container; it says nothing then.
-        health: c.health.filter(|_| running),
-        image: c.image.clone(),
-        tag,
-        ports,
-        started_at: details.started_at,
-        uptime_secs,
-        restart_count: details.restart_count,
-        exit_code: c
-            .exit_code
-            .filter(|_| !running && c.state != ContainerState::Created),
-        desired: None,
-        desired_assumed: false,
-        maintenance: None,
-        deviation: None,
     }
 }

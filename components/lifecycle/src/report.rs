@@ -144,8 +144,9 @@ pub struct ServiceStatus {
     pub started_at: Option<String>,
     /// Seconds since it started, while it runs.
     pub uptime_secs: Option<u64>,
-    /// How often the engine restarted it.
-    pub restart_count: i64,
+    /// How often the engine restarted it; `None` when not asked (only an inspect says it:
+    /// [`crate::Lifecycle::status_listed`]).
+    pub restart_count: Option<i64>,
     /// Its exit code once it stopped.
     pub exit_code: Option<i64>,
     /// What the operator wants (a recording lifecycle only; `None`: nothing recorded and

@@ -127,6 +127,13 @@ async fn dispatch_ahead(inner: &Arc<Inner>, at: SystemTime) -> Ahead {
     if stopped {
         return Ahead::Stopped;
     }
+    // The last scheduled times are persisted once every body of the batch started: this
+    // worker polls runs meanwhile instead of writing thousands of entries first.
+    tokio::select! {
+        biased;
+        () = gate.all_started() => {}
+        () = inner.shutdown.cancelled() => {}
+    }
     persist(inner, pass.persist).await;
     Ahead::Done {
         spent,
@@ -137,19 +144,19 @@ async fn dispatch_ahead(inner: &Arc<Inner>, at: SystemTime) -> Ahead {
 /// Each run is its own tokio task; a forced stop that runs out of `cancel_grace` drops it
 /// (its guard then releases the slot and the task's running mark).
 fn spawn_runs(inner: &Arc<Inner>, dispatches: Vec<Dispatch>, gate: Option<&Arc<Gate>>) {
-    for d in dispatches {
-        let abort = inner.abort.clone();
-        // Boxed: the run's future is large, and a task holding it inline is copied
-        // several times on the way into the runtime.
-        let run = Box::pin(execute(Arc::clone(inner), d, gate.cloned()));
-        inner.tracker.spawn(async move {
-            tokio::select! {
-                biased;
-                () = run => {}
-                () = abort.cancelled() => {}
-            }
-        });
+    if dispatches.is_empty() {
+        return;
     }
+    let handles: Vec<_> = dispatches
+        .into_iter()
+        .map(|d| {
+            // Boxed: the run's future is large, and a task holding it inline is copied
+            // several times on the way into the runtime.
+            let run = Box::pin(execute(Arc::clone(inner), d, gate.cloned()));
+            inner.tracker.spawn(run).abort_handle()
+        })
+        .collect();
+    inner.live.add(handles);
 }
 
 /// The pass for the tasks whose timer falls due at `at` (the earliest timer): only those

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::config::SchedulerConfig;
 use crate::id::TaskId;
+use crate::live::LiveRuns;
 use crate::store::SchedulerStore;
 use crate::table::Table;
 
@@ -42,7 +43,7 @@ pub(crate) struct Inner {
     /// Parent of every run's token: cancelled on a forced stop.
     pub(crate) force: CancellationToken,
     /// Drops the runs that still go after `cancel_grace` on a forced stop.
-    pub(crate) abort: CancellationToken,
+    pub(crate) live: LiveRuns,
     pub(crate) tracker: TaskTracker,
     pub(crate) lifecycle: Mutex<Lifecycle>,
     pub(crate) stopped: OnceCell<StopReport>,

@@ -23,6 +23,7 @@ mod error;
 mod gate;
 mod id;
 mod inner;
+mod live;
 mod run;
 mod scheduler;
 mod store;

@@ -15,6 +15,7 @@ use crate::dispatch::dispatch_loop;
 use crate::error::SchedulerError;
 use crate::id::TaskId;
 use crate::inner::{Inner, Lifecycle, StopReport};
+use crate::live::LiveRuns;
 use crate::store::{ExecutionRecord, MemoryStore, SchedulerStore};
 use crate::table::{Table, TaskEntry};
 use crate::task::{TaskInfo, TaskSpec};
@@ -77,7 +78,7 @@ impl SchedulerBuilder {
                 wake: Arc::new(Notify::new()),
                 shutdown: CancellationToken::new(),
                 force: CancellationToken::new(),
-                abort: CancellationToken::new(),
+                live: LiveRuns::default(),
                 tracker: TaskTracker::new(),
                 lifecycle: Mutex::new(Lifecycle::Idle),
                 stopped: OnceCell::new(),
@@ -330,7 +331,7 @@ async fn stop_inner(inner: Arc<Inner>, grace: Duration) -> StopReport {
                 runs = report.aborted,
                 "runs did not end after cancellation: aborting them"
             );
-            inner.abort.cancel();
+            inner.live.abort_all();
             inner.tracker.wait().await;
         }
     }

@@ -243,7 +243,9 @@ async fn restart_running(
         .collect();
     let (engine, files, vars) = crate::commands::prepare_with(settings).await?;
     let l = lifecycle::Lifecycle::new(&engine, &files, &vars)?;
-    let status = l.status(&lifecycle::Selection::Only(services)).await?;
+    let status = l
+        .status_listed(&lifecycle::Selection::Only(services))
+        .await?;
     let (running, idle): (Vec<_>, Vec<_>) = status
         .services
         .iter()

@@ -312,7 +312,7 @@ pub(crate) async fn clean(ctx: &Ctx, args: &CleanArgs) -> anyhow::Result<Exit> {
     // Every service reads certs/: --certs needs all of them stopped, whatever the selection.
     if args.certs {
         let running: Vec<&str> = l
-            .status(&Selection::All)
+            .status_listed(&Selection::All)
             .await?
             .services
             .iter()

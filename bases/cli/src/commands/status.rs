@@ -1,5 +1,5 @@
 //! `service status` (containers, health, our readiness probes, image, ports and URLs,
-//! uptime, restarts; `--json`, `--watch`) and `service logs`.
+//! uptime; restarts with `--json`; `--watch`) and `service logs`.
 
 use std::time::{Duration, SystemTime};
 
@@ -139,11 +139,6 @@ fn print_view(
         .services
         .iter()
         .map(|v| {
-            let restarts = if v.restart_count > 0 {
-                v.restart_count.to_string()
-            } else {
-                "0".to_owned()
-            };
             vec![
                 v.display_name.to_owned(),
                 v.container.clone(),
@@ -154,7 +149,6 @@ fn print_view(
                 v.url.clone().unwrap_or_else(|| "-".to_owned()),
                 ports_label(&v.ports),
                 v.uptime_secs.map_or_else(|| "-".to_owned(), human_secs),
-                restarts,
             ]
         })
         .collect();
@@ -169,7 +163,6 @@ fn print_view(
             "URL",
             "Ports",
             "Uptime",
-            "Restarts",
         ],
         rows,
     );
@@ -195,7 +188,16 @@ pub(crate) async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit>
     let project = files.name.clone();
     let warnings = state_warnings(l.compose().project(), &sel);
     loop {
-        let view = status_view_of(&project, l.status(&sel), &probes).await?;
+        // The table is the one list call (as `docker ps`); `--json` also carries the exact
+        // start time and the restart count, which only an inspect per container says.
+        let report = async {
+            if ctx.out.is_json() {
+                l.status(&sel).await
+            } else {
+                l.status_listed(&sel).await
+            }
+        };
+        let view = status_view_of(&project, report, &probes).await?;
         if args.watch {
             ctx.out.clear_screen();
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig,
-    NetworkingConfig, PortBinding, RestartPolicyNameEnum,
+    NetworkingConfig, PortBinding, PortSummary, PortSummaryTypeEnum, RestartPolicyNameEnum,
 };
 
 use crate::error::parse_port_clash;
@@ -175,6 +175,29 @@ pub(super) fn port_specs(map: HashMap<String, Option<Vec<PortBinding>>>) -> Vec<
     ports.sort();
     ports.dedup();
     ports
+}
+
+/// The list's ports that are bound on the host, as sorted [`PortSpec`]s (the same as an
+/// inspect's `NetworkSettings.Ports`).
+pub(super) fn listed_ports(ports: Vec<PortSummary>) -> Vec<PortSpec> {
+    let mut out: Vec<PortSpec> = ports
+        .into_iter()
+        .filter_map(|p| {
+            Some(PortSpec {
+                container_port: p.private_port,
+                protocol: match p.typ {
+                    Some(PortSummaryTypeEnum::UDP) => Protocol::Udp,
+                    Some(PortSummaryTypeEnum::SCTP) => Protocol::Sctp,
+                    _ => Protocol::Tcp,
+                },
+                host_ip: p.ip.filter(|h| !h.is_empty()),
+                host_port: Some(p.public_port?),
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 pub(super) fn log_chunk(out: bollard::container::LogOutput) -> LogChunk {

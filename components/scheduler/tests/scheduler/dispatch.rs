@@ -20,6 +20,9 @@ struct CountingStore {
     single: AtomicUsize,
     batches: Mutex<Vec<usize>>,
     hold_start: bool,
+    /// Bodies started so far (the tasks count them), and that count at each batch persist.
+    bodies: AtomicUsize,
+    bodies_at_persist: Mutex<Vec<usize>>,
 }
 
 impl SchedulerStore for CountingStore {
@@ -46,6 +49,10 @@ impl SchedulerStore for CountingStore {
         batch: &'a [(&'a str, &'a str, SystemTime)],
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         self.batches.lock().expect("batches").push(batch.len());
+        self.bodies_at_persist
+            .lock()
+            .expect("bodies")
+            .push(self.bodies.load(Ordering::SeqCst));
         self.inner.set_last_scheduled_many(batch)
     }
 
@@ -164,4 +171,39 @@ async fn tasks_due_together_are_persisted_in_one_store_call() {
         "no call per trigger"
     );
     assert_eq!(*store.batches.lock().expect("batches"), [50, 50, 50]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_due_together_is_persisted_after_all_its_bodies_started() {
+    let store = Arc::new(CountingStore::default());
+    let s = scheduler_on(&store, 100);
+    let every = ms(100);
+    for i in 0..50 {
+        let name = format!("t{i}");
+        let trigger = Trigger::interval(every);
+        store
+            .inner
+            .set_last_scheduled(&name, &trigger.name(), epoch())
+            .await
+            .expect("seed");
+        let st = Arc::clone(&store);
+        s.add_task(
+            TaskSpec::new(name, move |_| {
+                st.bodies.fetch_add(1, Ordering::SeqCst);
+                async { Ok(()) }
+            })
+            .trigger(trigger),
+        )
+        .await
+        .expect("add");
+    }
+    s.start().expect("start");
+    tokio::time::sleep(ms(350)).await;
+    s.stop(ms(100)).await;
+    // Released through the gate at the due instant, the bodies go first; the dispatcher
+    // writes the batch's last scheduled times after them (not before the first one).
+    assert_eq!(
+        *store.bodies_at_persist.lock().expect("bodies"),
+        [50, 100, 150]
+    );
 }

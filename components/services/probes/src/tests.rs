@@ -46,7 +46,7 @@ fn row(service: Service, state: &str, ports: Vec<PublishedPort>) -> ServiceStatu
         ports,
         started_at: Some("2025-01-01T00:00:00Z".into()),
         uptime_secs: Some(42),
-        restart_count: 0,
+        restart_count: Some(0),
         exit_code: None,
         desired: None,
         desired_assumed: false,

@@ -56,7 +56,8 @@ pub struct ServiceView {
     /// RFC 3339.
     pub started_at: Option<String>,
     pub uptime_secs: Option<u64>,
-    pub restart_count: i64,
+    /// `None` from the list-only status (the table; `--json` inspects, so it is a number).
+    pub restart_count: Option<i64>,
     pub exit_code: Option<i64>,
     /// What the operator wants: `running`, `stopped` or `absent` (recorded by the lifecycle
     /// commands); `null` when nothing is recorded and the container does not run.

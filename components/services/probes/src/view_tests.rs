@@ -49,7 +49,7 @@ fn report() -> StatusReport {
             }],
             started_at: None,
             uptime_secs: None,
-            restart_count: 0,
+            restart_count: Some(0),
             exit_code: None,
             desired: None,
             desired_assumed: false,
