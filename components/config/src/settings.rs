@@ -19,7 +19,8 @@ pub const ENV_PREFIX: &str = "DTAAS_";
 /// `DTAAS_*` environment variables that are not settings keys but are read elsewhere, so
 /// they are not warned about: the binaries' own (project dir, log filter, store key, the
 /// cli's project lock wait), the
-/// helper scripts' (`scripts/run-local.sh`), the jobs compose file's image, and the tests'.
+/// helper scripts' (`scripts/run-local.sh`), the jobs compose file's image and user, and the
+/// tests'.
 /// The one list of them; [`is_other_env_var`] also accepts the [`OTHER_ENV_PREFIXES`].
 pub const OTHER_ENV_VARS: &[&str] = &[
     "DTAAS_PROJECT_DIR",
@@ -30,7 +31,7 @@ pub const OTHER_ENV_VARS: &[&str] = &[
     "DTAAS_RUN_IMAGES",
     "DTAAS_RUN_TIMEOUT",
     "DTAAS_JOBS_IMAGE",
-    "DTAAS_LOCK_WAIT",
+    "DTAAS_JOBS_USER",
 ];
 
 /// Prefixes of test-only `DTAAS_*` variables (`DTAAS_TEST_PG_URL`, ...).
