@@ -468,6 +468,12 @@ impl Settings {
         self.raw("HOSTNAME")
     }
 
+    /// `POSTGRES_DB`, ThingsBoard's database (its default from the KEYS table when unset).
+    #[must_use]
+    pub fn postgres_db(&self) -> &str {
+        self.raw("POSTGRES_DB")
+    }
+
     /// The compose project name of `HOSTNAME` ([`project_name_from_hostname`]).
     #[must_use]
     pub fn project_name(&self) -> String {

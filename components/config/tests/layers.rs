@@ -38,6 +38,9 @@ fn c1_defaults_apply_to_keys_the_file_does_not_set() {
     assert_eq!(s.image(catalog::Service::Postgres), "postgres:16.11");
     assert_eq!(s.source("RABBITMQ_PORT"), Some(&Source::Default));
     assert!(s.ssl_verify());
+    assert_eq!(s.postgres_db(), "thingsboard");
+    let dir = project("HOSTNAME=h.example.org\nPOSTGRES_DB=tb_prod\n");
+    assert_eq!(load(&opts(dir.path())).unwrap().0.postgres_db(), "tb_prod");
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! `service start|stop|restart|status|remove|clean|install`: thin handlers over the lifecycle component.
 
-use anyhow::Context as _;
 use lifecycle::{Lifecycle, Selection, StartOptions};
 
 use crate::args::{CleanArgs, InstallArgs, RemoveArgs, RestartArgs, StartArgs, StopArgs};
@@ -22,8 +21,6 @@ fn selection_text(raw: Option<&str>, sel: &Selection) -> String {
 
 /// `service install`: the ThingsBoard and GitLab install flows, in the caller's order.
 pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exit> {
-    use catalog::Service;
-
     let raw = match (args.selector.services.as_deref(), args.service.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(CliError::Usage(
@@ -38,107 +35,56 @@ pub(crate) async fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<Exi
         (new, None) => new,
     };
     let services = catalog::parse_install_selector(raw)?;
-    let settings = ctx.settings()?;
-    // GitLab's inputs are checked before the engine is contacted or anything installed.
-    if services.contains(&Service::GitLab) {
-        services_gitlab::check_install_inputs(&settings)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+    if args.force && services.contains(&catalog::Service::ThingsBoard) {
+        ctx.confirm("--force re-runs the ThingsBoard installer on an installed database.")?;
     }
+    let settings = ctx.settings()?;
+    let opts = install::Options {
+        force: args.force,
+        wait: args.wait,
+        timeout: args.timeout,
+    };
+    // GitLab's inputs are checked here, before the engine is contacted.
+    let plan = install::Plan::new(&settings, services, opts)?;
     let (engine, files, vars) = prepare_with(&settings).await?;
     let store = store::Store::open(&crate::commands::db::store_location(&settings)).await?;
     let lc = Lifecycle::new(&engine, &files, &vars)?.recording(&store, "service install");
     let secrets = crate::commands::db::password_store_for(ctx, &settings).await?;
-    for s in services {
-        match s {
-            Service::ThingsBoard => {
-                install_thingsboard(ctx, args, &settings, &lc, &secrets).await?
+    let out = ctx.out;
+    let print_failed = std::sync::OnceLock::new();
+    let sink = |event: install::Event<'_>| match event {
+        install::Event::Installing(s) => out.heading(format!("Installing {}...", s.display_name())),
+        install::Event::Line(m) => out.line(m),
+        install::Event::Installed(r) => {
+            if let Err(e) = print_install_report(out, r) {
+                print_failed.get_or_init(|| e);
             }
-            Service::GitLab => install_gitlab(ctx, args, &settings, &lc, &secrets).await?,
-            _ => {}
         }
+    };
+    plan.run(&settings, &lc, &secrets, &sink).await?;
+    match print_failed.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(Exit::Success),
     }
-    Ok(Exit::Success)
 }
 
-/// `service install -s thingsboard`.
-async fn install_thingsboard(
-    ctx: &Ctx,
-    args: &InstallArgs,
-    settings: &config::Settings,
-    lc: &Lifecycle<'_, docker::BollardEngine>,
-    secrets: &password_store::PasswordStore,
-) -> anyhow::Result<()> {
-    let out = ctx.out;
-    let progress = move |m: &str| out.line(m);
-    let tb = services_thingsboard::ThingsBoard::from_settings(settings, secrets.clone())?;
-    let db = settings.get("POSTGRES_DB").unwrap_or("thingsboard");
-    let pg = services_postgres::target_from_settings(settings)?.database(db);
-    if args.force {
-        ctx.confirm("--force re-runs the ThingsBoard installer on an installed database.")?;
-    }
-    let opts = services_thingsboard::InstallOptions {
-        force: args.force,
-        postgres_timeout: std::time::Duration::from_secs(120),
-        install_timeout: settings.seconds("THINGSBOARD_INSTALL_TIMEOUT"),
-        api_timeout: args.timeout,
-    };
-    ctx.out.heading("Installing ThingsBoard...");
-    let r = services_thingsboard::install(lc, &pg, &tb, &opts, &progress)
-        .await
-        .context("Installation failed")?;
-    if ctx.out.is_json() {
-        ctx.out.json(&r)?;
-    } else {
-        ctx.out.success(format!(
+/// One flow's report: JSON, or its one-line summary.
+fn print_install_report(out: crate::printer::Printer, r: &install::Report) -> anyhow::Result<()> {
+    match r {
+        install::Report::ThingsBoard(r) if out.is_json() => out.json(r)?,
+        install::Report::GitLab(r) if out.is_json() => out.json(r)?,
+        install::Report::ThingsBoard(r) => out.success(format!(
             "ThingsBoard installation completed (schema: {}, tenant: {}, tenant admin: {}); passwords saved in the password store",
             serde_json::to_value(r.schema)?.as_str().unwrap_or(""),
             r.tenant.as_str(),
             r.tenant_admin.as_str()
-        ));
-    }
-    Ok(())
-}
-
-/// `service install -s gitlab`.
-async fn install_gitlab(
-    ctx: &Ctx,
-    args: &InstallArgs,
-    settings: &config::Settings,
-    lc: &Lifecycle<'_, docker::BollardEngine>,
-    secrets: &password_store::PasswordStore,
-) -> anyhow::Result<()> {
-    let out = ctx.out;
-    let progress = move |m: &str| out.line(m);
-    let gl = services_gitlab::GitLab::from_settings(settings, secrets.clone())?;
-    let opts = services_gitlab::InstallOptions {
-        wait: args.wait.then_some(args.timeout),
-        poll: std::time::Duration::from_secs(10),
-    };
-    ctx.out.heading("Installing GitLab...");
-    let r = match services_gitlab::install(lc, &gl, &opts, &progress).await {
-        Ok(r) => r,
-        // Not ready, a bad setting or OAuth file: the message says all.
-        Err(e)
-            if e.is_not_ready()
-                || matches!(
-                    e,
-                    services_gitlab::GitLabError::Config(_)
-                        | services_gitlab::GitLabError::OAuthFile { .. }
-                ) =>
-        {
-            return Err(e.into());
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context("Installation failed")),
-    };
-    if ctx.out.is_json() {
-        ctx.out.json(&r)?;
-    } else {
-        ctx.out.success(format!(
+        )),
+        install::Report::GitLab(r) => out.success(format!(
             "GitLab setup completed (admin token: {}, server app: {}, client app: {}); root password set, secrets in the password store",
             serde_json::to_value(r.token)?.as_str().unwrap_or(""),
             serde_json::to_value(r.server_app)?.as_str().unwrap_or(""),
             serde_json::to_value(r.client_app)?.as_str().unwrap_or("")
-        ));
+        )),
     }
     Ok(())
 }

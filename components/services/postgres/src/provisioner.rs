@@ -114,8 +114,7 @@ impl PostgresProvisioner {
     /// # Errors
     /// [`ProvisionError::Config`] when `POSTGRES_PASSWORD` is not set.
     pub fn from_settings(settings: &config::Settings) -> Result<Self, ProvisionError> {
-        Ok(Self::new(target_from_settings(settings)?)
-            .protect_database(settings.get("POSTGRES_DB").unwrap_or("thingsboard")))
+        Ok(Self::new(target_from_settings(settings)?).protect_database(settings.postgres_db()))
     }
 
     /// Never provision, give away or drop database `name` (the application's own database,
