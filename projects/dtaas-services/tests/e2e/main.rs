@@ -9,6 +9,8 @@
 //! credentials.csv. Every test has its own project name, containers, network and ports
 //! (e2e_kit), so they run in parallel with each other and with the other suites. The
 //! container images of both binaries (`make images`) are built and started in `images`.
+//! The stand-ins reproduce the upstream services' rules; each names the upstream repository,
+//! tag and files it follows (images/standins, and the table in docs/upstream-contracts.md).
 
 mod faults;
 mod grafana_users;
