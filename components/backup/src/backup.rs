@@ -82,9 +82,10 @@ impl Staging {
     fn commit(self) -> Result<BackupReport, BackupError> {
         self.report.manifest.write(self.tmp.path())?;
         let dir = &self.report.dir;
-        let kept = self.tmp.keep();
-        // Renamed within the parent through safe_fs: never over an existing name.
+        // Renamed within the parent through safe_fs: never over an existing name. The parent
+        // is opened before the staging dir is kept, so a failure still removes it.
         let parent = safe_fs::Dir::open_root(&self.parent).map_err(|e| io_err(dir, &e))?;
+        let kept = self.tmp.keep();
         let (from, to) = (kept.file_name(), dir.file_name());
         let moved = match (from, to) {
             (Some(from), Some(to)) => parent.rename_new(from, to),

@@ -193,7 +193,11 @@ pub(crate) fn append<W: io::Write>(
                     .open(&item.name, Open::read_hard_linked())
                     .map_err(err)?;
                 let m = file.metadata().map_err(err)?;
-                if std::os::unix::fs::MetadataExt::ino(&m) != item.meta.ino {
+                let now = {
+                    use std::os::unix::fs::MetadataExt;
+                    (m.dev(), m.ino(), m.nlink())
+                };
+                if now != (item.meta.dev, item.meta.ino, item.meta.nlink) {
                     return Err(err(io::Error::other(
                         "was replaced while the backup ran; nothing is written",
                     )));

@@ -61,8 +61,9 @@ pub struct HealthSpec {
     pub start_period: Option<Duration>,
 }
 
-/// Everything needed to create a container.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Everything needed to create a container. Its `Debug` shows the environment's keys only
+/// (the values hold admin passwords).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ContainerSpec {
     pub name: String,
     pub image: String,
@@ -216,8 +217,9 @@ pub struct ContainerInfo {
 }
 
 /// What `inspect` tells about a container's configuration, to compare it with a desired
-/// [`ContainerSpec`] (used to adopt containers another tool created).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// [`ContainerSpec`] (used to adopt containers another tool created). Its `Debug` shows the
+/// environment's keys only.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ContainerDetails {
     /// `KEY=value`, including the image's own variables.
     pub env: Vec<String>,
@@ -304,16 +306,94 @@ pub struct ExecSpec {
     pub stdin: Option<Vec<u8>>,
 }
 
+/// The keys of `KEY=value` environment entries: what a `Debug` shows of an environment, whose
+/// values may be secrets.
+#[must_use]
+pub(crate) fn env_keys(env: &[String]) -> Vec<&str> {
+    env.iter()
+        .map(|kv| kv.split_once('=').map_or(kv.as_str(), |(k, _)| k))
+        .collect()
+}
+
+impl fmt::Debug for ContainerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            name,
+            image,
+            cmd,
+            entrypoint,
+            env,
+            labels,
+            user,
+            hostname,
+            working_dir,
+            ports,
+            binds,
+            network,
+            restart,
+            shm_size,
+            log_config,
+            healthcheck,
+            tty,
+            stop_timeout,
+        } = self;
+        f.debug_struct("ContainerSpec")
+            .field("name", name)
+            .field("image", image)
+            .field("cmd", cmd)
+            .field("entrypoint", entrypoint)
+            .field("env_keys", &env_keys(env))
+            .field("labels", labels)
+            .field("user", user)
+            .field("hostname", hostname)
+            .field("working_dir", working_dir)
+            .field("ports", ports)
+            .field("binds", binds)
+            .field("network", network)
+            .field("restart", restart)
+            .field("shm_size", shm_size)
+            .field("log_config", log_config)
+            .field("healthcheck", healthcheck)
+            .field("tty", tty)
+            .field("stop_timeout", stop_timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ContainerDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            env,
+            cmd,
+            entrypoint,
+            user,
+            binds,
+            ports,
+            networks,
+            started_at,
+            restart_count,
+            published,
+        } = self;
+        f.debug_struct("ContainerDetails")
+            .field("env_keys", &env_keys(env))
+            .field("cmd", cmd)
+            .field("entrypoint", entrypoint)
+            .field("user", user)
+            .field("binds", binds)
+            .field("ports", ports)
+            .field("networks", networks)
+            .field("started_at", started_at)
+            .field("restart_count", restart_count)
+            .field("published", published)
+            .finish()
+    }
+}
+
 impl fmt::Debug for ExecSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let env_keys: Vec<&str> = self
-            .env
-            .iter()
-            .map(|kv| kv.split_once('=').map_or(kv.as_str(), |(k, _)| k))
-            .collect();
         f.debug_struct("ExecSpec")
             .field("cmd", &self.cmd)
-            .field("env_keys", &env_keys)
+            .field("env_keys", &env_keys(&self.env))
             .field("user", &self.user)
             .field("working_dir", &self.working_dir)
             .field("stdin_len", &self.stdin.as_ref().map(Vec::len))
@@ -422,6 +502,34 @@ mod tests {
         assert!(dbg.contains("ADMIN_PASSWORD"), "{dbg}");
     }
     use super::*;
+
+    #[test]
+    fn container_spec_and_details_debug_show_env_keys_not_values() {
+        let env = vec!["GF_SECURITY_ADMIN_PASSWORD=hunter2".to_owned()];
+        let spec = ContainerSpec {
+            name: "grafana".into(),
+            env: env.clone(),
+            ..ContainerSpec::default()
+        };
+        let details = ContainerDetails {
+            env,
+            ..ContainerDetails::default()
+        };
+        for dbg in [format!("{spec:?}"), format!("{details:?}")] {
+            assert!(!dbg.contains("hunter2"), "{dbg}");
+            assert!(dbg.contains("GF_SECURITY_ADMIN_PASSWORD"), "{dbg}");
+        }
+        let swarm = crate::SwarmServiceSpec {
+            name: "p_grafana".into(),
+            env: vec!["POSTGRES_PASSWORD=hunter2".into()],
+            ..crate::SwarmServiceSpec::default()
+        };
+        let dbg = format!("{swarm:?}");
+        assert!(
+            !dbg.contains("hunter2") && dbg.contains("POSTGRES_PASSWORD"),
+            "{dbg}"
+        );
+    }
 
     #[test]
     fn image_refs_split_on_the_last_colon_after_the_last_slash() {

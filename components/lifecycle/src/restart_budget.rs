@@ -79,11 +79,13 @@ impl Restarts {
         self.count() >= self.budget.budget
     }
 
-    /// When the oldest restart leaves the window (a restart is allowed again).
+    /// When enough restarts have left the window for one more to be allowed (the window may
+    /// hold more than the budget when the budget was lowered).
     #[must_use]
     pub fn next_allowed(&self) -> Option<SystemTime> {
+        let over = self.times.len().saturating_sub(self.budget.budget as usize);
         self.times
-            .first()
+            .get(over)
             .map(|t| UNIX_EPOCH + Duration::from_millis(*t) + self.budget.window)
     }
 

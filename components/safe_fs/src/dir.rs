@@ -261,12 +261,17 @@ impl Dir {
             dir = match dir.child_dir(name) {
                 Ok(d) => d,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    match rfs::mkdirat(&dir.fd, name, Mode::from_raw_mode(mode)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
+                    // Only a directory this call made gets `mode` (past the umask); one that
+                    // appeared meanwhile keeps its own mode, never widened.
+                    let made = match rfs::mkdirat(&dir.fd, name, Mode::from_raw_mode(mode)) {
+                        Ok(()) => true,
+                        Err(Errno::EXIST) => false,
                         Err(e) => return Err(e.into()),
-                    }
+                    };
                     let d = dir.child_dir(name)?;
-                    rfs::fchmod(&d.fd, Mode::from_raw_mode(mode))?;
+                    if made {
+                        rfs::fchmod(&d.fd, Mode::from_raw_mode(mode))?;
+                    }
                     d
                 }
                 Err(e) => return Err(e),

@@ -76,6 +76,9 @@ pub struct RemoveReport {
 }
 
 const POLL: Duration = Duration::from_millis(500);
+/// What `stop` waits beyond its timeout: Swarm kills a task only after the service's stop
+/// grace period (10 s by default; the spec sets none), then reaps it.
+const STOP_SLACK: Duration = Duration::from_secs(30);
 /// How long removals wait for the tasks to let go of networks, configs and secrets.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -326,7 +329,7 @@ pub async fn stop(
             continue;
         }
         engine.scale_service(&s.spec.name, 0).await?;
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout + STOP_SLACK;
         loop {
             let tasks = engine.service_tasks(&s.spec.name).await?;
             if !tasks.iter().any(|t| t.state == "running") {

@@ -84,9 +84,13 @@ pub fn pins_from(vars: &BTreeMap<String, String>) -> Result<BTreeMap<String, Pin
     Ok(out)
 }
 
+/// `localhost`, or an address that parses as a loopback IP (a name that merely starts with
+/// `127.` is another host).
 fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[');
-    h == "localhost" || h.starts_with("127.") || h.starts_with("::1]") || h == "::1"
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuse a manager the tool would reach over plain tcp on another host: an engine API is

@@ -313,6 +313,7 @@ fn a_remote_manager_is_reached_only_over_tls() {
         Some("ssh://admin@manager"),
         Some("tcp://127.0.0.1:2375"),
         Some("tcp://localhost:2375"),
+        Some("tcp://[::1]:2375"),
         Some("https://manager:2376"),
     ] {
         assert!(check_manager_host(ok, false, false).is_ok(), "{ok:?}");
@@ -326,6 +327,15 @@ fn a_remote_manager_is_reached_only_over_tls() {
         ),
         "{err}"
     );
+    for remote in [
+        "tcp://127.evil.example:2375",
+        "tcp://localhost.example:2375",
+    ] {
+        assert!(
+            check_manager_host(Some(remote), false, false).is_err(),
+            "{remote} is not loopback"
+        );
+    }
     assert!(check_manager_host(Some("tcp://10.0.0.5:2376"), true, false).is_ok());
     assert!(check_manager_host(Some("tcp://10.0.0.5:2375"), false, true).is_ok());
 }

@@ -67,7 +67,10 @@ async fn prepare(
     let settings = ctx.settings()?;
     let host = std::env::var("DOCKER_HOST").ok();
     let tls = std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
-    let plain = std::env::var_os("DTAAS_TEST_SWARM_PLAIN_TCP").is_some_and(|v| v == "1");
+    // The test engines' escape exists only in debug builds (the tests' binaries), never in a
+    // release binary an operator runs.
+    let plain = cfg!(debug_assertions)
+        && std::env::var_os("DTAAS_TEST_SWARM_PLAIN_TCP").is_some_and(|v| v == "1");
     swarm::check_manager_host(host.as_deref(), tls, plain).map_err(err)?;
     crate::commands::prepare_with(&settings).await
 }

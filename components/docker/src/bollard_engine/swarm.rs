@@ -27,7 +27,8 @@ pub struct SwarmNode {
 }
 
 /// A replicated service to create (the subset of a service spec the callers need so far).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Its `Debug` shows the environment's keys only (the values hold admin passwords).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct SwarmServiceSpec {
     pub name: String,
     pub image: String,
@@ -63,6 +64,57 @@ pub struct SwarmServiceSpec {
     /// A `replicated-job` (runs to completion once per replica) instead of a service.
     pub job: bool,
     pub stop_grace_period: Option<std::time::Duration>,
+}
+
+impl std::fmt::Debug for SwarmServiceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            name,
+            image,
+            args,
+            replicas,
+            labels,
+            constraints,
+            networks,
+            dnsrr,
+            entrypoint,
+            env,
+            hostname,
+            user,
+            mounts,
+            healthcheck,
+            restart,
+            container_labels,
+            files,
+            aliases,
+            host_ports,
+            job,
+            stop_grace_period,
+        } = self;
+        f.debug_struct("SwarmServiceSpec")
+            .field("name", name)
+            .field("image", image)
+            .field("args", args)
+            .field("replicas", replicas)
+            .field("labels", labels)
+            .field("constraints", constraints)
+            .field("networks", networks)
+            .field("dnsrr", dnsrr)
+            .field("entrypoint", entrypoint)
+            .field("env_keys", &crate::types::env_keys(env))
+            .field("hostname", hostname)
+            .field("user", user)
+            .field("mounts", mounts)
+            .field("healthcheck", healthcheck)
+            .field("restart", restart)
+            .field("container_labels", container_labels)
+            .field("files", files)
+            .field("aliases", aliases)
+            .field("host_ports", host_ports)
+            .field("job", job)
+            .field("stop_grace_period", stop_grace_period)
+            .finish()
+    }
 }
 
 /// A mount of a service's tasks.

@@ -46,3 +46,32 @@ async fn the_budget_is_spent_per_service_within_a_sliding_window() {
     assert_eq!(r.count(), 1);
     assert!(!r.spent());
 }
+
+#[tokio::test]
+async fn a_lowered_budget_allows_the_next_restart_only_when_enough_have_left_the_window() {
+    let db = TestDb::sqlite();
+    let store = Store::open(&db.location()).await.unwrap();
+    let three = RestartBudget {
+        budget: 3,
+        window: HOUR,
+    };
+    for t in [0, 60, 120] {
+        let r = three
+            .restarts(&store, Service::Grafana, at(t))
+            .await
+            .unwrap();
+        r.record(&store, at(t)).await.unwrap();
+    }
+    // The budget is lowered to 2 while the window holds 3 restarts: one restart is allowed
+    // again only once two of them have left, i.e. when the one at 60 s leaves.
+    let two = RestartBudget {
+        budget: 2,
+        window: HOUR,
+    };
+    let r = two
+        .restarts(&store, Service::Grafana, at(180))
+        .await
+        .unwrap();
+    assert!(r.spent());
+    assert_eq!(r.next_allowed(), Some(at(60) + HOUR));
+}

@@ -139,7 +139,9 @@ impl GitLabProvisioner {
         self.expired
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((user.id, user.username.clone()));
+            // The CSV's spelling: the users component matches the failures by it (GitLab
+            // compares usernames without case and may spell it otherwise).
+            .push((user.id, spec.name.clone()));
         Ok(())
     }
 
