@@ -76,7 +76,7 @@ impl Schedule {
 /// An invalid expression or time zone ([`ConfigProblem`]).
 pub(crate) fn schedule_of(settings: &config::Settings, job: JobName) -> anyhow::Result<Schedule> {
     let key = job.schedule_key();
-    let tz = settings.get("JOBS_TIMEZONE").unwrap_or("UTC").trim();
+    let tz = settings.text("JOBS_TIMEZONE").trim();
     let tz = if tz.is_empty() { "UTC" } else { tz };
     let bad = |e: scheduler::SchedulerError, what: &str| {
         anyhow::Error::from(ConfigProblem(format!("{what}: {e}")))

@@ -54,14 +54,7 @@ impl JobOptions {
                 "JOBS_CERTS_FAIL_DAYS ({fail}) must not be above JOBS_CERTS_WARN_DAYS ({warn})"
             )));
         }
-        let certs_refresh = matches!(
-            s.get("JOBS_CERTS_REFRESH")
-                .unwrap_or("false")
-                .trim()
-                .to_ascii_lowercase()
-                .as_str(),
-            "true" | "1" | "yes" | "on"
-        );
+        let certs_refresh = s.flag("JOBS_CERTS_REFRESH");
         Ok(JobOptions {
             services,
             restart_budget: s.id("JOBS_RESTART_BUDGET"),

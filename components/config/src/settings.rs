@@ -448,6 +448,14 @@ impl Settings {
         self.values.get(key).map(|r| r.value.as_str())
     }
 
+    /// The value of a non-secret key; when the files and environment leave it unset, its
+    /// default from `KEYS` (the default layer fills every key that has one), so a caller
+    /// never writes a fallback of its own. Empty for a secret or a key with no default.
+    #[must_use]
+    pub fn text(&self, key: &str) -> &str {
+        self.get(key).unwrap_or("")
+    }
+
     /// Where a key's value came from.
     #[must_use]
     pub fn source(&self, key: &str) -> Option<&Source> {
@@ -474,10 +482,10 @@ impl Settings {
         self.raw("POSTGRES_DB")
     }
 
-    /// The compose project name of `HOSTNAME` ([`project_name_from_hostname`]).
+    /// The compose project name of `HOSTNAME` ([`crate::project_name_from_hostname`]).
     #[must_use]
     pub fn project_name(&self) -> String {
-        project_name_from_hostname(self.hostname())
+        crate::project_name_from_hostname(self.hostname())
     }
 
     /// A validated port key.
@@ -501,7 +509,15 @@ impl Settings {
     /// `SSL_VERIFY`.
     #[must_use]
     pub fn ssl_verify(&self) -> bool {
+        // Verification stays on for anything that is not a clear "off".
         parse_bool(self.raw("SSL_VERIFY")).unwrap_or(true)
+    }
+
+    /// A validated boolean key (true/false, yes/no, on/off, 1/0), its `KEYS` default when
+    /// unset; false for a key that has neither.
+    #[must_use]
+    pub fn flag(&self, key: &str) -> bool {
+        parse_bool(self.raw(key)).unwrap_or(false)
     }
 
     /// The image a service runs (`<SERVICE>_IMAGE` or the pinned default).
@@ -557,35 +573,4 @@ impl Settings {
             .map(|s| s.name)
             .collect()
     }
-}
-
-/// The compose project name of a HOSTNAME, the one rule for it (the compose engine
-/// re-exports it). First the Python CLI's rule, so that containers of an install it made
-/// stay in the same compose project: trimmed, `.` and `_` become `-`
-/// (`services.intocps.org` -> `services-intocps-org`). Then Docker Compose v2's
-/// normalisation, so that `docker compose` accepts the name (it refuses a
-/// `COMPOSE_PROJECT_NAME` that normalising would change): lower case, only
-/// `[a-z0-9_-]` kept, leading `_` and `-` dropped, so it starts with a letter or digit.
-///
-/// Upstream: github.com/compose-spec/compose-go v2.13.0 loader/loader.go
-/// (`NormalizeProjectName`, `InvalidProjectNameErr`).
-#[must_use]
-pub fn project_name_from_hostname(hostname: &str) -> String {
-    let dashed: String = hostname
-        .trim()
-        .chars()
-        .map(|c| if c == '.' || c == '_' { '-' } else { c })
-        .collect();
-    normalize_project_name(&dashed)
-}
-
-/// compose-go's `NormalizeProjectName`: Unicode lower case (as Go's `strings.ToLower`),
-/// then only `[a-z0-9_-]`, then no leading `_` or `-`.
-fn normalize_project_name(s: &str) -> String {
-    let kept: String = s
-        .to_lowercase()
-        .chars()
-        .filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
-        .collect();
-    kept.trim_start_matches(['_', '-']).to_owned()
 }

@@ -41,6 +41,23 @@ fn c1_defaults_apply_to_keys_the_file_does_not_set() {
     assert_eq!(s.postgres_db(), "thingsboard");
     let dir = project("HOSTNAME=h.example.org\nPOSTGRES_DB=tb_prod\n");
     assert_eq!(load(&opts(dir.path())).unwrap().0.postgres_db(), "tb_prod");
+    // The typed readers give the KEYS defaults (no caller supplies its own).
+    assert_eq!(s.text("RABBITMQ_ADMIN_USERNAME"), "dtaas");
+    assert_eq!(s.text("POSTGRES_USER"), "dtaas_user");
+    assert_eq!(s.text("THINGSBOARD_SCHEME"), "https");
+    assert_eq!(s.text("POSTGRES_PASSWORD"), "", "a secret is never text");
+    assert!(!s.flag("JOBS_CERTS_REFRESH"));
+    let dir = project(
+        "HOSTNAME=h.example.org
+JOBS_CERTS_REFRESH=Yes
+",
+    );
+    assert!(
+        load(&opts(dir.path()))
+            .unwrap()
+            .0
+            .flag("JOBS_CERTS_REFRESH")
+    );
 }
 
 #[test]

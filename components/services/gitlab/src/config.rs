@@ -46,7 +46,7 @@ impl GitLabConfig {
                 "GITLAB_PORT must be a port number in 1..65535".into(),
             ));
         }
-        let file = settings.get("OAUTH_APPS").unwrap_or("gitlab_oauth.json");
+        let file = settings.text("OAUTH_APPS");
         Ok(Self {
             base_url: format!("https://{host}:{port}/gitlab"),
             root_password: settings

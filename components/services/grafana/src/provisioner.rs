@@ -38,10 +38,7 @@ impl GrafanaOptions {
                 settings.hostname(),
                 settings.port("GRAFANA_PORT")
             ),
-            admin_user: settings
-                .get("GRAFANA_ADMIN_USERNAME")
-                .unwrap_or("admin")
-                .to_owned(),
+            admin_user: settings.text("GRAFANA_ADMIN_USERNAME").to_owned(),
             admin_password: settings.secret("GRAFANA_ADMIN_PASSWORD").ok_or_else(|| {
                 ProvisionError::Config {
                     service: NAME.to_owned(),

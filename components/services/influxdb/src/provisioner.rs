@@ -40,11 +40,8 @@ impl InfluxDbOptions {
                 settings.port("INFLUXDB_PORT")
             ),
             token,
-            admin_user: settings
-                .get("INFLUXDB_ADMIN_USERNAME")
-                .unwrap_or("dtaas")
-                .to_owned(),
-            org: settings.get("INFLUXDB_ORG").unwrap_or("dtaas").to_owned(),
+            admin_user: settings.text("INFLUXDB_ADMIN_USERNAME").to_owned(),
+            org: settings.text("INFLUXDB_ORG").to_owned(),
             http: HttpOptions::from_settings(settings),
             retry: Retry::default(),
         }

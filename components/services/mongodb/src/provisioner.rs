@@ -95,10 +95,7 @@ impl MongoOptions {
     /// [`ProvisionError::Config`] when `MONGODB_ADMIN_PASSWORD` is not set.
     pub fn from_settings(settings: &config::Settings) -> Result<Self, ProvisionError> {
         Ok(Self {
-            admin_user: settings
-                .get("MONGODB_ADMIN_USERNAME")
-                .unwrap_or("admin")
-                .to_owned(),
+            admin_user: settings.text("MONGODB_ADMIN_USERNAME").to_owned(),
             admin_password: settings.secret("MONGODB_ADMIN_PASSWORD").ok_or_else(|| {
                 ProvisionError::Config {
                     service: NAME.to_owned(),

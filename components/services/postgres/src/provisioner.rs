@@ -26,7 +26,7 @@ pub fn target_from_settings(settings: &config::Settings) -> Result<PgTarget, Pro
                 service: NAME.to_owned(),
                 detail: "POSTGRES_PASSWORD is not set".to_owned(),
             })?;
-    let user = settings.get("POSTGRES_USER").unwrap_or("postgres");
+    let user = settings.text("POSTGRES_USER");
     let (tls, ca_file) = tls_from(&HttpOptions::from_settings(settings));
     Ok(PgTarget::new(
         settings.hostname(),

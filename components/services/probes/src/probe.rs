@@ -43,7 +43,7 @@ impl ProbeSettings {
             |user: &str, password: &str| Some((s.get(user)?.to_owned(), s.secret(password)?));
         ProbeSettings {
             hostname: s.hostname().to_owned(),
-            tb_scheme: s.get("THINGSBOARD_SCHEME").unwrap_or("https").to_owned(),
+            tb_scheme: s.text("THINGSBOARD_SCHEME").to_owned(),
             local_host: "127.0.0.1".to_owned(),
             http: HttpOptions {
                 timeout: DEFAULT_TIMEOUT,

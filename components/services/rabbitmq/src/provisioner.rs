@@ -33,10 +33,7 @@ impl RabbitMqOptions {
                 settings.hostname(),
                 settings.port("RABBITMQ_MANAGEMENT_PORT")
             ),
-            admin_user: settings
-                .get("RABBITMQ_ADMIN_USERNAME")
-                .unwrap_or("guest")
-                .to_owned(),
+            admin_user: settings.text("RABBITMQ_ADMIN_USERNAME").to_owned(),
             admin_password: settings.secret("RABBITMQ_ADMIN_PASSWORD").ok_or_else(|| {
                 ProvisionError::Config {
                     service: NAME.to_owned(),

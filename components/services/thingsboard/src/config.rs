@@ -64,7 +64,7 @@ impl TbConfig {
                 "THINGSBOARD_PORT is not set".into(),
             ));
         }
-        let scheme = settings.get("THINGSBOARD_SCHEME").unwrap_or("https");
+        let scheme = settings.text("THINGSBOARD_SCHEME");
         let text = |k: &str, d: &str| {
             settings
                 .get(k)

@@ -199,3 +199,42 @@ fn no_comment_points_outside_the_repository() {
         found.join("\n")
     );
 }
+
+/// Settings defaults come from the `KEYS` table only (docs/style.md, "Typed settings"): no
+/// call site reads a key and supplies a fallback of its own (`get("KEY").unwrap_or("x")`),
+/// which would disagree with the table the day the default layer does not fill it.
+#[test]
+fn no_settings_key_gets_a_fallback_at_its_call_site() {
+    let mut found = Vec::new();
+    for f in all_rust_files() {
+        if is_test_file(&f) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let code = &text[..text.len().min(byte_of_line(&text, non_test_lines(&text)))];
+        // Joined, so a call split over lines by rustfmt is seen as one.
+        let flat: String = code.split_whitespace().collect();
+        let mut rest = flat.as_str();
+        while let Some(i) = rest.find(".get(\"") {
+            let after = &rest[i + 6..];
+            let key: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if !key.is_empty() && after[key.len()..].starts_with("\").unwrap_or(") {
+                found.push(format!("{}: {key}", relative(&f)));
+            }
+            rest = after;
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "read these keys with Settings::text (the KEYS default) instead:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The byte offset where line `n` (0-based) starts.
+fn byte_of_line(text: &str, n: usize) -> usize {
+    text.split_inclusive('\n').take(n).map(str::len).sum()
+}
