@@ -129,7 +129,17 @@ async fn stop(ctx: &Ctx, args: &StopArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-async fn status(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Exit> {
+async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<Exit> {
+    // Refused rather than ignored: the swarm status lists every service's tasks once (it
+    // runs no probes, so --no-probes changes nothing).
+    if args.selector.services.is_some() || args.watch {
+        return Err(CliError::Usage(
+            "in swarm mode `service status` lists every service's tasks once: -s and --watch \
+             are not supported there yet (docs/multi-host.md)"
+                .into(),
+        )
+        .into());
+    }
     let (engine, files, _) = prepare(ctx).await?;
     let r = swarm::status(&engine, &files.name).await.map_err(err)?;
     if ctx.out.is_json() {

@@ -142,3 +142,31 @@ fn compose_mode_is_unchanged_and_config_switches_back() {
         stderr(&out)
     );
 }
+
+#[test]
+fn swarm_status_refuses_the_flags_it_does_not_support_before_any_engine_call() {
+    let p = Project::new();
+    p.cmd()
+        .args(["config", "set", "ORCHESTRATOR", "swarm"])
+        .assert()
+        .success();
+    let host = format!("unix://{}", dead_engine(&p).display());
+    for args in [
+        &["service", "status", "-s", "postgres"][..],
+        &["service", "status", "--watch"][..],
+    ] {
+        let out = p
+            .cmd()
+            .env("DOCKER_HOST", &host)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        // 2, not 4: refused before the (dead) engine is contacted.
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("-s and --watch are not supported"),
+            "{args:?}: {err}"
+        );
+    }
+}
